@@ -1,0 +1,232 @@
+"""Availability arithmetic for SLA reports: pure functions over time intervals.
+
+Kept apart from where the history comes from (the agent's SQLite history or a Prometheus
+server) and from how the report looks, so the numbers a manager signs can be tested on
+constructed histories with exactly known answers.
+
+Definitions (stated in every report):
+- monitored time: the part of the period after the check was first configured (and up to now
+  for a period that has not ended), minus planned maintenance;
+- downtime: the union of outage intervals inside the monitored time; an outage the agent was
+  restarted in the middle of is one outage (the state is restored from history on start);
+- availability = 1 - downtime / monitored time; the SLO is met when availability >= target;
+- error budget = (1 - target) * monitored time; budget left = budget - downtime;
+- MTTR = mean downtime per outage that ended inside the period (outages still open at the end
+  of the period are counted but not in MTTR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+Span = tuple[datetime, datetime]
+
+
+def merge(spans: Iterable[Span]) -> list[Span]:
+    """Union of half-open intervals, sorted and non-overlapping."""
+    out: list[Span] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def clip(spans: Iterable[Span], window: Span) -> list[Span]:
+    lo, hi = window
+    return [(max(s, lo), min(e, hi)) for s, e in spans if e > lo and s < hi]
+
+
+def subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
+    """`spans` minus `holes`; both may overlap themselves."""
+    result: list[Span] = []
+    holes_m = merge(holes)
+    for start, end in merge(spans):
+        cur = start
+        for hs, he in holes_m:
+            if he <= cur or hs >= end:
+                continue
+            if hs > cur:
+                result.append((cur, hs))
+            cur = max(cur, he)
+            if cur >= end:
+                break
+        if cur < end:
+            result.append((cur, end))
+    return result
+
+
+def total(spans: Iterable[Span]) -> float:
+    return sum((e - s).total_seconds() for s, e in merge(spans))
+
+
+@dataclass(frozen=True)
+class Outage:
+    check: str
+    start: datetime
+    end: datetime | None  # None: still down
+    root_cause: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    start: datetime
+    end: datetime
+    checks: tuple[str, ...] = ()  # empty: the whole site
+    reason: str = ""
+
+    def covers(self, check: str) -> bool:
+        return not self.checks or check in self.checks
+
+
+@dataclass
+class OutageInPeriod:
+    outage: Outage
+    downtime: float  # seconds inside the monitored time
+    in_maintenance: float  # seconds that fell into planned maintenance
+
+
+@dataclass
+class CheckAvailability:
+    check: str
+    site: str
+    slo: float  # target ratio, e.g. 0.995
+    monitored_seconds: float
+    downtime_seconds: float
+    maintenance_seconds: float
+    outages: list[OutageInPeriod] = field(default_factory=list)
+    daily: list[tuple[datetime, float | None]] = field(default_factory=list)
+
+    @property
+    def availability(self) -> float | None:
+        if self.monitored_seconds <= 0:
+            return None
+        return 1.0 - self.downtime_seconds / self.monitored_seconds
+
+    @property
+    def slo_met(self) -> bool | None:
+        a = self.availability
+        return None if a is None else a >= self.slo - 1e-12
+
+    @property
+    def budget_seconds(self) -> float:
+        return (1.0 - self.slo) * self.monitored_seconds
+
+    @property
+    def budget_left_seconds(self) -> float:
+        return self.budget_seconds - self.downtime_seconds
+
+    @property
+    def budget_left_ratio(self) -> float | None:
+        if self.budget_seconds <= 0:
+            return None
+        return self.budget_left_seconds / self.budget_seconds
+
+    @property
+    def outage_count(self) -> int:
+        return sum(1 for o in self.outages if o.downtime > 0)
+
+    @property
+    def longest_seconds(self) -> float:
+        return max((o.downtime for o in self.outages), default=0.0)
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        ended = [o.downtime for o in self.outages if o.outage.end is not None and o.downtime > 0]
+        return sum(ended) / len(ended) if ended else None
+
+
+def compute(
+    check: str,
+    site: str,
+    slo: float,
+    period: Span,
+    outages: Sequence[Outage],
+    maintenance: Sequence[Maintenance] = (),
+    monitored_from: datetime | None = None,
+    now: datetime | None = None,
+    days: Sequence[Span] = (),
+) -> CheckAvailability:
+    """Availability of one check over `period` (half-open, timezone-aware datetimes)."""
+    start, end = period
+    if monitored_from is not None:
+        start = max(start, monitored_from)
+    if now is not None:
+        end = min(end, now)
+    window: Span = (start, end) if end > start else (start, start)
+    maint = merge(clip([(m.start, m.end) for m in maintenance if m.covers(check)], window))
+    monitored = subtract([window], maint)
+    horizon = now or period[1]
+    per_outage: list[OutageInPeriod] = []
+    down_spans: list[Span] = []
+    for o in sorted(outages, key=lambda o: o.start):
+        if o.check != check:
+            continue
+        span = (o.start, o.end or horizon)
+        inside = clip([span], window)
+        if not inside:
+            continue
+        counted = subtract(inside, maint)
+        down_spans.extend(counted)
+        per_outage.append(
+            OutageInPeriod(o, total(counted), total(inside) - total(counted))
+        )
+    result = CheckAvailability(
+        check=check,
+        site=site,
+        slo=slo,
+        monitored_seconds=total(monitored),
+        downtime_seconds=total(down_spans),
+        maintenance_seconds=total(maint),
+        outages=[p for p in per_outage if p.downtime > 0 or p.in_maintenance > 0],
+    )
+    for day in days:
+        day_mon = total(clip(monitored, day))
+        day_down = total(clip(down_spans, day))
+        result.daily.append((day[0], None if day_mon <= 0 else 1.0 - day_down / day_mon))
+    return result
+
+
+def day_spans(period: Span) -> list[Span]:
+    """Calendar days of the period in the period's own time zone."""
+    start, end = period
+    out: list[Span] = []
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        nxt = (day + timedelta(days=1, hours=2)).replace(hour=0, minute=0, second=0,
+                                                         microsecond=0)
+        out.append((max(day, start), min(nxt, end)))
+        day = nxt
+    return out
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One recorded state change of a check, as the history keeps it."""
+
+    at: datetime
+    check: str
+    state: str  # "up", "down", "unknown" (agent (re)start, no result yet)
+    root_cause: str = ""
+    reason: str = ""
+
+
+def outages_from_transitions(transitions: Iterable[Transition]) -> list[Outage]:
+    """Turn state changes into outages. Only `up` ends an outage: an agent restart in the
+    middle of an outage records `unknown` and then `down` again, and that is still one outage."""
+    open_: dict[str, Transition] = {}
+    out: list[Outage] = []
+    for t in sorted(transitions, key=lambda t: t.at):
+        if t.state == "down":
+            open_.setdefault(t.check, t)
+        elif t.state == "up" and t.check in open_:
+            first = open_.pop(t.check)
+            out.append(Outage(t.check, first.at, t.at, first.root_cause, first.reason))
+    for check, first in open_.items():
+        out.append(Outage(check, first.at, None, first.root_cause, first.reason))
+    return sorted(out, key=lambda o: (o.start, o.check))

@@ -1,0 +1,358 @@
+"""The agent's configuration: YAML validated by pydantic, with errors that name field and line.
+
+Every collector owns its own config model (collectors/*.py); this module only assembles the top
+level, dispatches `checks` by `type` through the collector registry and runs the cross-field
+checks that need the whole file (unique names, dependencies, no cycles).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from agent.alerting import AlertsConfig
+from agent.report import ReportsConfig
+from collectors import CHECK_TYPES, REGISTRY
+from collectors.base import CheckConfig, JobSpec, StrictModel
+from collectors.host import HostConfig
+from collectors.ssh_config import SshSection
+from exporters.remote_write import RemoteWriteConfig
+
+DEFAULT_LISTEN = "0.0.0.0:9877"
+DEFAULT_STATE_DIR = Path("/var/lib/pantau")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split HOST:PORT, [V6]:PORT or :PORT; raise ValueError with the reason."""
+    v = value.strip()
+    if v.startswith("["):
+        host, sep, port = v[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"invalid listen address {value!r}: use [IPv6]:PORT")
+    else:
+        host, sep, port = v.rpartition(":")
+        if not sep:
+            raise ValueError(f"invalid listen address {value!r}: use HOST:PORT, e.g. 0.0.0.0:9877")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid port in listen address {value!r}")
+    return host or "0.0.0.0", int(port)
+
+
+class AgentConfig(StrictModel):
+    """Top level of pantau.yml."""
+
+    site: str = Field(
+        min_length=1, max_length=128,
+        description="The office, e.g. dpmptsp-kab-sleman; label `site` on every series.",
+    )
+    listen: str = Field(DEFAULT_LISTEN, description="HOST:PORT or [IPv6]:PORT of /metrics.")
+    state_dir: Path = Field(
+        DEFAULT_STATE_DIR, description="Outage history, outbox, queues and known_hosts live here."
+    )
+    host: HostConfig = Field(
+        default_factory=HostConfig, description="The host collector (this server)."
+    )
+    checks: list[SerializeAsAny[CheckConfig]] = Field(
+        default_factory=list, description="Probes of the path to the services; see below by type."
+    )
+    max_concurrency: int = Field(
+        default=64, ge=1, le=10000, description="Most collector runs in flight at once."
+    )
+    snmp: dict[str, Any] = Field(default_factory=dict)  # placeholder: snmp engineer
+    ssh: SshSection = Field(default_factory=SshSection)
+    alerts: AlertsConfig = Field(  # alerting engineer
+        default_factory=AlertsConfig, description="Check states, root cause and notifications."
+    )
+    remote_write: RemoteWriteConfig | None = None
+    probe_modules: dict[str, Any] = Field(default_factory=dict)  # placeholder: icmp engineer
+    reports: ReportsConfig = Field(
+        default_factory=ReportsConfig, description="Availability (SLA) reports."
+    )
+    web_config_file: Path | None = Field(
+        None, description="TLS and basic auth for /metrics, exporter-toolkit format."
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_valid(cls, v: str) -> str:
+        parse_listen(v)
+        return v
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _dispatch_checks(cls, v: Any) -> Any:
+        """Validate each check with the model of its own type, so errors name the right fields."""
+        if not isinstance(v, list):
+            return v
+        out: list[Any] = []
+        errors: list[Any] = []
+        for i, item in enumerate(v):
+            if isinstance(item, CheckConfig):
+                out.append(item)
+                continue
+            if not isinstance(item, dict):
+                errors.append(
+                    {"type": "value_error", "loc": (i,), "msg": "a check must be a mapping",
+                     "input": item, "ctx": {"error": ValueError("a check must be a mapping")}}
+                )
+                continue
+            type_ = item.get("type")
+            if type_ not in CHECK_TYPES:
+                known = ", ".join(CHECK_TYPES) or "none"
+                msg = f"unknown check type {type_!r} (known: {known})"
+                errors.append(
+                    {"type": "value_error", "loc": (i, "type"), "msg": msg, "input": type_,
+                     "ctx": {"error": ValueError(msg)}}
+                )
+                continue
+            model = REGISTRY[type_].Config
+            try:
+                out.append(model.model_validate(item))
+            except ValidationError as e:
+                for err in e.errors():
+                    errors.append({**err, "loc": (i, *err["loc"])})
+        if errors:
+            raise ValidationError.from_exception_data("checks", errors)
+        return out
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AgentConfig:
+        names = [c.name for c in self.checks]
+        seen: set[str] = set()
+        for i, n in enumerate(names):
+            if n in seen:
+                raise _located(f"duplicate check name {n!r}", ("checks", i, "name"))
+            seen.add(n)
+        for i, c in enumerate(self.checks):
+            if c.timeout >= c.interval:
+                raise _located(
+                    f"timeout ({c.timeout:g}s) must be shorter than interval ({c.interval:g}s)",
+                    ("checks", i, "timeout"),
+                )
+            for j, dep in enumerate(c.depends_on):
+                if dep not in seen:
+                    raise _located(
+                        f"check {c.name!r} depends on unknown check {dep!r}",
+                        ("checks", i, "depends_on", j),
+                    )
+                if dep == c.name:
+                    raise _located(
+                        f"check {c.name!r} depends on itself", ("checks", i, "depends_on", j)
+                    )
+        cycle = _find_cycle({c.name: list(c.depends_on) for c in self.checks})
+        if cycle:
+            i = names.index(cycle[0])
+            raise _located(
+                "dependency cycle: " + " -> ".join([*cycle, cycle[0]]), ("checks", i, "depends_on")
+            )
+        if self.host.timeout >= self.host.interval:
+            raise _located("timeout must be shorter than interval", ("host", "timeout"))
+        return self
+
+    def jobs(self) -> list[JobSpec]:
+        """Everything the scheduler runs: host, each check, and each section's devices."""
+        jobs: list[JobSpec] = []
+        if self.host.enabled:
+            host_cfg = self.host
+            jobs.append(
+                JobSpec("host", "host", "host", host_cfg.interval, host_cfg.timeout,
+                        lambda: REGISTRY["host"](host_cfg), per_check=False)  # type: ignore[call-arg]
+            )
+        for c in self.checks:
+            jobs.append(
+                JobSpec(f"check:{c.name}", c.name, c.type, c.interval, c.timeout,
+                        _factory(c), per_check=True, labels=dict(c.labels))
+            )
+        for section in (self.snmp, self.ssh):
+            section_jobs = getattr(section, "jobs", None)
+            if callable(section_jobs):
+                jobs.extend(section_jobs(self.site))
+        return jobs
+
+
+def _factory(check: CheckConfig) -> Any:
+    cls = REGISTRY[check.type]
+    return lambda: cls(check)  # type: ignore[call-arg]
+
+
+class _LocatedError(ValueError):
+    """A cross-field error that knows which field it belongs to."""
+
+    def __init__(self, msg: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(msg)
+        self.loc = loc
+
+
+def _located(msg: str, loc: tuple[str | int, ...]) -> _LocatedError:
+    return _LocatedError(msg, loc)
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep):]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for n in graph:
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Loading with errors that name the field and the line.
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str  # dotted field path, e.g. checks[2].timeout
+    line: int | None  # 1-based line in the file
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in a config file; str() is ready to print."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"{self.source}: {len(self.issues)} error(s)"
+        return "\n".join([head, *(f"  {i}" for i in self.issues)])
+
+
+def _format_loc(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _node_line(root: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+    """Follow `loc` through the composed YAML tree; the deepest node found gives the line."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        else:
+            return line
+    return line
+
+
+def _clean_msg(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+def _loc_without_unions(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    # pydantic adds model names for unions/function validators into loc; drop those
+    return tuple(p for p in loc if isinstance(p, int) or not p[:1].isupper())
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfig:
+    """Parse YAML text into an AgentConfig or raise ConfigError listing every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(source, [ConfigIssue("", line, f"invalid YAML: {problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigIssue("", 1, "the top level must be a mapping of keys")])
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as e:
+        issues = []
+        for err in e.errors():
+            loc = _loc_without_unions(tuple(err["loc"]))
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _LocatedError):
+                loc = ctx_err.loc
+            msg = _clean_msg(err["msg"])
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling; see docs/configuration.md)"
+            elif err["type"] == "missing":
+                msg = "required field is missing"
+            issues.append(ConfigIssue(_format_loc(loc), _node_line(root, loc), msg))
+        raise ConfigError(source, issues) from None
+    except ValueError as e:  # a section builder raising outside pydantic's validation
+        raise ConfigError(source, [ConfigIssue("", None, str(e))]) from None
+
+
+def load_config(path: Path) -> AgentConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [ConfigIssue("", None, "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), [ConfigIssue("", None, f"cannot read: {e}")]) from None
+    return parse_config(text, str(path))
+
+
+def iter_check_names(cfg: AgentConfig) -> Iterator[str]:
+    yield from (c.name for c in cfg.checks)
+
+
+def dump_config(cfg: BaseModel) -> str:
+    """The effective config as YAML a user can save and edit (secrets stay masked)."""
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def default_site() -> str:
+    return os.uname().nodename or "office"

@@ -1,0 +1,461 @@
+"""Outage history and notification outbox: one SQLite file in state_dir.
+
+Why SQLite with WAL + synchronous=FULL: a state change and the notifications it causes are
+written in ONE transaction, and a transaction that returned is on disk, so a kill -9 or a power
+cut at any moment loses no committed record and leaves no half-written alert. The outbox lives
+in the same file for the same reason: a notification exists exactly when its state change does.
+
+All methods are blocking; the agent calls them from one dedicated thread (`History.executor`),
+which is also what makes sharing one connection safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "history.db"
+SQLITE_FULL = 13
+
+# Each entry migrates from version i to i+1; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE state_changes (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        ts REAL NOT NULL,
+        old_state TEXT NOT NULL,
+        new_state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        root_cause TEXT NOT NULL DEFAULT '',
+        verdict TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX state_changes_check_ts ON state_changes(check_name, ts);
+    CREATE TABLE check_status (
+        check_name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        since REAL NOT NULL,
+        verdict TEXT NOT NULL,
+        root_cause TEXT NOT NULL DEFAULT '',
+        updated REAL NOT NULL
+    );
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts REAL NOT NULL,
+        root_cause TEXT NOT NULL DEFAULT '',
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        notification_id INTEGER NOT NULL REFERENCES notifications(id),
+        receiver TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        next_attempt REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered_at REAL
+    );
+    CREATE INDEX deliveries_outbox ON deliveries(receiver, status, id);
+    CREATE TABLE playbook_runs (
+        id INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        playbook TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started REAL NOT NULL,
+        finished REAL,
+        status TEXT NOT NULL,
+        output TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX playbook_runs_check ON playbook_runs(check_name, started);
+    CREATE TABLE maintenance_windows (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        checks TEXT NOT NULL DEFAULT '[]',
+        reason TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class HistoryError(Exception):
+    """The history cannot be opened or written; `disk_full` says whether space ran out."""
+
+    def __init__(self, message: str, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    check: str
+    ts: float
+    old: str
+    new: str
+    reason: str
+    root_cause: str
+    verdict: str
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    check: str
+    state: str
+    since: float
+    verdict: str
+    root_cause: str
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    uid: str
+    check: str
+    kind: str
+    ts: float
+    root_cause: str
+    payload: dict[str, Any]
+    receivers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    delivery_id: int
+    notification_id: int
+    receiver: str
+    attempts: int
+    next_attempt: float
+    payload: dict[str, Any]
+
+
+def _is_full(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return code == SQLITE_FULL or "full" in str(e).lower()
+
+
+class History:
+    def __init__(self, conn: sqlite3.Connection, path: Path, site: str) -> None:
+        self.conn = conn
+        self.path = path
+        self.site = site
+        # One thread owns the connection; callers in the event loop use run_in_executor.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pantau-history")
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, state_dir: Path, site: str, *, readonly: bool = False) -> History:
+        path = Path(state_dir) / DB_NAME
+        if readonly:
+            if not path.exists():
+                raise HistoryError(f"no history at {path}")
+            conn = cls._connect(f"file:{path}?mode=ro", uri=True)
+            return cls(conn, path, site)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise HistoryError(f"cannot create {path.parent}: {e.strerror}") from None
+        conn = cls._connect(str(path))
+        problem = cls._integrity_problem(conn)
+        if problem:
+            conn.close()
+            aside = path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+            log.error("history %s failed its integrity check (%s); moved aside to %s and "
+                      "starting a new one", path, problem, aside)
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+            conn = cls._connect(str(path))
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn)
+        except sqlite3.Error as e:
+            conn.close()
+            raise HistoryError(f"cannot prepare history {path}: {e}", _is_full(e)) from None
+        return cls(conn, path, site)
+
+    @staticmethod
+    def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(target, uri=uri, isolation_level=None,
+                                   check_same_thread=False, timeout=10)
+        except sqlite3.Error as e:
+            raise HistoryError(f"cannot open history {target}: {e}") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    @staticmethod
+    def _integrity_problem(conn: sqlite3.Connection) -> str:
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            return str(e)
+        result = "; ".join(str(r[0]) for r in rows)
+        return "" if result == "ok" else result
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.conn.close()
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing --------------------------------------------------------------------------
+    def _tx(self, fn: Any) -> Any:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn()
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+            return result
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise HistoryError(f"history write failed: {e}", _is_full(e)) from None
+
+    def record(
+        self,
+        changes: Sequence[ChangeRow],
+        statuses: Sequence[StatusRow],
+        notifications: Sequence[NewNotification],
+        now: float | None = None,
+        verdicts: Sequence[tuple[str, str, str]] = (),
+    ) -> list[int]:
+        """Write state changes, current statuses and new notifications (with one outbox row
+        per receiver) in one transaction. Returns the new notification ids.
+
+        `verdicts` (check, root_cause, verdict) update the check's latest down row: the root
+        cause of an outage is often known only seconds after it began (the uplink reaches its
+        damping after the portal does), and the report should show the final answer."""
+        at = time.time() if now is None else now
+
+        def body() -> list[int]:
+            c = self.conn
+            c.executemany(
+                "INSERT INTO state_changes(site, check_name, ts, old_state, new_state, reason,"
+                " root_cause, verdict) VALUES (?,?,?,?,?,?,?,?)",
+                [(self.site, r.check, r.ts, r.old, r.new, r.reason, r.root_cause, r.verdict)
+                 for r in changes],
+            )
+            c.executemany(
+                "INSERT INTO check_status(check_name, state, since, verdict, root_cause, updated)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(check_name) DO UPDATE SET state=excluded.state,"
+                " since=excluded.since, verdict=excluded.verdict, root_cause=excluded.root_cause,"
+                " updated=excluded.updated",
+                [(s.check, s.state, s.since, s.verdict, s.root_cause, at) for s in statuses],
+            )
+            for check, cause, verdict in verdicts:
+                c.execute(
+                    "UPDATE state_changes SET root_cause=?, verdict=? WHERE id=(SELECT max(id)"
+                    " FROM state_changes WHERE check_name=? AND new_state='down')",
+                    (cause, verdict, check),
+                )
+            ids: list[int] = []
+            for n in notifications:
+                cur = c.execute(
+                    "INSERT INTO notifications(uid, site, check_name, kind, ts, root_cause,"
+                    " payload) VALUES (?,?,?,?,?,?,?)",
+                    (n.uid, self.site, n.check, n.kind, n.ts, n.root_cause,
+                     json.dumps(n.payload, ensure_ascii=False)),
+                )
+                nid = int(cur.lastrowid or 0)
+                ids.append(nid)
+                c.executemany(
+                    "INSERT INTO deliveries(notification_id, receiver, status, created,"
+                    " next_attempt) VALUES (?,?,'pending',?,?)",
+                    [(nid, r, at, at) for r in n.receivers],
+                )
+            return ids
+
+        result: list[int] = self._tx(body)
+        return result
+
+    def forget_checks(self, keep: Iterable[str]) -> None:
+        """Drop current status of checks no longer configured (their history stays)."""
+        names = list(keep)
+        marks = ",".join("?" * len(names)) or "''"
+        self._tx(lambda: self.conn.execute(
+            f"DELETE FROM check_status WHERE check_name NOT IN ({marks})", names))
+
+    # -- outbox ---------------------------------------------------------------------------
+    def next_pending(self, receiver: str) -> OutboxItem | None:
+        """The oldest undelivered notification for `receiver`: delivery is strictly in order."""
+        row = self.conn.execute(
+            "SELECT d.id, d.notification_id, d.receiver, d.attempts, d.next_attempt, n.payload"
+            " FROM deliveries d JOIN notifications n ON n.id = d.notification_id"
+            " WHERE d.receiver = ? AND d.status = 'pending' ORDER BY d.id LIMIT 1",
+            (receiver,),
+        ).fetchone()
+        if row is None:
+            return None
+        return OutboxItem(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    def mark_delivered(self, delivery_id: int, at: float) -> None:
+        self._tx(lambda: self.conn.execute(
+            "UPDATE deliveries SET status='delivered', attempts=attempts+1, delivered_at=?,"
+            " last_error='' WHERE id=?", (at, delivery_id)))
+
+    def mark_retry(self, delivery_id: int, next_attempt: float, error: str) -> None:
+        self._tx(lambda: self.conn.execute(
+            "UPDATE deliveries SET attempts=attempts+1, next_attempt=?, last_error=? WHERE id=?",
+            (next_attempt, error[:500], delivery_id)))
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        self._tx(lambda: self.conn.execute(
+            "UPDATE deliveries SET status='failed', attempts=attempts+1, last_error=? WHERE id=?",
+            (error[:500], delivery_id)))
+
+    def drop_receivers_except(self, receivers: Sequence[str]) -> int:
+        """Give up deliveries to receivers no longer configured; returns how many."""
+        names = list(receivers)
+        marks = ",".join("?" * len(names)) or "''"
+        cur = self._tx(lambda: self.conn.execute(
+            "UPDATE deliveries SET status='failed', last_error='receiver removed from config'"
+            f" WHERE status='pending' AND receiver NOT IN ({marks})", names))
+        return int(cur.rowcount or 0)
+
+    def pending_count(self) -> int:
+        return int(self.conn.execute(
+            "SELECT count(*) FROM deliveries WHERE status='pending'").fetchone()[0])
+
+    # -- playbooks and maintenance ----------------------------------------------------------
+    def record_playbook_run(self, check: str, playbook: str, trigger: str, started: float,
+                            finished: float | None, status: str, output: str = "") -> int:
+        cur = self._tx(lambda: self.conn.execute(
+            "INSERT INTO playbook_runs(check_name, playbook, trigger, started, finished, status,"
+            " output) VALUES (?,?,?,?,?,?,?)",
+            (check, playbook, trigger, started, finished, status, output[-20000:])))
+        return int(cur.lastrowid or 0)
+
+    def playbook_runs_since(self, check: str, since: float) -> int:
+        return int(self.conn.execute(
+            "SELECT count(*) FROM playbook_runs WHERE check_name=? AND started>=?"
+            " AND status NOT IN ('rate_limited', 'not_allowed', 'unavailable')",
+            (check, since)).fetchone()[0])
+
+    def add_maintenance(self, start: float, end: float, checks: Sequence[str] = (),
+                        reason: str = "") -> int:
+        if end <= start:
+            raise HistoryError("a maintenance window must end after it starts")
+        cur = self._tx(lambda: self.conn.execute(
+            "INSERT INTO maintenance_windows(site, start, end, checks, reason, created)"
+            " VALUES (?,?,?,?,?,?)",
+            (self.site, start, end, json.dumps(list(checks)), reason, time.time())))
+        return int(cur.lastrowid or 0)
+
+    # -- reading --------------------------------------------------------------------------
+    def status(self) -> list[StatusRow]:
+        rows = self.conn.execute(
+            "SELECT check_name, state, since, verdict, root_cause FROM check_status").fetchall()
+        return [StatusRow(*tuple(r)) for r in rows]
+
+    def state_changes(self, check: str | None = None, since: float | None = None,
+                      limit: int = 1000) -> list[ChangeRow]:
+        sql = ("SELECT check_name, ts, old_state, new_state, reason, root_cause, verdict"
+               " FROM state_changes WHERE 1=1")
+        args: list[Any] = []
+        if check is not None:
+            sql += " AND check_name=?"
+            args.append(check)
+        if since is not None:
+            sql += " AND ts>=?"
+            args.append(since)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        rows = self.conn.execute(sql, args).fetchall()
+        return [ChangeRow(*tuple(r)) for r in reversed(rows)]
+
+    def notifications(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT n.id, n.uid, n.check_name, n.kind, n.ts, n.root_cause, d.receiver, d.status,"
+            " d.attempts, d.last_error, d.delivered_at FROM notifications n"
+            " JOIN deliveries d ON d.notification_id = n.id ORDER BY n.id DESC, d.id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+    def maintenance_windows(self, start: float | None = None,
+                            end: float | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, site, start, end, checks, reason FROM maintenance_windows WHERE 1=1"
+        args: list[Any] = []
+        if start is not None:
+            sql += " AND end > ?"
+            args.append(start)
+        if end is not None:
+            sql += " AND start < ?"
+            args.append(end)
+        out = []
+        for r in self.conn.execute(sql + " ORDER BY start", args).fetchall():
+            d = dict(r)
+            d["checks"] = json.loads(d["checks"])
+            out.append(d)
+        return out
+
+    def playbook_runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT * FROM playbook_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION, one migration per transaction; return the version.
+
+    A database written by a newer pantau is refused rather than guessed at.
+    """
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"schema version {version} is newer than this pantau understands ({SCHEMA_VERSION})")
+    while version < SCHEMA_VERSION:
+        script = MIGRATIONS[version]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _statements(script):
+                conn.execute(stmt)
+            version += 1
+            conn.execute(f"PRAGMA user_version={version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("history schema migrated to version %d", version)
+    return version
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit on its own; split so the migration stays one transaction.
+    parts, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                parts.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        parts.append(buf.strip())
+    return parts

@@ -1,0 +1,122 @@
+"""Notification text in Bahasa Indonesia or English, with local office time (WIB/WITA/WIT).
+
+Templates are jinja2 strings kept here (not files) so a wheel install needs no package data
+and a typo in a template fails the unit tests, not an alert at 3 am.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+
+# Indonesia's three zones by their everyday names.
+ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+_ABBR = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
+         "Asia/Jayapura": "WIT"}
+LANGUAGES = ("id", "en")
+
+_MONTHS = {
+    "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "id": {
+        "firing": (
+            "[{{ severity|upper }}] {{ check }} GANGGUAN di {{ site }}",
+            "Cek {{ check }} di {{ site }} gagal sejak {{ since }}.\n"
+            "{% if reason %}Penyebab teknis: {{ reason }}\n{% endif %}"
+            "Akar masalah: {{ root_cause }}\n"
+            "{% if playbook %}Playbook: {{ playbook }}\n{% endif %}"
+            "{% if runbook %}Panduan: {{ runbook }}\n{% endif %}",
+        ),
+        "resolved": (
+            "[PULIH] {{ check }} di {{ site }}",
+            "Cek {{ check }} di {{ site }} pulih pada {{ at }} "
+            "(gangguan sejak {{ since }}, selama {{ duration }}).\n"
+            "{% if was_suppressed %}Gangguan ini disebabkan oleh {{ root_cause }} "
+            "dan tidak dilaporkan terpisah.\n{% endif %}",
+        ),
+        "test": (
+            "[TES] Notifikasi pantau dari {{ site }}",
+            "Ini pesan uji dari pantau di {{ site }}, dikirim {{ at }}. "
+            "Jika pesan ini sampai, penerima {{ receiver }} berfungsi.\n",
+        ),
+    },
+    "en": {
+        "firing": (
+            "[{{ severity|upper }}] {{ check }} DOWN at {{ site }}",
+            "Check {{ check }} at {{ site }} has been failing since {{ since }}.\n"
+            "{% if reason %}Reason: {{ reason }}\n{% endif %}"
+            "Root cause: {{ root_cause }}\n"
+            "{% if playbook %}Playbook: {{ playbook }}\n{% endif %}"
+            "{% if runbook %}Runbook: {{ runbook }}\n{% endif %}",
+        ),
+        "resolved": (
+            "[RESOLVED] {{ check }} at {{ site }}",
+            "Check {{ check }} at {{ site }} recovered at {{ at }} "
+            "(down since {{ since }}, for {{ duration }}).\n"
+            "{% if was_suppressed %}This outage was caused by {{ root_cause }} "
+            "and was not reported separately.\n{% endif %}",
+        ),
+        "test": (
+            "[TEST] pantau notification from {{ site }}",
+            "This is a test message from pantau at {{ site }}, sent {{ at }}. "
+            "If it arrived, receiver {{ receiver }} works.\n",
+        ),
+    },
+}
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                          keep_trailing_newline=True)
+_COMPILED = {
+    (lang, kind): (_ENV.from_string(t), _ENV.from_string(b))
+    for lang, kinds in TEMPLATES.items() for kind, (t, b) in kinds.items()
+}
+
+
+def resolve_zone(name: str) -> ZoneInfo:
+    """WIB/WITA/WIT or an IANA name; ValueError with the accepted forms otherwise."""
+    iana = ZONES.get(name.upper(), name)
+    try:
+        return ZoneInfo(iana)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}: use WIB, WITA, WIT or an IANA name like Asia/Makassar"
+        ) from None
+
+
+def format_time(ts: float, zone: ZoneInfo, lang: str) -> str:
+    dt = datetime.fromtimestamp(ts, zone)
+    abbr = _ABBR.get(str(zone.key), dt.strftime("%Z"))
+    month = _MONTHS.get(lang, _MONTHS["en"])[dt.month - 1]
+    return f"{dt.day} {month} {dt.year} {dt:%H:%M:%S} {abbr}"
+
+
+def format_span(seconds: float, lang: str) -> str:
+    s = max(0, int(seconds))
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    units = ("hari", "jam", "menit", "detik") if lang == "id" else ("d", "h", "m", "s")
+    parts = [f"{v} {u}" if lang == "id" else f"{v}{u}"
+             for v, u in zip((d, h, m, sec), units, strict=True) if v]
+    return " ".join(parts[:2]) or ("0 detik" if lang == "id" else "0s")
+
+
+def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: float,
+           since: float, severity: str = "critical", root_cause: str = "", reason: str = "",
+           playbook: str = "", runbook: str = "", was_suppressed: bool = False,
+           receiver: str = "") -> tuple[str, str]:
+    """(title, body) of one notification."""
+    title_t, body_t = _COMPILED[(lang, kind)]
+    ctx = {
+        "site": site, "check": check, "severity": severity,
+        "at": format_time(at, zone, lang), "since": format_time(since, zone, lang),
+        "duration": format_span(at - since, lang), "root_cause": root_cause or check,
+        "reason": reason, "playbook": playbook, "runbook": runbook,
+        "was_suppressed": was_suppressed, "receiver": receiver,
+    }
+    return title_t.render(ctx).strip(), body_t.render(ctx)

@@ -1,0 +1,268 @@
+"""The running agent: config -> scheduler -> store -> exposition -> HTTP endpoint, plus reload.
+
+Reload (SIGHUP or POST /-/reload) validates the new config completely before touching the
+running one: a broken file is refused, logged with every error, and the old config keeps
+running (pantau_config_last_reload_successful drops to 0 until a good one is loaded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import platform
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any  # remote_write
+
+from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config, parse_listen
+from agent.scheduler import SELF_METRICS, Scheduler
+from agent.store import Result, Store
+from collectors import REGISTRY
+from collectors.base import MetricSpec, Observation, Sample
+from exporters.exposition import Exposition
+
+log = logging.getLogger(__name__)
+
+RUNTIME_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "pantau_build_info", "info",
+        "Always 1; labels say which pantau runs and how it can ping.",
+        ("version", "python", "icmp_mode"),
+    ),
+    MetricSpec(
+        "pantau_config_last_reload_successful", "gauge",
+        "1 if the last configuration (re)load succeeded, 0 if the new file was refused.",
+    ),
+    MetricSpec(
+        "pantau_config_last_reload_success_timestamp_seconds", "gauge",
+        "When the configuration was last loaded successfully.",
+    ),
+    MetricSpec(
+        "pantau_start_time_seconds", "gauge", "When this agent process started.",
+    ),
+)
+
+ConfigSource = Callable[[], AgentConfig]
+
+
+def all_metric_specs() -> list[MetricSpec]:
+    """Every family pantau can emit: the catalogue docs and dashboards are checked against."""
+    specs: list[MetricSpec] = [*RUNTIME_METRICS, *SELF_METRICS]
+    for cls in REGISTRY.values():
+        specs.extend(cls.METRICS)
+    specs.extend(_extra_specs())
+    return specs
+
+
+def _extra_specs() -> list[MetricSpec]:
+    """Metrics of optional parts (alerting, remote write), when those modules are present."""
+    out: list[MetricSpec] = []
+    for mod_name in ("agent.alerting", "exporters.remote_write"):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        out.extend(getattr(mod, "METRICS", ()))
+    return out
+
+
+def icmp_mode() -> str:
+    try:
+        pinger = importlib.import_module("collectors.pinger")
+    except ImportError:
+        return "none"
+    detect = getattr(pinger, "detect_mode", None)
+    if detect is None:
+        return "unknown"
+    try:
+        return str(detect())
+    except Exception:
+        return "none"
+
+
+class Agent:
+    def __init__(
+        self,
+        load: ConfigSource,
+        config_path: Path | None,
+        listen: str | None,
+        initial: AgentConfig | None = None,
+    ) -> None:
+        self._load = load
+        self.config_path = config_path
+        self.config = initial if initial is not None else load()
+        self.listen = listen or self.config.listen
+        self.store = Store(self.config.site)
+        self.exposition = Exposition(all_metric_specs())
+        self.scheduler = Scheduler(self.store, self.config.max_concurrency)
+        self.started = time.time()
+        self.reload_ok = True
+        self.reload_ts = time.time()
+        self._refresh_event = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._ready = False
+        self._reload_lock = asyncio.Lock()
+        self._icmp_mode = icmp_mode()
+        self.store.subscribe(self._on_result)
+        self.store.subscribe_removals(self._on_remove)
+        self.server: object | None = None
+        self.remote_writer: Any = None  # remote_write
+        self._rw_task: asyncio.Task[None] | None = None  # remote_write
+        self.store.subscribe(self._on_result_push)  # remote_write
+        self.alerting: Any = None  # alerting
+
+    # -- store -> exposition ------------------------------------------------------------
+    def _on_result(self, result: Result) -> None:
+        self.exposition.update(result.key, result.samples)
+        self._refresh_event.set()
+
+    def _on_remove(self, key: str) -> None:
+        self.exposition.remove(key)
+        self._refresh_event.set()
+
+    async def _refresher(self) -> None:
+        """Re-render at most every 50 ms, in a thread so big renders don't stall the loop."""
+        while True:
+            await self._refresh_event.wait()
+            await asyncio.sleep(0.05)
+            self._refresh_event.clear()
+            await asyncio.to_thread(self.exposition.refresh)
+
+    def _publish_runtime(self) -> None:
+        samples = [
+            Sample.of("pantau_build_info", 1, version=__version__,
+                      python=platform.python_version(), icmp_mode=self._icmp_mode),
+            Sample.of("pantau_config_last_reload_successful", 1 if self.reload_ok else 0),
+            Sample.of("pantau_config_last_reload_success_timestamp_seconds", self.reload_ts),
+            Sample.of("pantau_start_time_seconds", self.started),
+        ]
+        self.store.put("self:runtime", "runtime", "self", Observation(True, samples),
+                       per_check=False)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def run(self) -> None:
+        from exporters.prometheus import MetricsServer
+        from exporters.webconfig import load_web_config
+
+        host, port = parse_listen(self.listen)
+        web_config = None
+        if self.config.web_config_file is not None:
+            web_config = load_web_config(self.config.web_config_file)
+        self._publish_runtime()
+        refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
+        from agent.report_schedule import monthly_loop
+
+        monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
+        from agent.alerting import Alerting  # alerting
+
+        self.alerting = Alerting(self.config, self.store, None, self.config.site)  # alerting
+        await self.alerting.start()  # alerting: before the scheduler, so no result is missed
+        await self.scheduler.start(self.config.jobs())
+        await self._start_remote_write()  # remote_write: push runs beside pull
+        server = MetricsServer(
+            self.exposition, host, port, web_config=web_config,
+            ready=lambda: self._ready, reload=self.reload, probe=self._probe_handler(),
+            site=self.config.site,
+        )
+        await server.start()
+        self.server = server
+        log.info("pantau %s for site %r listening on %s (%d jobs)", __version__,
+                 self.config.site, self.listen, len(self.scheduler.jobs))
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        await self.scheduler.wait_first_results(timeout=15)
+        await asyncio.to_thread(self.exposition.refresh)
+        self._ready = True
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping")
+            await server.stop()
+            await self.scheduler.stop()
+            await self._stop_remote_write()  # remote_write
+            await self.alerting.stop()  # alerting
+            refresher.cancel()
+
+    # -- remote_write: push every result; the queue outlives restarts --------------------
+    def _on_result_push(self, result: Result) -> None:
+        if self.remote_writer is not None:
+            self.remote_writer.enqueue(result.observation.timestamp, result.samples)
+
+    async def _start_remote_write(self) -> None:
+        if self.config.remote_write is None:
+            return
+        from exporters.remote_write import RemoteWriter
+
+        writer = RemoteWriter(self.config.remote_write, self.config.state_dir, self.config.site)
+        await writer.start()
+        self.remote_writer = writer
+        self._rw_task = asyncio.create_task(self._publish_remote_write(writer))
+
+    async def _publish_remote_write(self, writer: Any) -> None:
+        while True:
+            self.store.put("self:remote_write", "remote_write", "self",
+                           Observation(True, writer.samples()), per_check=False)
+            await asyncio.sleep(5)
+
+    async def _stop_remote_write(self) -> None:
+        if self._rw_task is not None:
+            self._rw_task.cancel()
+            self._rw_task = None
+        if self.remote_writer is not None:
+            writer, self.remote_writer = self.remote_writer, None
+            await writer.stop()
+            self.store.remove("self:remote_write")
+
+    def _probe_handler(self):  # type: ignore[no-untyped-def]
+        try:
+            probe = importlib.import_module("agent.probe")
+        except ImportError:
+            return None
+        factory = getattr(probe, "make_handler", None)
+        return factory(lambda: self.config) if factory else None
+
+    async def reload(self) -> tuple[bool, str]:
+        async with self._reload_lock:
+            try:
+                new = await asyncio.to_thread(self._load)
+            except ConfigError as e:
+                self.reload_ok = False
+                self._publish_runtime()
+                log.error("reload refused, keeping the running config:\n%s", e.render())
+                return False, e.render()
+            except Exception as e:  # never let a reload kill the agent
+                self.reload_ok = False
+                self._publish_runtime()
+                log.error("reload refused, keeping the running config: %s", e)
+                return False, str(e)
+            if new.listen != self.config.listen and self.config_path is not None:
+                log.warning("listen address changes take effect on restart only")
+            if new.site != self.config.site:
+                self.store.site = new.site
+            await self.scheduler.stop()
+            rw_changed = new.remote_write != self.config.remote_write  # remote_write
+            self.config = new
+            await self.alerting.reload(new)  # alerting
+            if rw_changed:  # remote_write
+                await self._stop_remote_write()
+                try:
+                    await self._start_remote_write()
+                except ValueError as e:
+                    log.error("%s; remote write stays off until the next reload", e)
+            self.scheduler = Scheduler(self.store, new.max_concurrency)
+            await self.scheduler.start(new.jobs())
+            self.reload_ok = True
+            self.reload_ts = time.time()
+            self._publish_runtime()
+            log.info("configuration reloaded (%d jobs)", len(self.scheduler.jobs))
+            return True, "configuration reloaded"
+
+
+def file_loader(path: Path) -> ConfigSource:
+    return lambda: load_config(path)

@@ -1,0 +1,89 @@
+"""Latest result per check/device: the one place every reader (exposition, alert state,
+history, remote write, CLI) takes collector results from.
+
+The store adds the labels collectors must not set themselves (`site`, `check`, the check's
+configured labels), so every reader sees the same final series.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from collectors.base import Observation, Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Result:
+    """One source's latest observation, with the series as exposed."""
+
+    key: str  # "check:<name>", "host", "snmp:<device>", "ssh:<name>", "self"
+    name: str  # check or device name
+    type: str  # collector type
+    observation: Observation
+    samples: list[Sample] = field(default_factory=list)
+
+
+Listener = Callable[[Result], None]
+
+
+class Store:
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self._results: dict[str, Result] = {}
+        self._listeners: list[Listener] = []
+        self._remove_listeners: list[Callable[[str], None]] = []
+        self.version = 0
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` after every put, in the event loop thread; it must not block."""
+        self._listeners.append(listener)
+
+    def put(
+        self,
+        key: str,
+        name: str,
+        type_: str,
+        observation: Observation,
+        *,
+        per_check: bool,
+        extra_labels: dict[str, str] | None = None,
+    ) -> Result:
+        prefix: list[tuple[str, str]] = [("site", self.site)]
+        if per_check:
+            prefix.append(("check", name))
+        if extra_labels:
+            prefix.extend(sorted(extra_labels.items()))
+        fixed = tuple(prefix)
+        fixed_names = {k for k, _ in fixed}
+        samples = [
+            Sample(s.name, s.value, fixed + tuple(p for p in s.labels if p[0] not in fixed_names))
+            for s in observation.samples
+        ]
+        result = Result(key, name, type_, observation, samples)
+        self._results[key] = result
+        self.version += 1
+        for listener in self._listeners:
+            try:
+                listener(result)
+            except Exception:  # a broken reader must not stop collection
+                log.exception("store listener failed for %s", key)
+        return result
+
+    def subscribe_removals(self, listener: Callable[[str], None]) -> None:
+        self._remove_listeners.append(listener)
+
+    def remove(self, key: str) -> None:
+        if self._results.pop(key, None) is not None:
+            self.version += 1
+            for listener in self._remove_listeners:
+                listener(key)
+
+    def get(self, key: str) -> Result | None:
+        return self._results.get(key)
+
+    def snapshot(self) -> dict[str, Result]:
+        return dict(self._results)

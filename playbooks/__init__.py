@@ -1,0 +1,1 @@
+"""pantau playbooks package."""

@@ -1,0 +1,198 @@
+"""Start a real `pantau run` for a test and read what it exposes.
+
+The agent runs as a subprocess (optionally inside a network namespace), exactly as an admin
+would run it, so the tests exercise the CLI, config loading, scheduler and HTTP endpoint together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[2]
+PANTAU = Path(sys.executable).with_name("pantau")
+
+Series = tuple[str, frozenset[tuple[str, str]]]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def parse_metrics(text: str) -> dict[Series, float]:
+    out: dict[Series, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def pick(metrics: dict[Series, float], name: str, **labels: str) -> list[float]:
+    """Values of series `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return [v for (n, ls), v in metrics.items() if n == name and want <= ls]
+
+
+@dataclass
+class RunningAgent:
+    proc: subprocess.Popen[bytes]
+    url: str
+    config_path: Path
+    log_path: Path
+    netns: str | None = None
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def metrics_text(self) -> str:
+        if self.netns:
+            out = subprocess.run(
+                ["ip", "netns", "exec", self.netns, sys.executable, "-c",
+                 "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen("
+                 f"'{self.url}/metrics',timeout=5).read().decode())"],
+                capture_output=True, timeout=15, check=True,
+            )
+            return out.stdout.decode()
+        status, body = self.get("/metrics")
+        assert status == 200, f"/metrics answered {status}"
+        return body.decode()
+
+    def scrape(self) -> dict[Series, float]:
+        return parse_metrics(self.metrics_text())
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
+        """Poll scrape() until predicate(metrics) is truthy; bounded in time."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = predicate(self.scrape())
+            except (OSError, AssertionError, subprocess.SubprocessError):
+                last = None
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"condition not met within {timeout}s; agent log:\n{self.log_text()}")
+
+
+def write_config(config: dict[str, Any] | str, tmp_path: Path) -> Path:
+    path = tmp_path / "pantau.yml"
+    if isinstance(config, dict):
+        config = dict(config)
+        config.setdefault("state_dir", str(tmp_path / "state"))
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    else:
+        path.write_text(config)
+    return path
+
+
+@contextlib.contextmanager
+def run_agent(
+    config: dict[str, Any] | str,
+    tmp_path: Path,
+    *,
+    netns: str | None = None,
+    listen_host: str = "127.0.0.1",
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30.0,
+    wait_ready: bool = True,
+    port: int | None = None,
+) -> Iterator[RunningAgent]:
+    """Start `pantau run --config` on a free port; wait for /-/ready; always kill it after."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config_path = write_config(config, tmp_path)
+    if port is None:
+        port = free_port(listen_host) if netns is None else 19877
+    host_in_url = f"[{listen_host}]" if ":" in listen_host else listen_host
+    cmd = [str(PANTAU), "run", "--config", str(config_path),
+           "--listen", f"{host_in_url}:{port}", *extra_args]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    log_path = tmp_path / f"agent-{port}.log"
+    log_file = log_path.open("wb")
+    proc = subprocess.Popen(
+        cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp_path,
+        env={**os.environ, **(env or {})}, start_new_session=True,
+    )
+    agent = RunningAgent(proc, f"http://{host_in_url}:{port}", config_path, log_path, netns)
+    try:
+        if wait_ready:
+            _wait_ready(agent, ready_timeout)
+        yield agent
+    finally:
+        _stop(proc)
+        log_file.close()
+
+
+def _wait_ready(agent: RunningAgent, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent.proc.poll() is not None:
+            raise AssertionError(
+                f"pantau exited with {agent.proc.returncode}:\n{agent.log_text()}"
+            )
+        try:
+            if agent.netns:
+                r = subprocess.run(
+                    ["ip", "netns", "exec", agent.netns, sys.executable, "-c",
+                     f"import urllib.request;urllib.request.urlopen('{agent.url}/-/ready',"
+                     "timeout=2)"],
+                    capture_output=True, timeout=10,
+                )
+                if r.returncode == 0:
+                    return
+            elif agent.get("/-/ready", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"pantau not ready within {timeout}s:\n{agent.log_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def run_cli(*args: str, timeout: float = 60.0, input: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed `pantau` console script."""
+    return subprocess.run(
+        [str(PANTAU), *args], capture_output=True, text=True, timeout=timeout, input=input,
+        env={**os.environ, **(env or {})},
+    )

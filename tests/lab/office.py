@@ -1,0 +1,481 @@
+"""A small office network in network namespaces, for tests and benchmarks that need real hops.
+
+    office (192.168.50.10) --lan-- router --uplink-- isp --transit-- internet (10.200.2.2)
+
+Every address lives inside namespaces the lab creates; nothing leaves this machine. The
+"internet" namespace runs the permit portal (HTTP :80, HTTPS :443 with a lab CA, HTTPS :8443
+with an expired certificate), a DNS server (dnsmasq :53, zone lab.test) and a TCP banner
+service (:2525). See tests/lab/README.md for the API.
+
+    with OfficeLab() as lab:
+        lab.exec("office", ["ping", "-c1", lab.addresses["internet"]])
+        lab.cut("uplink"); lab.restore("uplink")
+        lab.loss("uplink", 0.2)
+
+Teardown is unconditional (context exit, atexit and a stale-namespace sweep at start): every
+process the lab started is killed and its namespaces deleted, also when the test fails.
+Namespace names carry the creating PID, so parallel runs never touch each other's labs and the
+sweep only removes labs whose creator is gone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+HERE = Path(__file__).resolve().parent
+PREFIX = "plab"
+ROLES = ("office", "router", "isp", "internet")
+# link name -> (near side, far side); the interface has the link's name in both namespaces.
+LINKS: dict[str, tuple[str, str]] = {
+    "lan": ("office", "router"),
+    "uplink": ("router", "isp"),
+    "transit": ("isp", "internet"),
+}
+ADDRESSES: dict[str, str] = {
+    "office": "192.168.50.10",
+    "router_lan": "192.168.50.1",
+    "router_uplink": "10.200.1.1",
+    "isp_uplink": "10.200.1.2",
+    "isp_transit": "10.200.2.1",
+    "internet": "10.200.2.2",
+    # IPv6 (ULA, DAD off so they work at once)
+    "office6": "fd00:50::10",
+    "router_lan6": "fd00:50::1",
+    "router_uplink6": "fd00:201::1",
+    "isp_uplink6": "fd00:201::2",
+    "isp_transit6": "fd00:202::1",
+    "internet6": "fd00:202::2",
+}
+# (namespace role, interface, address/prefix)
+_IFADDRS = (
+    ("office", "lan", "192.168.50.10/24"),
+    ("router", "lan", "192.168.50.1/24"),
+    ("router", "uplink", "10.200.1.1/30"),
+    ("isp", "uplink", "10.200.1.2/30"),
+    ("isp", "transit", "10.200.2.1/30"),
+    ("internet", "transit", "10.200.2.2/30"),
+    ("office", "lan", "fd00:50::10/64"),
+    ("router", "lan", "fd00:50::1/64"),
+    ("router", "uplink", "fd00:201::1/64"),
+    ("isp", "uplink", "fd00:201::2/64"),
+    ("isp", "transit", "fd00:202::1/64"),
+    ("internet", "transit", "fd00:202::2/64"),
+)
+_ROUTES = (
+    ("office", "default", "192.168.50.1"),
+    ("router", "default", "10.200.1.2"),
+    ("isp", "192.168.50.0/24", "10.200.1.1"),
+    ("isp", "default", "10.200.2.2"),
+    ("internet", "default", "10.200.2.1"),
+    ("office", "default", "fd00:50::1"),
+    ("router", "default", "fd00:201::2"),
+    ("isp", "fd00:50::/64", "fd00:201::1"),
+    ("isp", "default", "fd00:202::2"),
+    ("internet", "default", "fd00:202::1"),
+)
+PORTS = {"portal": 80, "portal_tls": 443, "expired_tls": 8443, "banner": 2525, "dns": 53}
+BANNER = "220 mail.lab.test ESMTP pantau-lab"
+# DNS names the lab's dnsmasq answers (zone lab.test; every other lab.test name is NXDOMAIN).
+DNS_RECORDS = {
+    "portal.lab.test": "10.200.2.2,fd00:202::2",
+    "dns.lab.test": "10.200.2.2",
+    "mail.lab.test": "10.200.2.2",
+    "v6only.lab.test": "fd00:202::2",
+}
+
+
+@dataclass
+class _Service:
+    role: str
+    argv: list[str]
+    port: int
+    proto: Literal["tcp", "udp"] = "tcp"
+    proc: subprocess.Popen[bytes] | None = None
+
+
+def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 20,
+         input_: str | None = None) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                         input=input_)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.strip()}")
+    return res
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_ns_pids(ns: str) -> None:
+    res = _run(["ip", "netns", "pids", ns], check=False, timeout=5)
+    for pid in res.stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def clean_stale(prefix: str = PREFIX) -> list[str]:
+    """Delete lab namespaces whose creating process is gone (left by a killed test run)."""
+    removed = []
+    res = _run(["ip", "netns", "list"], check=False, timeout=5)
+    for line in res.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if not name.startswith(prefix):
+            continue
+        pid_part = name[len(prefix):].split("x", 1)[0]
+        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
+            _kill_ns_pids(name)
+            _run(["ip", "netns", "del", name], check=False, timeout=5)
+            shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
+            removed.append(name)
+    for leftover in Path(tempfile.gettempdir()).glob(f"{prefix}*x*-*"):  # certificates
+        pid_part = leftover.name[len(prefix):].split("x", 1)[0]
+        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return removed
+
+
+def make_certs(directory: Path,
+               ips: Sequence[str] = (ADDRESSES["internet"], ADDRESSES["internet6"]),
+               ) -> tuple[dict[str, Path], float]:
+    """A lab CA, a valid server certificate and an expired one (portal.lab.test + its IP).
+
+    Returns the PEM paths and the valid server certificate's notAfter (Unix time).
+    """
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("pantau lab CA")).issuer_name(
+        name("pantau lab CA")).public_key(ca_key.public_key()).serial_number(
+        x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                     False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    out = {"ca": directory / "ca.pem"}
+    not_after = 0.0
+    out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for label, start, end in (
+        ("server", now - dt.timedelta(days=1), now + dt.timedelta(days=20)),
+        ("expired", now - dt.timedelta(days=10), now - dt.timedelta(days=2)),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name("portal.lab.test")).issuer_name(
+            ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("portal.lab.test"),
+                *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+        chain = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
+            serialization.Encoding.PEM)
+        out[f"{label}_cert"] = directory / f"{label}.pem"
+        out[f"{label}_cert"].write_bytes(chain)
+        out[f"{label}_key"] = directory / f"{label}.key"
+        out[f"{label}_key"].write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        if label == "server":
+            not_after = end.replace(microsecond=0).timestamp()
+    return out, not_after
+
+
+class OfficeLab:
+    """The office network. Use as a context manager; `start()`/`close()` also work."""
+
+    def __init__(self, prefix: str = PREFIX, services: bool = True,
+                 python: str = sys.executable) -> None:
+        self.prefix = prefix
+        tag = f"{prefix}{os.getpid()}x{secrets.token_hex(3)}"
+        self.ns: dict[str, str] = {role: f"{tag}-{role}" for role in ROLES}
+        self.addresses = dict(ADDRESSES)
+        self.ports = dict(PORTS)
+        self.dns_records = dict(DNS_RECORDS)
+        self.banner = BANNER
+        self.python_exe = python
+        self.want_services = services
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
+        self.certs: dict[str, Path] = {}
+        self.ca_file = self.tmp / "ca.pem"
+        self.cert_not_after = 0.0
+        self._procs: list[subprocess.Popen[Any]] = []
+        self._services: dict[str, _Service] = {}
+        self._closed = False
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> OfficeLab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> OfficeLab:
+        if os.geteuid() != 0:
+            raise RuntimeError("OfficeLab needs root (ip netns, veth, nftables)")
+        for tool in ("ip", "nft", "dnsmasq", "ss"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"OfficeLab needs {tool}: run tests/install-deps.sh")
+        clean_stale(self.prefix)
+        atexit.register(self.close)
+        self._started = True
+        try:
+            self._build_network()
+            if self.want_services:
+                self._define_services()
+                for name in self._services:
+                    self.start_service(name)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Kill everything the lab started and delete its namespaces. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for proc in self._procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+        deadline = time.monotonic() + 2
+        for proc in self._procs:
+            try:
+                proc.wait(max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(2)
+        for ns in self.ns.values():
+            _kill_ns_pids(ns)
+            _run(["ip", "netns", "del", ns], check=False, timeout=10)
+            shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.close)
+
+    def reset(self) -> None:
+        """Undo what a test broke: links up, no loss, every service running."""
+        for link in LINKS:
+            for role in LINKS[link]:
+                _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
+        self._routes()
+        self.clear_loss()
+        for name in self._services:
+            self.start_service(name)
+
+    # -- running things in a namespace -------------------------------------------------------
+
+    def _wrap(self, role: str, cmd: Sequence[str]) -> list[str]:
+        if role not in self.ns:
+            raise KeyError(f"unknown namespace role {role!r}; use one of {', '.join(ROLES)}")
+        return ["ip", "netns", "exec", self.ns[role], *cmd]
+
+    def exec(self, role: str, cmd: Sequence[str], *, check: bool = True, timeout: float = 30,
+             input_: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `cmd` in namespace `role` and wait (text output, bounded by `timeout`)."""
+        return _run(self._wrap(role, cmd), check=check, timeout=timeout, input_=input_)
+
+    def popen(self, role: str, cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        """Start `cmd` in namespace `role`; the lab kills it at teardown if still running."""
+        proc: subprocess.Popen[Any] = subprocess.Popen(self._wrap(role, cmd), **kwargs)
+        self._procs.append(proc)
+        return proc
+
+    def python(self, role: str, code: str, *, timeout: float = 30,
+               check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a python snippet (this interpreter, so the venv) in namespace `role`."""
+        return self.exec(role, [self.python_exe, "-c", code], timeout=timeout, check=check)
+
+    # -- network -----------------------------------------------------------------------------
+
+    def _build_network(self) -> None:
+        for role, ns in self.ns.items():
+            _run(["ip", "netns", "add", ns])
+            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            # Before any veth exists, so link-local addresses skip DAD too: IPv6 works at once.
+            self.exec(role, ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                             "net.ipv6.conf.default.accept_dad=0"])
+        for link, (near, far) in LINKS.items():
+            # Created directly inside the namespaces: no name ever appears in the root one.
+            _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
+                  "peer", "name", link, "netns", self.ns[far]])
+        for role, ifname, cidr in _IFADDRS:
+            extra = ["nodad"] if ":" in cidr else []
+            _run(["ip", "-n", self.ns[role], "addr", "add", cidr, "dev", ifname, *extra])
+            _run(["ip", "-n", self.ns[role], "link", "set", ifname, "up"])
+        for role in ("router", "isp"):
+            self.exec(role, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
+                             "net.ipv6.conf.all.forwarding=1"])
+        self._routes()
+        # `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf: the
+        # office (and only it) resolves through the lab's DNS server, never the host's.
+        etc = Path("/etc/netns") / self.ns["office"]
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(
+            f"nameserver {self.addresses['internet']}\noptions timeout:1 attempts:1\n")
+
+    def _routes(self) -> None:
+        """(Re)install static routes: a link set down loses the routes through it."""
+        for role, dest, via in _ROUTES:
+            family = "-6" if ":" in via else "-4"
+            _run(["ip", family, "-n", self.ns[role], "route", "replace", dest, "via", via],
+                 check=False)
+
+    def _link_sides(self, link: str) -> tuple[str, str]:
+        if link not in LINKS:
+            raise KeyError(f"unknown link {link!r}; use one of {', '.join(LINKS)}")
+        return LINKS[link]
+
+    def cut(self, link: str) -> None:
+        """Take a link down on both ends (like pulling the cable)."""
+        for role in self._link_sides(link):
+            _run(["ip", "-n", self.ns[role], "link", "set", link, "down"])
+
+    def restore(self, link: str) -> None:
+        """Bring a link back up and reinstall the routes the kernel dropped with it."""
+        for role in self._link_sides(link):
+            _run(["ip", "-n", self.ns[role], "link", "set", link, "up"])
+        self._routes()
+
+    def loss(self, link: str, ratio: float,
+             direction: Literal["both", "up", "down"] = "both") -> None:
+        """Drop `ratio` of IP packets entering each end of `link` (nftables numgen random).
+
+        direction "both" drops on both ends, so a round trip (ping) is lost with
+        1-(1-ratio)^2; "up" drops only packets heading away from the office, "down" only
+        packets heading towards it. ARP is never dropped. Replaces any earlier loss rule.
+        """
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError("ratio must be between 0 and 1")
+        near, far = self._link_sides(link)
+        self.clear_loss(link)
+        threshold = round(ratio * 10000)
+        sides = {"both": (near, far), "up": (far,), "down": (near,)}[direction]
+        match = "" if threshold >= 10000 else f"numgen random mod 10000 < {threshold} "
+        for role in sides:
+            script = (f"table netdev pantau_loss_{link} {{\n"
+                      f"  chain ingress {{ type filter hook ingress device \"{link}\" "
+                      f"priority 0; policy accept;\n"
+                      f"    meta protocol {{ ip, ip6 }} {match}counter drop\n  }}\n}}\n")
+            self.exec(role, ["nft", "-f", "-"], input_=script)
+
+    def clear_loss(self, link: str | None = None) -> None:
+        """Remove loss rules from one link, or from every link."""
+        for name in [link] if link else list(LINKS):
+            for role in self._link_sides(name):
+                self.exec(role, ["nft", "delete", "table", "netdev", f"pantau_loss_{name}"],
+                          check=False)
+
+    # -- services ----------------------------------------------------------------------------
+
+    def _define_services(self) -> None:
+        self.certs, self.cert_not_after = make_certs(self.tmp)
+        server = str(HERE / "servers.py")
+        addr = "::"  # dual stack: 10.200.2.2 and fd00:202::2 (the namespace has no others)
+        py = self.python_exe
+        c = self.certs
+        self._services = {
+            "portal": _Service("internet", [py, server, "http", "--host", addr, "--port",
+                                            str(PORTS["portal"])], PORTS["portal"]),
+            "portal_tls": _Service("internet", [py, server, "https", "--host", addr, "--port",
+                                                str(PORTS["portal_tls"]), "--cert",
+                                                str(c["server_cert"]), "--key",
+                                                str(c["server_key"])], PORTS["portal_tls"]),
+            "expired_tls": _Service("internet", [py, server, "https", "--host", addr, "--port",
+                                                 str(PORTS["expired_tls"]), "--cert",
+                                                 str(c["expired_cert"]), "--key",
+                                                 str(c["expired_key"])], PORTS["expired_tls"]),
+            "banner": _Service("internet", [py, server, "banner", "--host", addr, "--port",
+                                            str(PORTS["banner"]), "--text", BANNER],
+                               PORTS["banner"]),
+            "dns": _Service("internet", self._dnsmasq_argv(), PORTS["dns"], "udp"),
+        }
+
+    def _dnsmasq_argv(self) -> list[str]:
+        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                "--no-hosts", "--bind-interfaces",
+                f"--listen-address={self.addresses['internet']}",
+                f"--listen-address={self.addresses['internet6']}", f"--port={PORTS['dns']}",
+                "--user=root", "--group=root", "--pid-file=", "--local=/lab.test/",
+                "--cname=www.lab.test,portal.lab.test"]
+        argv += [f"--host-record={n},{a}" for n, a in DNS_RECORDS.items()]
+        # Enough TXT data that a plain (non-EDNS) UDP answer is truncated: TCP fallback.
+        argv += [f"--txt-record=big.lab.test,{i:02d}-{'x' * 90}" for i in range(12)]
+        return argv
+
+    @property
+    def services(self) -> list[str]:
+        return list(self._services)
+
+    def start_service(self, name: str, timeout: float = 10) -> None:
+        """Start (or restart) a service and wait until its port listens."""
+        svc = self._services[name]
+        if svc.proc is not None and svc.proc.poll() is None:
+            return
+        svc.proc = self.popen(svc.role, svc.argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if svc.proc.poll() is not None:
+                raise RuntimeError(f"lab service {name} exited with {svc.proc.returncode}")
+            flag = "-Hltn" if svc.proto == "tcp" else "-Hlun"
+            res = self.exec(svc.role, ["ss", flag, f"sport = :{svc.port}"], check=False,
+                            timeout=5)
+            if res.stdout.strip():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"lab service {name} did not listen on :{svc.port} in {timeout}s")
+
+    def stop_service(self, name: str) -> None:
+        """Stop a service (SIGTERM, then SIGKILL) and wait until it is gone."""
+        svc = self._services[name]
+        if svc.proc is None or svc.proc.poll() is not None:
+            return
+        svc.proc.terminate()
+        try:
+            svc.proc.wait(3)
+        except subprocess.TimeoutExpired:
+            svc.proc.kill()
+            svc.proc.wait(3)

@@ -1,0 +1,230 @@
+"""pantau's host collector side by side with a real prometheus-node-exporter 1.5.
+
+node_exporter is scraped just before and just after pantau collects, so for every series the
+true value at pantau's moment lies between the two scrapes (counters exactly; gauges up to the
+tolerances below). pantau's samples go through the real exposition renderer and are parsed with
+the same prometheus_client parser as node_exporter's text, so names, label names, HELP and TYPE
+are compared as a scraper sees them.
+
+node_exporter runs with the upstream 1.5 defaults passed explicitly, because Debian's package
+patches them (it also excludes /run, /mnt, /media mount points and the `lo` device).
+
+Deliberate differences (node_exporter families pantau does not emit):
+- node_disk_info: needs udev's database (/run/udev/data), absent on many office servers.
+- node_network_receive_nohandler_total: only available over netlink, not in /proc/net/dev.
+- node_scrape_*, node_exporter_build_info, go_*, process_*, promhttp_*: the exporter's own
+  self-metrics; pantau has its own pantau_* self-metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from collectors.base import Context, Deadline
+from collectors.host import (
+    DEFAULT_DISK_DEVICES_EXCLUDE,
+    DEFAULT_FS_TYPES_EXCLUDE,
+    DEFAULT_MOUNT_POINTS_EXCLUDE,
+    HostCollector,
+    HostConfig,
+)
+from exporters.exposition import Exposition
+from tests.helpers.agent import free_port
+
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+COLLECTORS = ("cpu", "loadavg", "meminfo", "filesystem", "diskstats", "netdev", "stat", "time")
+NOT_IN_PANTAU = {"node_disk_info", "node_network_receive_nohandler_total"}
+
+MIB = 1024.0 * 1024.0
+# Values that never change while the machine runs: compared exactly.
+EXACT = {
+    "node_boot_time_seconds",  # both read btime from /proc/stat (integer seconds)
+    "node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes", "node_memory_Hugepagesize_bytes",
+    "node_memory_VmallocTotal_bytes", "node_memory_HugePages_Total",
+    "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly",
+    "node_filesystem_device_error", "node_time_zone_offset_seconds",
+    "node_time_clocksource_available_info", "node_time_clocksource_current_info",
+}
+# Absolute slack added around the [before, after] bracket, per family (default: 0).
+SLACK = {
+    # Both keep CPU counters monotonic from their own history (iowait can step back in the
+    # kernel), so a clamped value may differ by a tick or two.
+    "node_cpu_seconds_total": 0.1,
+    "node_cpu_guest_seconds_total": 0.1,
+    # Instantaneous gauges that both readers themselves disturb.
+    "node_procs_running": 8.0,
+    "node_procs_blocked": 8.0,
+    "node_disk_io_now": 64.0,
+    # ~8 engineers write to the same disk while the test runs.
+    "node_filesystem_free_bytes": 64 * MIB,
+    "node_filesystem_avail_bytes": 64 * MIB,
+    "node_filesystem_files_free": 2000.0,
+}
+MEMORY_REL = 0.02  # memory gauges: 2 % of the value ...
+MEMORY_ABS = 16 * MIB  # ... plus 16 MiB, for small fields like Dirty that swing by pages
+
+
+@dataclass
+class Family:
+    help: str
+    type: str
+    samples: dict[frozenset[tuple[str, str]], float] = field(default_factory=dict)
+
+
+def parse(text: str) -> dict[str, Family]:
+    """Sample name -> family data (counters keyed by their _total sample name)."""
+    out: dict[str, Family] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            f = out.setdefault(s.name, Family(fam.documentation, fam.type))
+            f.samples[frozenset(s.labels.items())] = s.value
+    return out
+
+
+@pytest.fixture(scope="module")
+def node_exporter() -> Iterator[str]:
+    assert shutil.which(NODE_EXPORTER), f"{NODE_EXPORTER} missing: run tests/install-deps.sh"
+    port = free_port()
+    args = [
+        NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
+        *(f"--collector.{c}" for c in COLLECTORS),
+        f"--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}",
+        f"--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}",
+        f"--collector.diskstats.device-exclude={DEFAULT_DISK_DEVICES_EXCLUDE}",
+        "--collector.netdev.device-exclude=",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        for _ in range(100):  # up to ~10 s
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"node_exporter exited {proc.returncode}: {err[-500:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("node_exporter did not serve /metrics within 10 s")
+        yield url
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def scrape(url: str) -> dict[str, Family]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return parse(r.read().decode())
+
+
+def pantau_now() -> tuple[dict[str, Family], str]:
+    collector = HostCollector(HostConfig())
+    obs = asyncio.run(collector.collect(Context(Deadline(10), "test", "host")))
+    exp = Exposition(HostCollector.METRICS)
+    exp.update("host", obs.samples)
+    exp.refresh()
+    assert exp.undeclared_samples == 0
+    return parse(exp.body().decode()), obs.reason
+
+
+def side_by_side(url: str) -> tuple[dict[str, Family], dict[str, Family], dict[str, Family]]:
+    before = scrape(url)
+    pantau, reason = pantau_now()
+    after = scrape(url)
+    assert not reason, f"pantau host collector failed parts: {reason}"
+    return before, pantau, after
+
+
+def node_families(fams: dict[str, Family]) -> set[str]:
+    return {n for n in fams if n.startswith("node_") and not n.startswith("node_scrape_")
+            and n != "node_exporter_build_info"}
+
+
+def test_same_families_labels_help_and_type(node_exporter: str) -> None:
+    before, pantau, after = side_by_side(node_exporter)
+    ne_names = node_families(before)
+    ours = node_families(pantau)
+    assert ours, "pantau emitted no node_* series"
+    # Every pantau node_* family exists in node_exporter, with the same HELP and TYPE.
+    assert ours - ne_names == set(), f"pantau families node_exporter lacks: {ours - ne_names}"
+    for name in ours:
+        assert pantau[name].help == before[name].help, f"{name}: HELP differs"
+        assert pantau[name].type == before[name].type, f"{name}: TYPE differs"
+    # ... and pantau covers every node_exporter family of these collectors, bar the documented.
+    assert ne_names - ours == NOT_IN_PANTAU, f"unexpected difference: {ne_names ^ ours}"
+    for name in ours:
+        ne_label_names = {frozenset(k for k, _ in ls) for ls in before[name].samples}
+        our_label_names = {frozenset(k for k, _ in ls) for ls in pantau[name].samples}
+        assert our_label_names == ne_label_names, f"{name}: label names differ"
+        # Same series (cpus/modes, mount points, devices). Devices and mounts can come and go
+        # while other tests run (veth pairs, netns bind mounts), so bracket by the two scrapes.
+        b, a = set(before[name].samples), set(after[name].samples)
+        ours_ls = set(pantau[name].samples)
+        missing = [dict(ls) for ls in (b & a) - ours_ls]
+        extra = [dict(ls) for ls in ours_ls - (b | a)]
+        assert not missing, f"{name}: pantau misses series {missing}"
+        assert not extra, f"{name}: pantau has extra series {extra}"
+
+
+def check_values(
+    before: dict[str, Family], pantau: dict[str, Family], after: dict[str, Family]
+) -> list[str]:
+    bad: list[str] = []
+    checked = 0
+    for name in node_families(pantau):
+        for labels, ours in pantau[name].samples.items():
+            if labels not in before[name].samples or labels not in after[name].samples:
+                continue  # a device that came or went in between
+            b, a = before[name].samples[labels], after[name].samples[labels]
+            lo, hi = min(b, a), max(b, a)
+            if name in EXACT:
+                ok = ours == b == a
+            elif name == "node_time_seconds":
+                ok = lo - 0.001 <= ours <= hi + 0.001
+            elif name.startswith("node_memory_"):
+                slack = MEMORY_REL * max(abs(lo), abs(hi)) + MEMORY_ABS
+                ok = lo - slack <= ours <= hi + slack
+            else:
+                slack = SLACK.get(name, 0.0) + 1e-9 * max(abs(lo), abs(hi))
+                ok = lo - slack <= ours <= hi + slack
+            checked += 1
+            if not ok or math.isnan(ours):
+                bad.append(f"{name}{dict(labels)}: pantau {ours!r}, node_exporter {b!r} .. {a!r}")
+    assert checked > 100, f"only {checked} values compared"
+    return bad
+
+
+def test_values_agree(node_exporter: str) -> None:
+    # The bracket is exact for counters; a gauge may still swing outside it in the few ms
+    # between reads, so up to 3 attempts, each with fresh scrapes. All 3 failing is a failure.
+    bad: list[str] = []
+    for _ in range(3):
+        bad = check_values(*side_by_side(node_exporter))
+        if not bad:
+            return
+        time.sleep(0.5)
+    pytest.fail("values differ from node_exporter:\n" + "\n".join(bad[:30]))
+
+
+def test_boot_time_and_filesystem_sizes_exact(node_exporter: str) -> None:
+    before, pantau, _ = side_by_side(node_exporter)
+    (ne_boot,) = before["node_boot_time_seconds"].samples.values()
+    (our_boot,) = pantau["node_boot_time_seconds"].samples.values()
+    assert abs(ne_boot - our_boot) <= 1.0
+    sizes = pantau["node_filesystem_size_bytes"].samples
+    assert sizes, "no filesystem measured"
+    assert any(dict(ls)["mountpoint"] == "/" for ls in sizes), "root filesystem missing"
+    for labels, v in sizes.items():
+        assert v == before["node_filesystem_size_bytes"].samples[labels], dict(labels)

@@ -1,0 +1,93 @@
+"""Alerting wiring without network peers: alert-triggered playbooks (allowed, rate-limited,
+recorded) and the config section's validation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pydantic import ValidationError
+
+from agent.alerting import Alerting, AlertsConfig
+from agent.history import History
+from agent.store import Store
+from collectors.base import CheckConfig, Observation
+
+
+def test_playbooks_run_only_when_allowed_rate_limited_and_recorded(tmp_path: Path) -> None:
+    cfg = SimpleNamespace(
+        site="kantor", state_dir=tmp_path,
+        checks=[CheckConfig(name="modem", type="tcp", target="x:1", playbook="reset@router"),
+                CheckConfig(name="web", type="tcp", target="y:1", playbook="wipe@server")],
+        alerts=AlertsConfig.model_validate({
+            "damping": {"failures": 1, "successes": 1},
+            "playbooks": {"enabled": True, "allowed": ["reset"], "max_runs_per_hour": 2}}))
+    calls: list[tuple[str, str]] = []
+
+    async def fake_runner(check: str, playbook: str, budget: float) -> tuple[str, str]:
+        calls.append((check, playbook))
+        return "ok", "modem reset"
+
+    async def scenario() -> None:
+        store = Store("kantor")
+        alerting = Alerting(cfg, store, None, "kantor")
+        alerting.playbook_hook = fake_runner
+        await alerting.start()
+        try:
+            for _ in range(3):  # three outages of the modem, one of the web server
+                store.put("check:modem", "modem", "tcp", Observation(False), per_check=True)
+                store.put("check:web", "web", "tcp", Observation(False), per_check=True)
+                await asyncio.sleep(0.3)
+                store.put("check:modem", "modem", "tcp", Observation(True), per_check=True)
+                store.put("check:web", "web", "tcp", Observation(True), per_check=True)
+                await asyncio.sleep(0.1)
+            counts = {dict(s.labels)["result"]: s.value for s in alerting.samples()
+                      if s.name == "pantau_playbook_runs_total"}
+            assert counts == {"ok": 2, "rate_limited": 1, "not_allowed": 3}
+        finally:
+            await alerting.stop()
+
+    asyncio.run(scenario())
+    assert calls == [("modem", "reset@router")] * 2
+    h = History.open(tmp_path, "kantor", readonly=True)
+    try:
+        runs = [(r["check_name"], r["playbook"], r["status"]) for r in h.playbook_runs()]
+    finally:
+        h.close()
+    assert sorted(runs) == sorted([("modem", "reset@router", "ok")] * 2
+                                  + [("modem", "reset@router", "rate_limited")]
+                                  + [("web", "wipe@server", "not_allowed")] * 3)
+
+
+def test_alerts_config_errors_are_clear() -> None:
+    with pytest.raises(ValidationError, match="unknown timezone 'Mars'"):
+        AlertsConfig.model_validate({"timezone": "Mars"})
+    with pytest.raises(ValidationError, match="duplicate receiver name 'a'"):
+        AlertsConfig.model_validate({"receivers": [
+            {"name": "a", "type": "webhook", "url": "http://x/"},
+            {"name": "a", "type": "webhook", "url": "http://y/"}]})
+    with pytest.raises(ValidationError, match="must start with http"):
+        AlertsConfig.model_validate({"receivers": [
+            {"name": "a", "type": "alertmanager", "url": "am:9093"}]})
+    with pytest.raises(ValidationError, match="needs bot_token"):
+        AlertsConfig.model_validate({"receivers": [
+            {"name": "t", "type": "telegram", "chat_id": "1"}]})
+    with pytest.raises(ValidationError, match="invalid smarthost"):
+        AlertsConfig.model_validate({"receivers": [
+            {"name": "m", "type": "email", "smarthost": "mail", "from": "a@b", "to": ["c@d"]}]})
+    ok = AlertsConfig.model_validate({"timezone": "wita", "receivers": [
+        {"name": "m", "type": "email", "smarthost": "mail:587", "from": "a@b", "to": ["c@d"]}]})
+    assert ok.receivers[0].from_ == "a@b"  # type: ignore[union-attr]
+
+
+def test_check_config_reports_alerts_errors_with_line(tmp_path: Path) -> None:
+    from agent.config import ConfigError, parse_config
+
+    text = "site: x\nalerts:\n  language: fr\n  receivers:\n    - {name: a, type: pager}\n"
+    with pytest.raises(ConfigError) as e:
+        parse_config(text)
+    issues = {(i.path, i.line) for i in e.value.issues}
+    assert ("alerts.language", 3) in issues
+    assert any(p.startswith("alerts.receivers[0]") for p, _ in issues)

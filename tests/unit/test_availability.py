@@ -1,0 +1,126 @@
+"""Availability numbers on constructed histories with exactly known answers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.availability import (
+    Maintenance,
+    Outage,
+    Transition,
+    compute,
+    day_spans,
+    merge,
+    outages_from_transitions,
+    subtract,
+)
+
+WIB = ZoneInfo("Asia/Jakarta")  # UTC+7, no daylight saving
+WITA = ZoneInfo("Asia/Makassar")  # UTC+8
+WIT = ZoneInfo("Asia/Jayapura")  # UTC+9
+UTC = ZoneInfo("UTC")
+
+
+def d(day: int, hour: int = 0, minute: int = 0, tz: ZoneInfo = WIB, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=tz)
+
+
+NOV = (d(1), d(1, month=12))  # 30 days = 2,592,000 s
+MONTH_S = 30 * 86400
+
+
+def test_interval_algebra() -> None:
+    a = [(d(1, 1), d(1, 3)), (d(1, 2), d(1, 4)), (d(1, 6), d(1, 7))]
+    assert merge(a) == [(d(1, 1), d(1, 4)), (d(1, 6), d(1, 7))]
+    assert subtract(a, [(d(1, 2), d(1, 6, 30))]) == [(d(1, 1), d(1, 2)), (d(1, 6, 30), d(1, 7))]
+
+
+def test_outages_crossing_both_period_boundaries() -> None:
+    outs = [
+        Outage("portal", d(31, 22, month=10), d(1, 2)),  # 2h of it in November
+        Outage("portal", d(30, 23), d(2, 1, month=12)),  # 1h of it in November
+    ]
+    r = compute("portal", "kab-a", 0.999, NOV, outs)
+    assert r.monitored_seconds == MONTH_S
+    assert r.downtime_seconds == 3 * 3600
+    assert r.availability == pytest.approx(1 - 10800 / MONTH_S)
+    assert r.outage_count == 2
+    assert r.longest_seconds == 7200
+    assert r.mttr_seconds == pytest.approx(5400)
+    assert r.slo_met is False  # budget 2592 s, used 10800 s
+    assert r.budget_left_seconds == pytest.approx(0.001 * MONTH_S - 10800)
+
+
+def test_overlapping_maintenance_excluded_once() -> None:
+    outs = [Outage("portal", d(10, 8), d(10, 12))]  # 4h outage
+    maint = [
+        Maintenance(d(10, 7), d(10, 9)),  # overlaps the first hour
+        Maintenance(d(10, 8, 30), d(10, 10)),  # overlaps the first window and the outage
+        Maintenance(d(20, 0), d(20, 1), checks=("dns",)),  # another check: ignored
+    ]
+    r = compute("portal", "kab-a", 0.99, NOV, outs, maint)
+    assert r.maintenance_seconds == 3 * 3600  # 07:00-10:00 once, not 3.5h
+    assert r.monitored_seconds == MONTH_S - 3 * 3600
+    assert r.downtime_seconds == 2 * 3600  # 10:00-12:00
+    assert r.outages[0].in_maintenance == 2 * 3600
+
+
+def test_agent_restart_in_the_middle_of_an_outage_is_one_outage() -> None:
+    trans = [
+        Transition(d(5, 10), "uplink", "down", "uplink", "100% loss"),
+        Transition(d(5, 10, 30), "uplink", "unknown"),  # agent restarted
+        Transition(d(5, 10, 31), "uplink", "down", "uplink", "100% loss"),
+        Transition(d(5, 11), "uplink", "up"),
+        Transition(d(6, 9), "uplink", "down"),  # still open
+    ]
+    outs = outages_from_transitions(trans)
+    assert [(o.start, o.end) for o in outs] == [(d(5, 10), d(5, 11)), (d(6, 9), None)]
+    now = d(6, 9, 30)
+    r = compute("uplink", "kab-a", 0.995, NOV, outs, now=now)
+    assert r.monitored_seconds == (now - d(1)).total_seconds()
+    assert r.downtime_seconds == 3600 + 1800
+    assert r.mttr_seconds == 3600  # the open outage is not in MTTR
+    assert r.outage_count == 2
+
+
+def test_check_added_mid_month() -> None:
+    outs = [Outage("vpn", d(20, 0), d(20, 6))]
+    r = compute("vpn", "kab-a", 0.99, NOV, outs, monitored_from=d(16))
+    assert r.monitored_seconds == 15 * 86400
+    assert r.availability == pytest.approx(1 - 6 / (15 * 24))
+    assert r.slo_met is False  # 98.33 % < 99 %
+
+
+@pytest.mark.parametrize("tz", [WIB, WITA, WIT])
+def test_periods_in_wib_wita_wit(tz: ZoneInfo) -> None:
+    period = (d(1, tz=tz), d(1, tz=tz, month=12))
+    # an outage on 30 Nov 23:00 local .. 1 Dec 01:00 local: exactly 1 h in November local time
+    outs = [Outage("portal", d(30, 23, tz=tz), d(1, 1, tz=tz, month=12))]
+    r = compute("portal", "kab-a", 0.999, period, outs, days=day_spans(period))
+    assert r.monitored_seconds == MONTH_S  # no DST: every day is 24 h
+    assert r.downtime_seconds == 3600
+    assert len(r.daily) == 30
+    assert r.daily[-1][1] == pytest.approx(1 - 1 / 24)
+    assert all(v == 1.0 for _, v in r.daily[:-1])
+    # the same outage seen from UTC falls on other calendar days; the local period decides
+    utc_start = period[0].astimezone(UTC)
+    assert utc_start.hour == 24 - int(tz.utcoffset(period[0]).total_seconds() // 3600)
+
+
+def test_no_monitored_time() -> None:
+    r = compute("x", "s", 0.99, NOV, [], monitored_from=d(1, month=12))
+    assert r.availability is None and r.slo_met is None
+
+
+def test_whole_site_maintenance_and_daily_bars() -> None:
+    outs = [Outage("portal", d(3, 0), d(3, 12))]
+    period = NOV
+    r = compute("portal", "s", 0.9, period, outs,
+                [Maintenance(d(3, 0), d(3, 6))], days=day_spans(period))
+    day3 = r.daily[2]
+    assert day3[0] == d(3)
+    assert day3[1] == pytest.approx(1 - 6 / 18)
+    assert r.downtime_seconds == timedelta(hours=6).total_seconds()

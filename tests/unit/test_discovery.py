@@ -1,0 +1,33 @@
+"""Discovery of the default gateway and DNS resolvers for the embedded default config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.discovery import default_gateways, dns_resolvers
+
+ROUTE = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
+eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0
+eth1\t00000000\t01010A0A\t0003\t0\t0\t50\t00000000\t0\t0\t0
+eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
+garbage line
+"""
+
+
+def test_default_gateways_sorted_by_metric(tmp_path: Path) -> None:
+    f = tmp_path / "route"
+    f.write_text(ROUTE)
+    assert default_gateways(f) == ["10.10.1.1", "192.168.1.1"]
+
+
+def test_no_route_file(tmp_path: Path) -> None:
+    assert default_gateways(tmp_path / "missing") == []
+
+
+def test_resolvers(tmp_path: Path) -> None:
+    f = tmp_path / "resolv.conf"
+    f.write_text(
+        "# comment\nsearch kab.go.id\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\n"
+        "nameserver not-an-ip\nnameserver 127.0.0.53\noptions edns0\n"
+    )
+    assert dns_resolvers(f) == ["127.0.0.53", "fe80::1"]

@@ -1,0 +1,129 @@
+"""`pantau report` and `pantau maintenance` on a constructed outage history: exact numbers
+through the real CLI, in every output format."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.history import ChangeRow, History
+from tests.helpers.agent import run_cli
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def ts(day: int, hour: int = 0, minute: int = 0, month: int = 10) -> float:
+    return datetime(2026, month, day, hour, minute, tzinfo=WIB).timestamp()
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Path:
+    state = tmp_path / "state"
+    cfg = tmp_path / "pantau.yml"
+    cfg.write_text(
+        "site: dpmptsp-kab-contoh\n"
+        f"state_dir: {state}\n"
+        "checks:\n"
+        "  - {name: uplink, type: tcp, target: '127.0.0.1:1'}\n"
+        "  - {name: portal, type: tcp, target: '127.0.0.1:2', depends_on: [uplink]}\n"
+        "reports:\n"
+        "  timezone: WIB\n"
+        "  slo: 0.995\n"
+    )
+    hist = History.open(state, "dpmptsp-kab-contoh")
+    rows = [
+        ChangeRow("uplink", ts(1, month=9), "unknown", "up", "", "", "up"),
+        ChangeRow("portal", ts(16), "unknown", "up", "", "", "up"),  # added mid-month
+        # an outage crossing the start of the period (from October)
+        ChangeRow("uplink", ts(30, 23, month=9), "up", "down", "loss 100%", "uplink", "root"),
+        ChangeRow("uplink", ts(1, 1), "down", "up", "", "", "up"),
+        # agent restart in the middle of an outage: unknown, then down again
+        ChangeRow("uplink", ts(20, 10), "up", "down", "loss 100%", "uplink", "root"),
+        ChangeRow("portal", ts(20, 10), "up", "down", "timeout", "uplink", "suppressed"),
+        ChangeRow("uplink", ts(20, 11), "down", "unknown", "agent restart", "", ""),
+        ChangeRow("uplink", ts(20, 11, 5), "unknown", "down", "loss 100%", "uplink", "root"),
+        ChangeRow("uplink", ts(20, 12), "down", "up", "", "", "up"),
+        ChangeRow("portal", ts(20, 12), "down", "up", "", "", "up"),
+    ]
+    hist.record(rows, [], [])
+    hist.close()
+    return cfg
+
+
+def test_report_json_exact_numbers(office: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    r = run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+                "--format", "json", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    data = {c["check"]: c for c in json.loads(out.read_text())["checks"]}
+    up, portal = data["uplink"], data["portal"]
+    # uplink: monitored from its first record (1 Sep) so the whole of October
+    assert up["monitored_seconds"] == 31 * 86400
+    assert up["downtime_seconds"] == 3600 + 2 * 3600  # 00:00-01:00 on the 1st, 10:00-12:00
+    assert up["outages"] == 2
+    assert portal["monitored_seconds"] == 16 * 86400  # from the 16th
+    assert portal["downtime_seconds"] == 2 * 3600
+    assert portal["outage_list"][0]["root_cause"] == "uplink"
+    # 1 - 7200/1382400 = 99.479 % < 99.5 %: missed; uplink 1 - 10800/2678400 = 99.597 %: met
+    assert portal["slo_met"] is False and up["slo_met"] is True
+
+
+def test_maintenance_add_excludes_from_sla(office: Path, tmp_path: Path) -> None:
+    r = run_cli("maintenance", "add", "--config", str(office), "--start", "2026-10-20 09:00",
+                "--end", "2026-10-20 13:00", "--reason", "ganti modem", "--check", "portal")
+    assert r.returncode == 0, r.stderr
+    listing = run_cli("maintenance", "list", "--config", str(office))
+    assert "2026-10-20 09:00 .. 2026-10-20 13:00  portal  ganti modem" in listing.stdout
+    out = tmp_path / "r.json"
+    run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+            "--format", "json", "--out", str(out))
+    data = {c["check"]: c for c in json.loads(out.read_text())["checks"]}
+    assert data["portal"]["downtime_seconds"] == 0
+    assert data["portal"]["maintenance_seconds"] == 4 * 3600
+    assert data["uplink"]["downtime_seconds"] == 3 * 3600  # maintenance was for portal only
+
+
+def test_report_bad_input_exit_2(office: Path, tmp_path: Path) -> None:
+    for args in (["--from", "2026-13-01", "--to", "2026-12-01"],
+                 ["--from", "2026-12-01", "--to", "2026-11-01"]):
+        r = run_cli("report", "--config", str(office), *args, "--out", str(tmp_path / "x"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    r = run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+                "--format", "docx", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--format" in r.stderr
+    r = run_cli("maintenance", "add", "--config", str(office), "--start", "2026-11-20 09:00",
+                "--end", "2026-11-20 08:00")
+    assert r.returncode == 2 and "after" in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "html"])
+def test_report_formats(office: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"r.{fmt}"
+    r = run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+                "--format", fmt, "--lang", "id", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "uplink" in text and "portal" in text
+    assert "99,479 %" in text  # portal: 1 - 7200/1382400
+
+
+def test_monthly_report_written_once(office: Path) -> None:
+    from agent.config import load_config
+    from agent.report_schedule import next_run, previous_month, write_monthly
+
+    cfg = load_config(office)
+    cfg.reports.monthly = True
+    now = datetime(2026, 11, 1, 0, 10, tzinfo=WIB)
+    assert previous_month(now) == (datetime(2026, 10, 1, tzinfo=WIB),
+                                   datetime(2026, 11, 1, tzinfo=WIB))
+    assert next_run(datetime(2026, 12, 31, 23, 0, tzinfo=WIB)) == datetime(
+        2027, 1, 1, 0, 10, tzinfo=WIB)
+    written = write_monthly(cfg, now)
+    assert sorted(p.name for p in written) == ["dpmptsp-kab-contoh-2026-10.csv",
+                                                "dpmptsp-kab-contoh-2026-10.html"]
+    assert "99,479 %" in written[0].read_text() + written[1].read_text()
+    assert write_monthly(cfg, now) == []  # not rewritten
