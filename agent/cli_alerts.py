@@ -45,7 +45,10 @@ def test_receiver(
     if receiver not in receivers:
         known = ", ".join(receivers) or "none configured"
         raise fail(f"unknown receiver {receiver!r} (known: {known})")
-    alerting = Alerting(cfg, Store(cfg.site), None, cfg.site)
+    try:
+        alerting = Alerting(cfg, Store(cfg.site), None, cfg.site)
+    except ValueError as e:  # e.g. depends_on_any naming an unknown check
+        raise fail(str(e)) from None
     note = alerting.test_notification(receiver)
     notifier = make_notifier(receivers[receiver])
 

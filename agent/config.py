@@ -28,7 +28,7 @@ from agent.report import ReportsConfig
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.base import CheckConfig, JobSpec, StrictModel
 from collectors.host import HostConfig
-from collectors.ssh_config import SshSection
+from collectors.ssh_config import SshSection, SshSectionField
 from exporters.remote_write import RemoteWriteConfig
 
 DEFAULT_LISTEN = "0.0.0.0:9877"
@@ -72,7 +72,7 @@ class AgentConfig(StrictModel):
         default=64, ge=1, le=10000, description="Most collector runs in flight at once."
     )
     snmp: dict[str, Any] = Field(default_factory=dict)  # placeholder: snmp engineer
-    ssh: SshSection = Field(default_factory=SshSection)
+    ssh: SshSectionField = Field(default_factory=SshSection)
     alerts: AlertsConfig = Field(  # alerting engineer
         default_factory=AlertsConfig, description="Check states, root cause and notifications."
     )
@@ -111,7 +111,7 @@ class AgentConfig(StrictModel):
                 continue
             type_ = item.get("type")
             if type_ not in CHECK_TYPES:
-                known = ", ".join(CHECK_TYPES) or "none"
+                known = ", ".join(sorted(CHECK_TYPES)) or "none"
                 msg = f"unknown check type {type_!r} (known: {known})"
                 errors.append(
                     {"type": "value_error", "loc": (i, "type"), "msg": msg, "input": type_,
@@ -321,8 +321,9 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
         for err in e.errors():
             loc = _loc_without_unions(tuple(err["loc"]))
             ctx_err = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_err, _LocatedError):
-                loc = ctx_err.loc
+            err_loc = getattr(ctx_err, "loc", None)
+            if isinstance(err_loc, tuple):
+                loc = err_loc
             msg = _clean_msg(err["msg"])
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check the spelling; see docs/configuration.md)"

@@ -188,6 +188,7 @@ class Agent:
             await self._stop_remote_write()  # remote_write
             await self.alerting.stop()  # alerting
             refresher.cancel()
+            monthly.cancel()
 
     # -- remote_write: push every result; the queue outlives restarts --------------------
     def _on_result_push(self, result: Result) -> None:

@@ -111,7 +111,7 @@ class Scheduler:
             self.store.remove(st.spec.key)
             self.store.remove(f"self:{st.spec.key}")
 
-    async def wait_first_results(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def wait_first_results(self, timeout: float) -> None:
         """Wait until every job ran once (or `timeout`), so /-/ready means something."""
         events = [st.ran_once.wait() for st in self.jobs.values()]
         if events:

@@ -9,12 +9,14 @@ from collectors.base import Collector
 from collectors.dns import DnsCollector
 from collectors.host import HostCollector
 from collectors.http import HttpCollector
+from collectors.icmp import IcmpCollector
 from collectors.ssh import SshCollector
 from collectors.ssh_audit import PlaybookRunsCollector
 from collectors.tcp import TcpCollector
 
 REGISTRY: dict[str, type[Collector]] = {
     "host": HostCollector,
+    "icmp": IcmpCollector,
     "ssh": SshCollector,
     "playbook_runs": PlaybookRunsCollector,
     "tcp": TcpCollector,

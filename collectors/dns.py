@@ -23,9 +23,9 @@ import dns.rcode
 import dns.rdatatype
 from pydantic import BaseModel, Field, field_validator
 
-from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample
+from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Sample
 from collectors.probe_common import PROBE_METRICS, probe_samples
-from collectors.tcp import error_reason, split_host_port
+from collectors.tcp import error_reason, own_deadline, split_host_port
 
 
 class DnsConfig(CheckConfig):
@@ -124,7 +124,7 @@ class DnsCollector:
     async def collect(self, ctx: Context) -> Observation:
         cfg = self.config
         started = time.monotonic()
-        budget = ctx.deadline.remaining()
+        dl, budget = own_deadline(ctx)
         samples: list[Sample] = []
         details: dict[str, object] = {}
         try:
@@ -136,8 +136,8 @@ class DnsCollector:
             try:
                 # The UDP try and the TCP retry each take dnspython's timeout: the outer
                 # bound keeps the pair inside the run's deadline.
-                async with asyncio.timeout(ctx.deadline.remaining()):
-                    resp, used_tcp = await self._query(query, host, port, ctx)
+                async with asyncio.timeout(dl.remaining()):
+                    resp, used_tcp = await self._query(query, host, port, dl)
             except dns.exception.Timeout:
                 raise TimeoutError from None
             except dns.exception.DNSException as e:
@@ -165,13 +165,13 @@ class DnsCollector:
                               details)
 
     async def _query(self, query: dns.message.Message, host: str, port: int,
-                     ctx: Context) -> tuple[dns.message.Message, bool]:
+                     dl: Deadline) -> tuple[dns.message.Message, bool]:
         if self.config.transport == "tcp":
-            resp = await dns.asyncquery.tcp(query, host, timeout=ctx.deadline.remaining(),
+            resp = await dns.asyncquery.tcp(query, host, timeout=dl.remaining(),
                                             port=port)
             return resp, True
         return await dns.asyncquery.udp_with_fallback(
-            query, host, timeout=ctx.deadline.remaining(), port=port)
+            query, host, timeout=dl.remaining(), port=port)
 
     def _check_answers(self, answers: list[str]) -> str:
         cfg = self.config

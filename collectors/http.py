@@ -28,7 +28,15 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, Field, field_validator
 
-from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample, Secret
+from collectors.base import (
+    CheckConfig,
+    Context,
+    Deadline,
+    MetricSpec,
+    Observation,
+    Sample,
+    Secret,
+)
 from collectors.probe_common import PROBE_METRICS, probe_samples
 from collectors.tcp import (
     TLS_CHAIN_VALID,
@@ -36,6 +44,7 @@ from collectors.tcp import (
     IpProtocol,
     ProbeError,
     error_reason,
+    own_deadline,
     resolve,
     tls_context,
     tls_samples,
@@ -211,7 +220,7 @@ class HttpCollector:
     async def collect(self, ctx: Context) -> Observation:
         cfg = self.config
         started = time.monotonic()
-        budget = ctx.deadline.remaining()
+        dl, budget = own_deadline(ctx)
         trace = _Trace()
         samples: list[Sample] = []
         details: dict[str, Any] = {}
@@ -220,11 +229,11 @@ class HttpCollector:
                 self._ssl_ctx = tls_context(cfg.ca_file, cfg.insecure_skip_verify)
             ssl_ctx = self._ssl_ctx
             async with (
-                asyncio.timeout(budget),
+                asyncio.timeout(dl.remaining()),
                 httpx.AsyncClient(verify=ssl_ctx, trust_env=False, follow_redirects=False,
-                                  timeout=budget) as client,
+                                  timeout=dl.remaining()) as client,
             ):
-                reason = await self._run(ctx, client, trace, samples, details)
+                reason = await self._run(dl, client, trace, samples, details)
         except Exception as e:
             cause = _root_cause(e)
             if isinstance(e, httpx.TimeoutException):
@@ -245,7 +254,7 @@ class HttpCollector:
         samples.extend(probe_samples(self.type, cfg.target, success, duration))
         return Observation(success, samples, reason=reason, duration=duration, details=details)
 
-    async def _run(self, ctx: Context, client: httpx.AsyncClient, trace: _Trace,
+    async def _run(self, dl: Deadline, client: httpx.AsyncClient, trace: _Trace,
                    samples: list[Sample], details: dict[str, Any]) -> str:
         cfg = self.config
         url = httpx.URL(cfg.target)
@@ -257,7 +266,7 @@ class HttpCollector:
             port = url.port or (443 if url.scheme == "https" else 80)
             trace.step = "resolving"
             res = await resolve(url.host, port, cfg.preferred_ip_protocol,
-                                cfg.ip_protocol_fallback, ctx.deadline.remaining())
+                                cfg.ip_protocol_fallback, dl.remaining())
             trace.phases["dns"] += res.seconds
             headers = httpx.Headers({k: v.get_secret_value() for k, v in cfg.headers.items()})
             if redirects and _origin(url) != _origin(httpx.URL(cfg.target)):
@@ -270,7 +279,7 @@ class HttpCollector:
                 method, url.copy_with(host=res.address), headers=headers,
                 content=body.encode() if body is not None else None,
                 extensions={"trace": trace, "sni_hostname": url.host},
-                timeout=httpx.Timeout(max(0.001, ctx.deadline.remaining())),
+                timeout=httpx.Timeout(max(0.001, dl.remaining())),
             )
             response = await client.send(request, stream=True)
             try:

@@ -12,6 +12,7 @@ import re
 import time
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+import paramiko
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
 from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample
@@ -172,6 +173,9 @@ class SshCollector:
             return Observation(False, reason=str(e))
         except ParseError as e:
             return Observation(False, reason=str(e))
+        except (OSError, EOFError, paramiko.SSHException) as e:  # a peer breaking mid-run
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return Observation(False, reason=f"{cfg.target}: SSH session failed: {first}")
         finally:
             session.close()
 

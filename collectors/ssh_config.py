@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from collectors.base import (
     CheckConfig,
@@ -35,6 +42,7 @@ class CheckCredentialError(ValueError):
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
         self.index = index
+        self.loc: tuple[str | int, ...] = ("checks", index, "credential")  # for error lines
 
 
 class SshCredential(StrictModel):
@@ -193,3 +201,17 @@ class SshSection(StrictModel):
         path = self.audit_log_path()
         return [JobSpec("ssh:playbook-runs", "playbook-runs", "playbook_runs", 15.0, 5.0,
                         lambda: PlaybookRunsCollector(path), per_check=False)]
+
+
+def _bind_from_config(section: SshSection, info: ValidationInfo) -> SshSection:
+    """As a field of the top-level config, `ssh` is validated after `checks` and
+    `state_dir`, so it can cross-check and bind them itself (info.data holds them)."""
+    checks = info.data.get("checks")
+    state_dir = info.data.get("state_dir")
+    if isinstance(checks, list) and isinstance(state_dir, Path):
+        section.bind_checks(checks, state_dir)
+    return section
+
+
+# The type of AgentConfig.ssh: the section, bound to the checks of the same file.
+SshSectionField = Annotated[SshSection, AfterValidator(_bind_from_config)]

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample
+from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Sample
 from collectors.probe_common import PROBE_METRICS, probe_samples
 
 IpProtocol = Literal["ip4", "ip6"]
@@ -109,6 +109,17 @@ async def resolve(host: str, port: int, prefer: IpProtocol, fallback: bool,
         if not fallback:
             break
     raise ProbeError(f"{host} has no {'IPv4' if prefer == 'ip4' else 'IPv6'} address")
+
+
+def own_deadline(ctx: Context) -> tuple[Deadline, float]:
+    """The deadline the probe works to, a little before the scheduler's, and the full budget.
+
+    The scheduler stops waiting at ctx.deadline and records a bare timeout without samples;
+    finishing slightly earlier lets the probe report its own reason ("timeout after 2.0s
+    while connecting") and its pantau_probe_success 0. The reason quotes the full budget.
+    """
+    budget = ctx.deadline.remaining()
+    return Deadline(max(0.0, budget - min(0.2, 0.1 * budget))), budget
 
 
 def url_host(address: str) -> str:
@@ -284,7 +295,7 @@ class TcpCollector:
     async def collect(self, ctx: Context) -> Observation:
         cfg = self.config
         started = time.monotonic()
-        budget = ctx.deadline.remaining()
+        dl, budget = own_deadline(ctx)
         samples: list[Sample] = []
         phase = "resolving"
         writer: asyncio.StreamWriter | None = None
@@ -294,10 +305,10 @@ class TcpCollector:
                 self._ssl_ctx = tls_context(cfg.ca_file, cfg.insecure_skip_verify)
             ssl_ctx = self._ssl_ctx
             res = await resolve(host, port, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback,
-                                ctx.deadline.remaining())
+                                dl.remaining())
             phase = "connecting"
             t0 = time.monotonic()
-            async with asyncio.timeout(ctx.deadline.remaining()):
+            async with asyncio.timeout(dl.remaining()):
                 reader, writer = await asyncio.open_connection(res.address, port)
                 samples.append(Sample.of("pantau_tcp_connect_seconds", time.monotonic() - t0))
                 if ssl_ctx is not None:

@@ -387,3 +387,26 @@ def test_cli_ssh_run_streams_and_passes_exit_code(tmp_path: Path, sshd: Sshd, us
     assert r.returncode == 1 and "timed out" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("ssh", "run", "nowhere", "true", "--config", str(cfg))
     assert r.returncode == 2 and "unknown host" in r.stderr
+
+
+def test_trust_uses_configured_known_hosts(tmp_path: Path, sshd: Sshd, user: SshUser) -> None:
+    import yaml
+
+    kh = tmp_path / "pantau_known_hosts"
+    cfg = tmp_path / "pantau.yml"
+    cfg.write_text(yaml.safe_dump({"site": "t", "state_dir": str(tmp_path / "state"),
+                                   "ssh": {"known_hosts": str(kh)}}))
+    r = run_cli("ssh", "trust", sshd.target, "--config", str(cfg), "--yes")
+    assert r.returncode == 0, r.stderr
+    assert kh.exists() and not (tmp_path / "state" / "known_hosts").exists()
+    with session(sshd, key_auth(user), kh) as s:
+        assert s.run("true").exit_status == 0
+    # nothing listening: one clear line, no traceback
+    r = run_cli("ssh", "trust", f"127.0.0.1:{free_tcp()}", "--config", str(cfg), "--yes")
+    assert r.returncode == 1 and "cannot connect" in r.stderr and "Traceback" not in r.stderr
+
+
+def free_tcp() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -91,3 +91,34 @@ def test_check_config_reports_alerts_errors_with_line(tmp_path: Path) -> None:
     issues = {(i.path, i.line) for i in e.value.issues}
     assert ("alerts.language", 3) in issues
     assert any(p.startswith("alerts.receivers[0]") for p, _ in issues)
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    import random
+
+    from agent.outbox import backoff
+
+    rng = random.Random(7)
+    for attempt, step in ((1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (30, 300.0)):
+        values = [backoff(attempt, 5.0, 300.0, rng) for _ in range(200)]
+        assert all(step / 2 <= v <= step for v in values), (attempt, min(values), max(values))
+        assert max(values) - min(values) > step / 4  # really jittered, not lockstep
+
+
+def test_messages_in_both_languages_with_local_time() -> None:
+    from agent.messages import render, resolve_zone
+
+    at = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+    title, body = render("firing", "id", resolve_zone("WITA"), site="mpp-makassar",
+                         check="isp-telkom", at=at, since=at, root_cause="isp-telkom",
+                         reason="timeout", playbook="diagnose")
+    assert title == "[CRITICAL] isp-telkom GANGGUAN di mpp-makassar"
+    assert "sejak 1 Jan 2026 08:00:00 WITA" in body and "Akar masalah: isp-telkom" in body
+    title, body = render("resolved", "en", resolve_zone("WIT"), site="s", check="portal",
+                         at=at + 3725, since=at, root_cause="isp", was_suppressed=True)
+    assert title == "[RESOLVED] portal at s"
+    assert "recovered at 1 Jan 2026 10:02:05 WIT" in body and "for 1h 2m" in body
+    assert "caused by isp" in body
+    _, body = render("resolved", "id", resolve_zone("Asia/Jakarta"), site="s", check="c",
+                     at=at + 90, since=at, root_cause="c")
+    assert "selama 1 menit 30 detik" in body and "WIB" in body
