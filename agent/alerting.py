@@ -436,8 +436,11 @@ class Alerting:
                 else:
                     self._firing.pop(n.check, None)
             for c in b.outcome.changes:
-                log.info("check %s: %s -> %s%s", c.check, c.old, c.new,
-                         f" (root cause {c.cause})" if c.new == "down" else "")
+                log.info("check %s: %s -> %s", c.check, c.old, c.new)
+            for v in b.outcome.verdicts:
+                if v.new in ("suppressed", "firing"):
+                    log.info("check %s: %s (root cause %s)", v.check,
+                             "notifying" if v.new == "firing" else "suppressed", v.cause)
         if self.outbox is not None:
             if notes:
                 self.outbox.wake()

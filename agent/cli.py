@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent import __version__, cli_alerts, cli_playbook, cli_report, cli_ssh
+from agent import __version__, cli_alerts, cli_playbook, cli_probe, cli_report, cli_ssh
 from agent.cli_common import EXIT_BAD_INPUT, fail
 
 app = typer.Typer(
@@ -183,6 +183,7 @@ app.add_typer(cli_ssh.app, name="ssh")
 app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
+app.command("probe")(cli_probe.probe)
 app.add_typer(cli_report.maintenance_app, name="maintenance")
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from agent.alerting import AlertsConfig
+from agent.probe import ProbeModule
 from agent.report import ReportsConfig
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.base import CheckConfig, JobSpec, StrictModel
@@ -77,7 +78,9 @@ class AgentConfig(StrictModel):
         default_factory=AlertsConfig, description="Check states, root cause and notifications."
     )
     remote_write: RemoteWriteConfig | None = None
-    probe_modules: dict[str, Any] = Field(default_factory=dict)  # placeholder: icmp engineer
+    probe_modules: dict[str, ProbeModule] = Field(
+        default_factory=dict, description="Modules for the blackbox-style /probe endpoint."
+    )
     reports: ReportsConfig = Field(
         default_factory=ReportsConfig, description="Availability (SLA) reports."
     )

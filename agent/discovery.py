@@ -63,10 +63,14 @@ def _slug(addr: str) -> str:
     return addr.replace(":", "-").replace(".", "-")
 
 
-def default_config(site: str) -> dict[str, Any]:
+def default_config(
+    site: str,
+    route_file: Path = Path("/proc/net/route"),
+    resolv_conf: Path = Path("/etc/resolv.conf"),
+) -> dict[str, Any]:
     """The embedded default: this host, plus gateway and DNS checks where those types exist."""
     checks: list[dict[str, Any]] = []
-    gateways = default_gateways()
+    gateways = default_gateways(route_file)
     for gw in gateways:
         if "icmp" in CHECK_TYPES:
             checks.append(
@@ -74,7 +78,7 @@ def default_config(site: str) -> dict[str, Any]:
                  "interval": "15s", "timeout": "5s", "labels": {"role": "gateway"}}
             )
     gw_names = [c["name"] for c in checks]
-    for ns in dns_resolvers():
+    for ns in dns_resolvers(resolv_conf):
         if "dns" in CHECK_TYPES:
             check: dict[str, Any] = {
                 "name": f"dns-{_slug(ns)}", "type": "dns", "target": ns,

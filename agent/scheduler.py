@@ -26,6 +26,7 @@ from collectors.base import (
     Sample,
     ThreadTracker,
 )
+from collectors.probe_common import PROBE_SUCCESS, probe_samples
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,8 @@ class Scheduler:
                 else:
                     # Leave the task: if it is stuck in a thread, the next tick sees it busy.
                     st.inflight.cancel()
-                    obs = Observation(False, reason=f"timeout after {spec.timeout:g}s")
+                    obs = Observation(False, _failure_samples(st.collector, spec.timeout),
+                                      reason=f"timeout after {spec.timeout:g}s")
             obs.duration = obs.duration or (time.monotonic() - started)
         st.last_duration = obs.duration
         st.last_success = obs.success
@@ -180,7 +182,8 @@ class Scheduler:
             raise
         except Exception as e:  # the agent never dies of a collector
             log.exception("collector %s raised", ctx.name)
-            return Observation(False, reason=f"collector error: {type(e).__name__}: {e}")
+            return Observation(False, _failure_samples(collector, ctx.deadline.remaining()),
+                               reason=f"collector error: {type(e).__name__}: {e}")
 
     def _publish_self(self, st: JobState) -> None:
         labels = {"collector": st.spec.type, "source": st.spec.name}
@@ -192,3 +195,13 @@ class Scheduler:
         ]
         self.store.put(f"self:{st.spec.key}", st.spec.name, "self", Observation(True, samples),
                        per_check=False)
+
+
+def _failure_samples(collector: Collector, duration: float) -> list[Sample]:
+    """When a probe gave no observation of its own (timeout, crash), still say it failed:
+    a pantau_probe_success series that vanishes instead of dropping to 0 hides the outage
+    from every alert rule and dashboard."""
+    if not any(m.name == PROBE_SUCCESS.name for m in collector.METRICS):
+        return []
+    target = str(getattr(getattr(collector, "config", None), "target", ""))
+    return probe_samples(collector.type, target, False, duration)

@@ -74,7 +74,7 @@ class HttpConfig(CheckConfig):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, Secret] = Field(
         default_factory=dict, description="Request headers; values may be ${ENV} secrets.")
-    body: str | None = Field(None, description="Request body.")
+    body: Secret | None = Field(None, description="Request body (may hold a ${ENV} secret).")
     valid_status_codes: list[int | str] = Field(
         default_factory=lambda: list[int | str](["2xx"]),
         description="Codes counted a success: 200, 2xx, 200-399.")
@@ -258,7 +258,8 @@ class HttpCollector:
                    samples: list[Sample], details: dict[str, Any]) -> str:
         cfg = self.config
         url = httpx.URL(cfg.target)
-        method, body = cfg.method, cfg.body
+        method = cfg.method
+        body = cfg.body.get_secret_value() if cfg.body is not None else None
         redirects = 0
         while True:
             if url.scheme not in ("http", "https"):

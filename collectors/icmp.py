@@ -86,7 +86,10 @@ class IcmpCollector:
         cfg = self.config
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + ctx.deadline.remaining()
+        # stop waiting for replies a little before the scheduler's deadline, so a lossy run
+        # ends with its own measurements rather than with the scheduler's timeout
+        remaining = ctx.deadline.remaining()
+        deadline = loop.time() + remaining - min(0.2, remaining * 0.1)
         try:
             address, family = await resolve(cfg.target, cfg.ip_version,
                                              ctx.deadline.remaining())

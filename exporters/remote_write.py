@@ -251,6 +251,7 @@ class RemoteWriter:
         self._failing_since: float | None = None
         self._last_failure_log = 0.0
         self._last_reject_log = -1e9
+        self._draining = False
 
     # -- input --------------------------------------------------------------------------
     def enqueue(self, timestamp: float, samples: Sequence[Sample]) -> None:
@@ -295,6 +296,19 @@ class RemoteWriter:
         ]
         if self.queue.samples:
             self._data.set()
+
+    async def drain(self, limit: float) -> bool:
+        """Commit what is in memory and wait up to `limit` s for the queue to empty.
+
+        For a graceful shutdown; True if everything was delivered.
+        """
+        deadline = time.monotonic() + limit
+        self._draining = True
+        await self._commit()
+        while self.queue is not None and self.queue.samples and time.monotonic() < deadline:
+            self._data.set()
+            await asyncio.sleep(0.05)
+        return self.queue is None or self.queue.samples == 0
 
     async def stop(self) -> None:
         """Commit what is still in memory; whatever is unsent stays on disk for next time."""
@@ -399,7 +413,7 @@ class RemoteWriter:
 
     async def _wait_full(self) -> None:
         assert self.queue is not None
-        while self.queue.samples < self.config.batch_size:
+        while self.queue.samples < self.config.batch_size and not self._draining:
             self._data.clear()
             await self._data.wait()
 

@@ -13,10 +13,12 @@ The same file an admin already writes for node_exporter works here unchanged:
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import hashlib
 import hmac
 import logging
+import os
+import re
 import ssl
 import threading
 from collections import OrderedDict
@@ -52,18 +54,43 @@ class TLSServerConfig(StrictModel):
     prefer_server_cipher_suites: bool = True
     curve_preferences: list[str] = Field(default_factory=list)
 
+    client_allowed_sans: list[str] = Field(default_factory=list)
+
     @model_validator(mode="after")
     def _ca_needed(self) -> TLSServerConfig:
-        needs_ca = self.client_auth_type in ("VerifyClientCertIfGiven",
+        # Python's ssl cannot ask for a certificate without verifying it against a CA, so
+        # RequireAnyClientCert is enforced as RequireAndVerifyClientCert and needs the CA too.
+        needs_ca = self.client_auth_type in ("RequireAnyClientCert", "VerifyClientCertIfGiven",
                                              "RequireAndVerifyClientCert")
         if needs_ca and self.client_ca_file is None:
             raise ValueError(f"client_auth_type {self.client_auth_type} needs client_ca_file")
+        if self.client_allowed_sans and self.client_auth_type != "RequireAndVerifyClientCert":
+            raise ValueError("client_allowed_sans needs client_auth_type "
+                             "RequireAndVerifyClientCert")
         return self
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Headers that framing and auth depend on; letting the config set them would break responses.
+_RESERVED = {"content-length", "content-type", "content-encoding", "connection",
+             "transfer-encoding", "www-authenticate"}
 
 
 class HTTPServerConfig(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     http2: bool = True
+
+    @field_validator("headers")
+    @classmethod
+    def _safe_headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"headers: {name!r} is not a valid header name")
+            if name.lower() in _RESERVED:
+                raise ValueError(f"headers: {name} is set by pantau and cannot be overridden")
+            if any(c in value for c in "\r\n\0"):
+                raise ValueError(f"headers.{name}: value must be a single line")
+        return v
 
 
 class WebConfig(StrictModel):
@@ -76,7 +103,7 @@ class WebConfig(StrictModel):
     def _bcrypt_only(cls, v: dict[str, str]) -> dict[str, str]:
         for user, hashed in v.items():
             if not hashed.startswith(("$2a$", "$2b$", "$2y$")) or len(hashed) != 60:
-                raise ValueError(f"basic_auth_users.{user}: not a bcrypt hash "
+                raise ValueError(f"user {user!r}: not a bcrypt hash "
                                  "(make one with: htpasswd -nBC 10 '' | tr -d ':')")
         return v
 
@@ -92,76 +119,133 @@ class WebConfig(StrictModel):
         try:
             ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
         except (OSError, ssl.SSLError) as e:
-            raise ValueError(f"tls_server_config: cannot load cert_file/key_file: {e}") from None
+            raise ValueError(f"tls_server_config.cert_file/key_file: cannot load "
+                             f"{tls.cert_file} / {tls.key_file}: {_ssl_reason(e)}") from None
         if tls.client_ca_file is not None:
             try:
                 ctx.load_verify_locations(cafile=str(tls.client_ca_file))
             except (OSError, ssl.SSLError) as e:
-                raise ValueError(f"tls_server_config.client_ca_file: {e}") from None
+                raise ValueError(f"tls_server_config.client_ca_file: cannot load "
+                                 f"{tls.client_ca_file}: {_ssl_reason(e)}") from None
         ctx.verify_mode = {
             "NoClientCert": ssl.CERT_NONE,
             "RequestClientCert": ssl.CERT_NONE,
-            "RequireAnyClientCert": ssl.CERT_REQUIRED,
+            "RequireAnyClientCert": ssl.CERT_REQUIRED,  # see _ca_needed
             "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
             "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
         }[tls.client_auth_type]
-        if tls.cipher_suites:
-            log.info("web config: cipher_suites is accepted but the Python TLS defaults apply")
+        if tls.cipher_suites or tls.curve_preferences:
+            log.info("web config: cipher_suites/curve_preferences are accepted but Python's "
+                     "TLS defaults apply")
         return ctx
+
+    def peer_allowed(self, peercert: dict[str, object] | None) -> bool:
+        """client_allowed_sans: the verified client certificate must carry one of these SANs."""
+        tls = self.tls_server_config
+        if tls is None or not tls.client_allowed_sans:
+            return True
+        sans = peercert.get("subjectAltName", ()) if peercert else ()
+        names = {str(v) for _, v in sans} if isinstance(sans, tuple) else set()
+        return bool(names & set(tls.client_allowed_sans))
 
 
 class BasicAuth:
-    """Checks Authorization headers against bcrypt hashes, caching verdicts.
+    """Checks Authorization headers against bcrypt hashes.
 
-    bcrypt costs ~100 ms per check by design; Prometheus sends the same header every scrape, so
-    a verdict is cached under a keyed hash of the header (never the password itself).
+    bcrypt costs ~60-100 ms per check by design and Prometheus sends the same header every
+    scrape, so a successful check is remembered under an HMAC of the header with a per-process
+    random key (never the password itself; the key makes cache timing useless to an attacker).
+    Failures are not cached, so guessing cannot evict the real scraper's entry; uncached checks
+    run in a thread, at most two at a time, so guessing cannot stall the event loop either.
     """
 
-    def __init__(self, users: dict[str, str], cache_size: int = 256) -> None:
+    def __init__(self, users: dict[str, str], cache_size: int = 64) -> None:
         self.users = users
-        self._cache: OrderedDict[bytes, bool] = OrderedDict()
+        self._cache: OrderedDict[bytes, str] = OrderedDict()
         self._size = cache_size
-        self._key = hashlib.sha256(repr(sorted(users.items())).encode()).digest()
+        self._key = os.urandom(32)
         self._lock = threading.Lock()
+        self._verifying: asyncio.Semaphore | None = None
+        self.bcrypt_checks = 0  # for tests and self metrics: how often bcrypt really ran
 
     @property
     def enabled(self) -> bool:
         return bool(self.users)
 
-    def check(self, header: str | None) -> bool:
+    def _digest(self, header: str) -> bytes:
+        return hmac.new(self._key, header.encode("utf-8", "replace"), "sha256").digest()
+
+    def cached(self, header: str | None) -> bool | None:
+        """True/False when decidable without bcrypt, None when bcrypt must run."""
         if not self.users:
             return True
         if not header or not header.startswith("Basic "):
             return False
-        digest = hmac.new(self._key, header.encode("utf-8", "replace"), "sha256").digest()
+        digest = self._digest(header)
         with self._lock:
-            if digest in self._cache:
+            user = self._cache.get(digest)
+            if user is not None and user in self.users:
                 self._cache.move_to_end(digest)
-                return self._cache[digest]
-        ok = self._verify(header[6:].strip())
-        with self._lock:
-            self._cache[digest] = ok
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
-        return ok
+                return True
+        return None
 
-    def _verify(self, b64: str) -> bool:
+    def check(self, header: str | None) -> bool:
+        """Blocking check (bcrypt on the calling thread); servers use `check_async`."""
+        verdict = self.cached(header)
+        if verdict is not None:
+            return verdict
+        assert header is not None
+        return self._verify_and_remember(header)
+
+    async def check_async(self, header: str | None) -> bool:
+        verdict = self.cached(header)
+        if verdict is not None:
+            return verdict
+        assert header is not None
+        if self._verifying is None:
+            self._verifying = asyncio.Semaphore(2)
+        async with self._verifying:
+            return await asyncio.to_thread(self._verify_and_remember, header)
+
+    def _verify_and_remember(self, header: str) -> bool:
+        user = self._verify(header[6:].strip())
+        if user is None:
+            return False
+        with self._lock:
+            self._cache[self._digest(header)] = user
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return True
+
+    def _verify(self, b64: str) -> str | None:
+        """The user name when the credentials match, else None."""
         import bcrypt
 
+        self.bcrypt_checks += 1
         try:
-            user, _, password = base64.b64decode(b64, validate=True).decode("utf-8").partition(
-                ":")
+            raw = base64.b64decode(b64, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
-            return False
+            return None
+        user, sep, password = raw.partition(":")
+        if not sep:
+            return None
         hashed = self.users.get(user)
-        if hashed is None:
-            # spend the same time as for a real user so names cannot be probed by timing
-            bcrypt.checkpw(b"x", b"$2b$10$" + b"." * 53)
-            return False
+        # An unknown user costs the same bcrypt as a known one, so names cannot be probed by
+        # timing: check against some real hash and then refuse.
+        probe_hash = hashed if hashed is not None else next(iter(self.users.values()))
         try:
-            return bcrypt.checkpw(password.encode(), hashed.encode())
+            ok = bcrypt.checkpw(password.encode("utf-8"), probe_hash.encode("ascii"))
         except ValueError:
-            return False
+            return None
+        return user if ok and hashed is not None else None
+
+
+def _ssl_reason(e: Exception) -> str:
+    if isinstance(e, ssl.SSLError):
+        return e.reason or str(e)
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    return str(e)
 
 
 def load_web_config(path: Path) -> WebConfig:
@@ -178,7 +262,8 @@ def load_web_config(path: Path) -> WebConfig:
         cfg = WebConfig.model_validate(data or {})
     except ValidationError as e:
         errs = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in e.errors()
         )
         raise ValueError(f"web config {path}: {errs}") from None

@@ -77,6 +77,7 @@ async def main():
                   "queue_samples": q.samples if q else -1, "pid": os.getpid()}
             Path(status_path + ".tmp").write_text(json.dumps(st))
             os.replace(status_path + ".tmp", status_path)
+    await w.drain(15)  # deliver what is still queued, so the test knows exactly what went out
     await w.stop()
     st = {"first": first, "next": n, "generated": generated, "counts": w.counts,
           "dropped": w.dropped, "requests": w.requests, "queue_samples": 0, "stopped": True}

@@ -31,3 +31,22 @@ def test_resolvers(tmp_path: Path) -> None:
         "nameserver not-an-ip\nnameserver 127.0.0.53\noptions edns0\n"
     )
     assert dns_resolvers(f) == ["127.0.0.53", "fe80::1"]
+
+
+def test_embedded_default_probes_gateway_and_dns(tmp_path: Path) -> None:
+    from agent.config import AgentConfig
+    from agent.discovery import default_config
+
+    route = tmp_path / "route"
+    route.write_text(ROUTE)
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.10.1.53\nnameserver 127.0.0.53\n")
+    cfg = AgentConfig.model_validate(default_config("kantor", route, resolv))
+    by_name = {c.name: c for c in cfg.checks}
+    assert by_name["gateway-10-10-1-1"].type == "icmp"
+    assert by_name["gateway-192-168-1-1"].target == "192.168.1.1"
+    dns = by_name["dns-10-10-1-53"]
+    assert dns.type == "dns" and dns.depends_on == ["gateway-10-10-1-1"]
+    assert by_name["dns-127-0-0-53"].depends_on == []  # a local stub needs no gateway
+    assert cfg.host.enabled
+    assert {j.key for j in cfg.jobs()} >= {"host", "check:gateway-10-10-1-1"}

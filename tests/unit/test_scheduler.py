@@ -136,3 +136,26 @@ def test_store_adds_site_and_check_labels() -> None:
     snap, _ = _run(setup, 0.1)
     (sample,) = snap["check:p"].samples
     assert dict(sample.labels) == {"site": "site-a", "check": "p", "role": "portal"}
+
+
+class HangingProbe(Behaving):
+    """A probe collector (declares pantau_probe_success) that never answers."""
+
+    METRICS: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec("pantau_probe_success", "gauge", "x", ("type", "target")),
+    )
+
+    class config:
+        target = "10.0.0.1"
+
+
+def test_timed_out_probe_still_reports_failure() -> None:
+    hang = HangingProbe("hang")
+
+    async def setup(s: Scheduler) -> None:
+        await s.start([_spec("p", hang, interval=0.3, timeout=0.1)])
+
+    snap, _ = _run(setup, 0.25)
+    values = {(smp.name, dict(smp.labels).get("target")): smp.value
+              for smp in snap["p"].samples}
+    assert values[("pantau_probe_success", "10.0.0.1")] == 0.0
