@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent import __version__, cli_alerts, cli_playbook, cli_probe, cli_report, cli_ssh
+from agent import __version__, cli_alerts, cli_playbook, cli_probe, cli_report, cli_snmp, cli_ssh
 from agent.cli_common import EXIT_BAD_INPUT, fail
 
 app = typer.Typer(
@@ -184,7 +184,9 @@ app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
+app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
+app.command("inventory")(__import__("agent.cli_inventory", fromlist=["inventory"]).inventory)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from agent.report import ReportsConfig
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.base import CheckConfig, JobSpec, StrictModel
 from collectors.host import HostConfig
+from collectors.snmp import SnmpSection
 from collectors.ssh_config import SshSection, SshSectionField
 from exporters.remote_write import RemoteWriteConfig
 
@@ -72,7 +73,9 @@ class AgentConfig(StrictModel):
     max_concurrency: int = Field(
         default=64, ge=1, le=10000, description="Most collector runs in flight at once."
     )
-    snmp: dict[str, Any] = Field(default_factory=dict)  # placeholder: snmp engineer
+    snmp: SnmpSection = Field(
+        default_factory=SnmpSection, description="Network gear polled over SNMP."
+    )
     ssh: SshSectionField = Field(default_factory=SshSection)
     alerts: AlertsConfig = Field(  # alerting engineer
         default_factory=AlertsConfig, description="Check states, root cause and notifications."
@@ -155,7 +158,15 @@ class AgentConfig(StrictModel):
                     raise _located(
                         f"check {c.name!r} depends on itself", ("checks", i, "depends_on", j)
                     )
-        cycle = _find_cycle({c.name: list(c.depends_on) for c in self.checks})
+        for i, c in enumerate(self.checks):
+            for j, dep in enumerate(getattr(c, "depends_on_any", [])):
+                if dep not in seen or dep == c.name:
+                    raise _located(
+                        f"check {c.name!r}: depends_on_any names unknown check {dep!r}",
+                        ("checks", i, "depends_on_any", j),
+                    )
+        cycle = _find_cycle({c.name: [*c.depends_on, *getattr(c, "depends_on_any", [])]
+                             for c in self.checks})
         if cycle:
             i = names.index(cycle[0])
             raise _located(

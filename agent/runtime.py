@@ -98,6 +98,7 @@ class Agent:
         self.listen = listen or self.config.listen
         self.store = Store(self.config.site)
         self.exposition = Exposition(all_metric_specs())
+        self.exposition.declare(self.config.snmp.metric_specs())  # user SNMP profiles
         self.scheduler = Scheduler(self.store, self.config.max_concurrency)
         self.started = time.time()
         self.reload_ok = True

@@ -10,6 +10,7 @@ from collectors.dns import DnsCollector
 from collectors.host import HostCollector
 from collectors.http import HttpCollector
 from collectors.icmp import IcmpCollector
+from collectors.snmp import SnmpCollector
 from collectors.ssh import SshCollector
 from collectors.ssh_audit import PlaybookRunsCollector
 from collectors.tcp import TcpCollector
@@ -17,6 +18,7 @@ from collectors.tcp import TcpCollector
 REGISTRY: dict[str, type[Collector]] = {
     "host": HostCollector,
     "icmp": IcmpCollector,
+    "snmp": SnmpCollector,
     "ssh": SshCollector,
     "playbook_runs": PlaybookRunsCollector,
     "tcp": TcpCollector,

@@ -325,3 +325,26 @@ class JobSpec:
     factory: Callable[[], Collector]
     per_check: bool = True
     labels: dict[str, str] = field(default_factory=dict)
+
+
+def lazy_import(name: str) -> Any:
+    """Import `name` on first attribute access.
+
+    The registry imports every collector module so the config can be validated, but an office
+    that configures no SSH check should not carry paramiko and cryptography (~18 MiB) in
+    memory; heavy client libraries are therefore bound lazily in the collector modules.
+    """
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"No module named {name!r}")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module

@@ -23,9 +23,8 @@ import re
 import ssl
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from collectors.base import (
@@ -36,6 +35,7 @@ from collectors.base import (
     Observation,
     Sample,
     Secret,
+    lazy_import,
 )
 from collectors.probe_common import PROBE_METRICS, probe_samples
 from collectors.tcp import (
@@ -49,6 +49,11 @@ from collectors.tcp import (
     tls_context,
     tls_samples,
 )
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 PHASES = ("dns", "connect", "tls", "first_byte", "transfer", "total")
 _REDIRECTS = {301, 302, 303, 307, 308}

@@ -12,10 +12,9 @@ import re
 import time
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-import paramiko
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
-from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample
+from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample, lazy_import
 from collectors.ssh_parsers import (
     LINUX_COMMAND,
     ROUTEROS_COMMANDS,
@@ -29,7 +28,11 @@ from collectors.ssh_parsers import (
 from collectors.ssh_session import SshError, SshSession, Timeouts, parse_target
 
 if TYPE_CHECKING:
+    import paramiko
+
     from collectors.ssh_config import SshSection
+else:
+    paramiko = lazy_import("paramiko")
 
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 

@@ -20,8 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import paramiko
+from collectors.base import lazy_import
+
+if TYPE_CHECKING:
+    import paramiko
+else:
+    paramiko = lazy_import("paramiko")
 
 DEFAULT_PORT = 22
 MAX_OUTPUT_BYTES = 1024 * 1024

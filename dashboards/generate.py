@@ -150,8 +150,9 @@ def overview() -> dict[str, Any]:
           [(f'pantau_check_up{{{SITE}}}', "")], w=12, h=10, mappings=UPDOWN,
           description="Damped state (up/down) per check; a suppressed check shows its root "
           "cause in the next table.")
-    b.add("table", "Root causes",
-          [(f'pantau_check_root_cause{{{SITE}}} == 1', "")], w=12, h=10)
+    b.add("table", "Root causes (0: nothing down)",
+          [(f'sum by (site, check, cause) (pantau_check_root_cause{{{SITE}}}) or on() vector(0)',
+            "")], w=12, h=10)
     b.row("Availability")
     b.add("bargauge", "Availability by office (this range)",
           [(f'avg by (site) (avg_over_time(pantau_probe_success{{{SITE}}}[$__range]))',

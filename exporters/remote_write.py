@@ -58,7 +58,8 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(
         "pantau_remote_write_requests_total", "counter",
-        "Remote write requests by outcome: success, retry (network error, 5xx, 429), rejected.",
+        "Remote write requests by outcome: success, retry (network error, timeout, 5xx, 429, "
+        "401/403/404/408), rejected (other 4xx).",
         ("result",),
     ),
     MetricSpec(
@@ -283,6 +284,10 @@ class RemoteWriter:
         if self.config.basic_auth is not None:
             ba = self.config.basic_auth
             auth = httpx.BasicAuth(ba.username, ba.secret().get_secret_value())
+        # httpx logs every request with its full URL at INFO: noise, and a query string could
+        # carry a token. Our own lines say what matters with the URL stripped.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING,
+                                                logging.getLogger("httpx").level))
         self._client = httpx.AsyncClient(
             verify=verify, auth=auth, timeout=self.config.timeout, trust_env=False,
             proxy=self.config.proxy_url,

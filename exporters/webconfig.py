@@ -240,9 +240,18 @@ class BasicAuth:
         return user if ok and hashed is not None else None
 
 
+def _yaml_reason(e: yaml.YAMLError) -> str:
+    """PyYAML's message is several lines with a caret drawing; keep the problem and the line."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:
+        return f"{e.problem} at line {e.problem_mark.line + 1}"
+    return " ".join(str(e).split())
+
+
 def _ssl_reason(e: Exception) -> str:
     if isinstance(e, ssl.SSLError):
-        return e.reason or str(e)
+        if "PEM" in str(e) or e.reason in ("NO_START_LINE", "KEY_VALUES_MISMATCH"):
+            return f"not a readable PEM certificate/key pair ({e.reason or e})"
+        return str(e.reason or e)
     if isinstance(e, OSError):
         return e.strerror or str(e)
     return str(e)
@@ -257,7 +266,7 @@ def load_web_config(path: Path) -> WebConfig:
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"web config {path}: cannot read: {e}") from None
     except yaml.YAMLError as e:
-        raise ValueError(f"web config {path}: invalid YAML: {e}") from None
+        raise ValueError(f"web config {path}: invalid YAML: {_yaml_reason(e)}") from None
     try:
         cfg = WebConfig.model_validate(data or {})
     except ValidationError as e:
@@ -267,5 +276,8 @@ def load_web_config(path: Path) -> WebConfig:
             for err in e.errors()
         )
         raise ValueError(f"web config {path}: {errs}") from None
-    cfg.ssl_context()  # fail now, with the file name, rather than at the first scrape
+    try:
+        cfg.ssl_context()  # fail now, with the file name, rather than at the first scrape
+    except ValueError as e:
+        raise ValueError(f"web config {path}: {e}") from None
     return cfg

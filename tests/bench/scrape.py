@@ -3,7 +3,10 @@
 pantau's MetricsServer serves an Exposition holding 25,000 SNMP-interface-like series (what a
 site with ~40 switches of 48 ports produces); prometheus-node-exporter, started in the same run,
 serves its default collectors. Both are scraped sequentially over keep-alive connections by the
-same client; median and p99 latency, plain and gzip.
+same client; median and p99 latency, plain and gzip, and for pantau also gzip over TLS with
+basic auth (the bcrypt verdict is cached, so only the first scrape pays for it). The pantau
+server runs in a thread of the measuring process, so it shares the GIL with the client: the
+figures are, if anything, pessimistic for pantau.
 
 Run: .venv/bin/python tests/bench/scrape.py [--write]   (--write appends to BENCHMARKS.md)
 """
@@ -11,11 +14,14 @@ Run: .venv/bin/python tests/bench/scrape.py [--write]   (--write appends to BENC
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,10 +32,12 @@ sys.path.insert(0, str(ROOT))
 from collectors.base import MetricSpec, Sample  # noqa: E402
 from exporters.exposition import Exposition  # noqa: E402
 from exporters.prometheus import MetricsServer  # noqa: E402
+from exporters.webconfig import WebConfig  # noqa: E402
 from tests.helpers.agent import free_port  # noqa: E402
+from tests.helpers.certs import make_pki  # noqa: E402
 
 SERIES = 25_000
-SCRAPES = 1000
+SCRAPES = 2000
 FAMILIES = ["pantau_if_in_octets_total", "pantau_if_out_octets_total",
             "pantau_if_in_errors_total", "pantau_if_out_errors_total", "pantau_if_oper_up"]
 
@@ -54,9 +62,27 @@ def build_exposition() -> Exposition:
     return expo
 
 
-def measure(port: int, use_gzip: bool) -> tuple[float, float, int]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def render_cost(expo: Exposition, rounds: int = 5) -> float:
+    """Median ms to re-render the whole body after one device changed (off the scrape path)."""
+    times = []
+    for i in range(rounds):
+        expo.update(f"bench:{i}", [])
+        t0 = time.perf_counter()
+        expo.refresh()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def measure(port: int, use_gzip: bool, tls: ssl.SSLContext | None = None,
+            auth: str | None = None) -> tuple[float, float, int]:
+    conn: http.client.HTTPConnection
+    if tls is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Accept-Encoding": "gzip"} if use_gzip else {}
+    if auth:
+        headers["Authorization"] = auth
     times, size = [], 0
     for _ in range(SCRAPES):
         t0 = time.perf_counter()
@@ -64,20 +90,23 @@ def measure(port: int, use_gzip: bool) -> tuple[float, float, int]:
         r = conn.getresponse()
         body = r.read()
         times.append(time.perf_counter() - t0)
+        assert r.status == 200, r.status
         size = len(body)
     conn.close()
-    times.sort()
-    return statistics.median(times) * 1000, times[int(len(times) * 0.99) - 1] * 1000, size
+    return statistics.median(times) * 1000, statistics.quantiles(times, n=100)[98] * 1000, size
 
 
-def serve_pantau(expo: Exposition, port: int, ready: threading.Event,
-                 stop: threading.Event) -> None:
+def serve_pantau(expo: Exposition, ports: tuple[int, int], web: WebConfig,
+                 ready: threading.Event, stop: threading.Event) -> None:
     async def main() -> None:
-        server = MetricsServer(expo, "127.0.0.1", port)
-        await server.start()
+        plain = MetricsServer(expo, "127.0.0.1", ports[0])
+        secure = MetricsServer(expo, "127.0.0.1", ports[1], web_config=web)
+        await plain.start()
+        await secure.start()
         ready.set()
         await asyncio.to_thread(stop.wait)
-        await server.stop()
+        await plain.stop()
+        await secure.stop()
 
     asyncio.run(main())
 
@@ -85,11 +114,22 @@ def serve_pantau(expo: Exposition, port: int, ready: threading.Event,
 def main() -> int:
     expo = build_exposition()
     n = expo.body().count(b"\n") - 2 * len(FAMILIES)
-    port = free_port()
+    render_ms = render_cost(expo)
+    import bcrypt
+
+    port, tls_port = free_port(), free_port()
+    tmp = tempfile.TemporaryDirectory()
+    pki = make_pki(Path(tmp.name))
+    web = WebConfig.model_validate({
+        "tls_server_config": {"cert_file": pki["server"], "key_file": pki["server_key"]},
+        "basic_auth_users": {"prometheus": bcrypt.hashpw(b"pw", bcrypt.gensalt(10)).decode()}})
+    client_tls = ssl.create_default_context(cafile=str(pki["ca"]))
+    auth = "Basic " + base64.b64encode(b"prometheus:pw").decode()
     ready, stop = threading.Event(), threading.Event()
-    t = threading.Thread(target=serve_pantau, args=(expo, port, ready, stop), daemon=True)
+    t = threading.Thread(target=serve_pantau, args=(expo, (port, tls_port), web, ready, stop),
+                         daemon=True)
     t.start()
-    ready.wait(10)
+    assert ready.wait(10), "pantau did not start"
     exe = shutil.which("prometheus-node-exporter")
     assert exe, "prometheus-node-exporter missing: run tests/install-deps.sh"
     ne_port = free_port()
@@ -100,6 +140,8 @@ def main() -> int:
         rows = {
             f"pantau, {n} series": measure(port, False),
             f"pantau, {n} series, gzip": measure(port, True),
+            f"pantau, {n} series, gzip, TLS + basic auth": measure(tls_port, True, client_tls,
+                                                                    auth),
             "node_exporter (anchor), defaults": measure(ne_port, False),
             "node_exporter (anchor), defaults, gzip": measure(ne_port, True),
         }
@@ -108,23 +150,37 @@ def main() -> int:
         ne.wait(10)
         stop.set()
         t.join(10)
+        tmp.cleanup()
     lines = ["| endpoint | median ms | p99 ms | body bytes |", "| --- | --- | --- | --- |"]
     for name, (med, p99, size) in rows.items():
         lines.append(f"| {name} | {med:.2f} | {p99:.2f} | {size} |")
     table = "\n".join(lines)
     print(table)
-    p99 = max(rows[f"pantau, {n} series"][1], rows[f"pantau, {n} series, gzip"][1])
+    p99 = max(v[1] for k, v in rows.items() if k.startswith("pantau"))
     anchor = rows["node_exporter (anchor), defaults"][1]
-    print(f"\npantau p99 {p99:.2f} ms (target < 20 ms): {'OK' if p99 < 20 else 'MISSED'}; "
-          f"{p99 / anchor:.2f}x node_exporter's p99")
+    plain = rows[f"pantau, {n} series"][1] / anchor
+    gz = rows[f"pantau, {n} series, gzip"][1] / rows["node_exporter (anchor), defaults, gzip"][1]
+    summary = (f"Target: pantau p99 under 20 ms at 25k series -> worst pantau p99 {p99:.2f} ms "
+               f"({'met' if p99 < 20 else 'MISSED'}). p99 ratio pantau (25k series) / "
+               f"node_exporter (its own default collectors): plain {plain:.2f}x, gzip {gz:.2f}x, "
+               f"worst pantau row {p99 / anchor:.2f}x. Re-rendering the 25k-series body "
+               f"(+ gzip) after a change costs {render_ms:.0f} ms, paid once per change by the "
+               "agent's refresher task (or the first scrape after the change), not per scrape.")
+    print("\n" + summary)
     if "--write" in sys.argv:
-        with (ROOT / "BENCHMARKS.md").open("a") as f:
-            f.write("\n## Scrape latency (issue 2)\n\nCommand: `.venv/bin/python "
-                    f"tests/bench/scrape.py --write` ({SCRAPES} sequential keep-alive scrapes "
-                    "each, loopback, same run)\n\n"
-                    f"{table}\n\nTarget: p99 under 20 ms at 25k series -> measured "
-                    f"{p99:.2f} ms ({p99 / anchor:.2f}x node_exporter's p99 for its own "
-                    "~1k series).\n")
+        section = ("## Scrape latency (issue 2)\n\nCommand: `.venv/bin/python "
+                   f"tests/bench/scrape.py --write` ({SCRAPES} sequential keep-alive scrapes per "
+                   f"row, loopback, same run, {time.strftime('%Y-%m-%d')}, 2-core shared box)"
+                   f"\n\n{table}\n\n{summary}\n")
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text()
+        start = text.find("## Scrape latency (issue 2)")
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + section
+        else:
+            end = text.find("\n## ", start + 1)
+            text = text[:start] + section + (text[end:] if end >= 0 else "")
+        path.write_text(text)
     return 0
 
 

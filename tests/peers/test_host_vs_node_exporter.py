@@ -26,6 +26,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -39,7 +40,7 @@ from collectors.host import (
     HostConfig,
 )
 from exporters.exposition import Exposition
-from tests.helpers.agent import free_port
+from tests.helpers.agent import free_port, pick, run_agent
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 COLLECTORS = ("cpu", "loadavg", "meminfo", "filesystem", "diskstats", "netdev", "stat", "time")
@@ -228,3 +229,20 @@ def test_boot_time_and_filesystem_sizes_exact(node_exporter: str) -> None:
     assert any(dict(ls)["mountpoint"] == "/" for ls in sizes), "root filesystem missing"
     for labels, v in sizes.items():
         assert v == before["node_filesystem_size_bytes"].samples[labels], dict(labels)
+
+
+def test_pantau_run_serves_the_host_series(tmp_path: Path, node_exporter: str) -> None:
+    """Through the real agent: same node_* series as node_exporter, plus `site`, never `check`."""
+    config = {"site": "kab-sleman", "host": {"interval": "1s", "timeout": "500ms"}}
+    with run_agent(config, tmp_path) as agent:
+        agent.wait_for(lambda m: pick(m, "node_filesystem_size_bytes", mountpoint="/"))
+        ours = parse(agent.metrics_text())
+    ne = scrape(node_exporter)
+    names = node_families(ours)
+    assert names == node_families(ne) - NOT_IN_PANTAU
+    for name in names:
+        assert ours[name].help == ne[name].help, name
+        for labels in ours[name].samples:
+            keys = dict(labels)
+            assert keys.pop("site") == "kab-sleman" and "check" not in keys, (name, labels)
+    assert "pantau_host_uptime_seconds" in ours and "pantau_host_processes" in ours

@@ -5,12 +5,16 @@ requests that are malformed."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import http.client
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,10 @@ from typing import Any
 import bcrypt
 import pytest
 
+from collectors.base import MetricSpec, Sample
+from exporters.exposition import CONTENT_TYPE, Exposition
+from exporters.prometheus import MetricsServer
+from exporters.webconfig import WebConfig, load_web_config
 from tests.helpers.agent import run_agent, run_cli
 from tests.helpers.certs import make_pki
 from tests.helpers.prometheus import run_prometheus
@@ -132,7 +140,7 @@ def test_real_prometheus_scrapes_plain_and_tls_with_auth(tmp_path: Path) -> None
             run_agent({**BASE, "web_config_file": str(web)}, tmp_path / "tls",
                       wait_ready=False) as secure:
         secure_target = secure.url.removeprefix("http://")
-        scrape = [
+        scrape: list[dict[str, Any]] = [
             {"job_name": "plain", "static_configs": [
                 {"targets": [plain.url.removeprefix("http://")]}]},
             {"job_name": "secure", "scheme": "https",
@@ -177,33 +185,28 @@ def test_basic_auth_and_client_certificates(tmp_path: Path) -> None:
 
 
 def test_idle_client_does_not_stall_https_scrapes(tmp_path: Path) -> None:
+    """Five clients connect to the HTTPS port and say nothing. The handshake deadline is 30 s
+    and each scrape's client timeout 8 s, so if the accept loop waited on the silent clients'
+    handshakes (prometheus_client's server does) every scrape here would time out."""
     pki = make_pki(tmp_path)
-    web = _web_config(tmp_path, pki, None)
-    with run_agent({**BASE, "web_config_file": str(web)}, tmp_path, wait_ready=False) as agent:
-        url = agent.url.replace("http://", "https://")
-        host, port = agent.url.removeprefix("http://").split(":")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if _https(url + "/-/healthy", pki) == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(5)]
+    web = load_web_config(_web_config(tmp_path, pki, None))
+    server = MetricsServer(_expo(), "127.0.0.1", 0, web_config=web, handshake_timeout=30.0)
+    with _Served(server):
+        url = f"https://127.0.0.1:{server.port}/metrics"
+        assert _https(url, pki, ("prometheus", "rahasia-kantor"), timeout=8) == 200
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                for _ in range(5)]
         try:
             times = []
             for _ in range(5):
                 t0 = time.monotonic()
-                assert _https(url + "/metrics", pki, ("prometheus", "rahasia-kantor"),
-                              timeout=4) == 200
+                assert _https(url, pki, ("prometheus", "rahasia-kantor"), timeout=8) == 200
                 times.append(time.monotonic() - t0)
-            # the idle clients are still connected, sending nothing; the handshake deadline is
-            # 5 s, so a stalled accept loop would show up as multi-second scrapes
-            assert max(times) < 2.0, times
+            assert max(times) < 8.0, times  # far under the 30 s the silent clients may take
             for s in idle:
                 s.setblocking(False)
                 with pytest.raises(BlockingIOError):
-                    s.recv(1)  # still open: nobody closed them yet
+                    s.recv(1)  # still connected, nothing received, nobody closed them
         finally:
             for s in idle:
                 s.close()
@@ -218,3 +221,221 @@ def test_bad_web_config_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     assert "not a bcrypt hash" in r.stderr and "Traceback" not in r.stderr
     assert "plaintext-password" not in r.stderr
+
+
+# --- MetricsServer on its own: routes, HTTP edge cases, limits ---------------------------------
+
+class _Served:
+    """A MetricsServer on a private event loop in a thread, for blocking test clients."""
+
+    def __init__(self, server: MetricsServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> _Served:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+    def raw(self, data: bytes, host: str = "127.0.0.1") -> bytes:
+        with socket.create_connection((host, self.server.port), timeout=5) as s:
+            s.sendall(data)
+            chunks = []
+            for _ in range(100):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+
+def _expo() -> Exposition:
+    expo = Exposition([
+        MetricSpec("pantau_check_up", "gauge", "1 when the last check succeeded.", ()),
+        MetricSpec("pantau_if_in_octets_total", "counter", "Octets received.",
+                   ("device", "ifname")),
+        MetricSpec("pantau_device_info", "info", "Device identity.", ("device", "descr")),
+    ])
+    expo.update("a", [
+        Sample("pantau_check_up", 1.0, (("site", "kantor"), ("check", "portal"))),
+        Sample("pantau_if_in_octets_total", 1.5e12, (("device", "sw1"), ("ifname", "ge-0/0/1"))),
+        Sample("pantau_device_info", 1.0, (("device", "sw1"),
+                                           ("descr", 'Cisco "IOS"\nline2 \\ x'))),
+        Sample("pantau_not_declared", 3.0, ()),
+    ])
+    expo.update("b", [Sample("pantau_check_up", 0.0, (("site", "kantor"), ("check", "dns")))])
+    expo.refresh()
+    return expo
+
+
+def test_promtool_clean_on_rendered_exposition() -> None:
+    body = _expo().body()
+    assert _promtool_findings(body) == set()
+    assert b"pantau_not_declared" not in body
+    assert b"# TYPE pantau_if_in_octets_total counter" in body
+
+
+def test_routes_reload_probe_ready() -> None:
+    state = {"ready": False, "reload_ok": True}
+    calls: list[tuple[str, str, float | None]] = []
+
+    async def reload() -> tuple[bool, str]:
+        return (True, "reloaded") if state["reload_ok"] else (False, "checks.0.target: bad")
+
+    async def probe(module: str, target: str, timeout: float | None) -> tuple[int, str, bytes]:
+        calls.append((module, target, timeout))
+        return 200, CONTENT_TYPE, b"probe_success 1\n"
+
+    server = MetricsServer(_expo(), "127.0.0.1", 0, ready=lambda: bool(state["ready"]),
+                           reload=reload, probe=probe, site="kantor <b>")
+    with _Served(server) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+
+        def get(path: str, method: str = "GET", headers: dict[str, str] | None = None
+                ) -> tuple[int, bytes, http.client.HTTPResponse]:
+            conn.request(method, path, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, r.read(), r
+
+        assert get("/-/healthy")[:2] == (200, b"OK\n")
+        assert get("/-/ready")[0] == 503
+        state["ready"] = True
+        assert get("/-/ready")[0] == 200
+        status, body, r = get("/metrics")
+        assert status == 200 and r.headers["Content-Type"] == CONTENT_TYPE
+        assert b'pantau_check_up{site="kantor",check="dns"} 0' in body
+        status, head_body, r = get("/metrics", "HEAD")
+        assert status == 200 and head_body == b"" and int(r.headers["Content-Length"]) == len(body)
+        status, gz, r = get("/metrics", headers={"Accept-Encoding": "br, gzip;q=0.5"})
+        assert r.headers["Content-Encoding"] == "gzip" and gzip.decompress(gz) == body
+        status, plain, r = get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
+        assert r.headers.get("Content-Encoding") is None and plain == body
+        assert get("/-/reload")[0] == 405
+        assert get("/-/reload", "POST")[:2] == (200, b"reloaded\n")
+        state["reload_ok"] = False
+        assert get("/-/reload", "POST")[:2] == (500, b"checks.0.target: bad\n")
+        assert get("/probe?module=icmp")[0] == 400
+        assert get("/probe?target=1.2.3.4")[0] == 400
+        assert not calls
+        status, body, _ = get("/probe?module=icmp&target=127.0.0.1",
+                              headers={"X-Prometheus-Scrape-Timeout-Seconds": "9.5"})
+        assert (status, body) == (200, b"probe_success 1\n")
+        assert calls == [("icmp", "127.0.0.1", 9.5)]
+        status, body, _ = get("/")
+        assert status == 200 and b'href="/metrics"' in body and b"kantor &lt;b&gt;" in body
+        assert get("/nope")[0] == 404
+        assert get("/metrics", "DELETE")[0] == 405
+        conn.close()
+
+    bare = MetricsServer(_expo(), "127.0.0.1", 0)  # no probe, no reload handler
+    with _Served(bare) as srv:
+        assert b" 404 " in srv.raw(b"GET /probe?module=a&target=b HTTP/1.0\r\n\r\n")
+        assert b" 404 " in srv.raw(b"POST /-/reload HTTP/1.0\r\n\r\n")
+
+
+def test_keepalive_on_ipv6_loopback() -> None:
+    server = MetricsServer(_expo(), "[::1]", 0)
+    with _Served(server):
+        conn = http.client.HTTPConnection("::1", server.port, timeout=5)
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        assert r.status == 200 and b"pantau_check_up" in r.read()
+        sock = conn.sock
+        for _ in range(3):
+            conn.request("GET", "/-/healthy")
+            assert conn.getresponse().read() == b"OK\n"
+        assert conn.sock is sock  # all on the one connection
+        conn.close()
+
+
+def test_malformed_requests_and_slow_clients() -> None:
+    server = MetricsServer(_expo(), "127.0.0.1", 0, request_timeout=0.5, keepalive_idle=1.0,
+                           max_connections=4)
+    with _Served(server) as srv:
+        for raw, code in (
+            (b"GARBAGE\r\n\r\n", b"400"),
+            (b"GET metrics HTTP/1.1\r\n\r\n", b"400"),
+            (b"\x00\x01\x02 / HTTP/1.1\r\n\r\n", b"400"),
+            (b"GET /metrics HTTP/2.0\r\n\r\n", b"400"),
+            (b"GET /metrics HTTP/1.1\r\n: novalue\r\n\r\n", b"400"),
+            (b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n", b"400"),
+            (b"GET /metrics HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", b"400"),
+            (b"POST /-/reload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"501"),
+            (b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", b"431"),
+        ):
+            reply = srv.raw(raw)
+            assert reply.split(b" ", 2)[1] == code, (raw[:40], reply[:80])
+        # absolute-form target, and a POST body announced with Expect: 100-continue
+        assert b" 200 " in srv.raw(b"GET http://x/-/healthy HTTP/1.0\r\n\r\n")
+        reply = srv.raw(b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n"
+                        b"Expect: 100-continue\r\nConnection: close\r\n\r\nabc")
+        assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404")
+
+        # slowloris: a request head that never completes is cut off by the server
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        try:
+            slow.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            assert slow.recv(100) == b""  # closed by the server, not by our 5 s timeout
+            assert idle.recv(100) == b""  # an idle connection that never spoke, too
+        finally:
+            slow.close()
+            idle.close()
+
+        # connection cap: 4 held open, the 5th is told 503 and the server recovers
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                for _ in range(4)]
+        try:
+            time.sleep(0.2)  # let the server accept all four
+            assert srv.raw(b"GET /-/healthy HTTP/1.0\r\n\r\n").split(b" ")[1] == b"503"
+            assert server.refused_connections >= 1
+        finally:
+            for s in held:
+                s.close()
+        for _ in range(50):
+            reply = srv.raw(b"GET /-/healthy HTTP/1.0\r\n\r\n")
+            if b" 200 " in reply:
+                break
+            time.sleep(0.05)
+        assert b" 200 " in reply
+
+
+def test_bcrypt_runs_once_and_allowed_sans(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    hashed = bcrypt.hashpw(b"rahasia-kantor", bcrypt.gensalt(4)).decode()
+    tls = {"cert_file": pki["server"], "key_file": pki["server_key"],
+           "client_auth_type": "RequireAndVerifyClientCert", "client_ca_file": pki["ca"]}
+    good = ("prometheus", "rahasia-kantor")
+    cfg = WebConfig.model_validate({"tls_server_config": {**tls,
+                                                          "client_allowed_sans": ["prometheus"]},
+                                    "basic_auth_users": {"prometheus": hashed},
+                                    "http_server_config": {"headers": {"X-Frame-Options":
+                                                                       "deny"}}})
+    server = MetricsServer(_expo(), "127.0.0.1", 0, web_config=cfg)
+    with _Served(server):
+        url = f"https://127.0.0.1:{server.port}/metrics"
+        for _ in range(5):
+            assert _https(url, pki, good, client_cert=True) == 200
+        assert server.auth.bcrypt_checks == 1
+        assert _https(url, pki, ("prometheus", "salah"), client_cert=True) == 401
+        ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+        ctx.load_cert_chain(str(pki["client"]), str(pki["client_key"]))
+        with urllib.request.urlopen(f"https://127.0.0.1:{server.port}/-/healthy", timeout=5,
+                                    context=ctx) as r:
+            assert r.headers["X-Frame-Options"] == "deny"
+    other = cfg.model_copy(deep=True)
+    assert other.tls_server_config is not None
+    other.tls_server_config.client_allowed_sans = ["grafana"]
+    server = MetricsServer(_expo(), "127.0.0.1", 0, web_config=other)
+    with _Served(server):
+        assert _https(f"https://127.0.0.1:{server.port}/metrics", pki, good,
+                      client_cert=True) == 403

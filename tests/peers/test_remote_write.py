@@ -33,13 +33,14 @@ import pytest
 from exporters import rw_proto
 from exporters.remote_write import QUEUE_FILE
 from exporters.rw_queue import DiskQueue
-from tests.helpers.agent import free_port
+from tests.helpers.agent import free_port, pick, run_agent
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = "/usr/bin/prometheus"
 OUTAGE_S = float(os.environ.get("PANTAU_RW_OUTAGE_S", "60"))
 STEP_MS = 250
 SERIES = 20
+FAST_STEP_MS = 25  # 800 samples/s: fills the 64 KiB queue of the full-queue test in seconds
 
 WRITER = r'''
 import asyncio, json, os, signal, sys, time
@@ -122,6 +123,7 @@ def _kill(proc: subprocess.Popen[Any]) -> None:
 @contextlib.contextmanager
 def prometheus(tmp_path: Path, listen: str, netns: str | None = None
                ) -> Iterator[subprocess.Popen[bytes]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text("global:\n  scrape_interval: 1m\n")
     cmd = [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
@@ -194,11 +196,11 @@ def _status(path: Path) -> dict[str, Any]:
 
 
 def _start_writer(url: str, state: Path, t0_ms: int, status: Path, log: Path,
-                  netns: str | None = None, extra: dict[str, Any] | None = None
-                  ) -> subprocess.Popen[bytes]:
+                  netns: str | None = None, extra: dict[str, Any] | None = None,
+                  step_ms: int = STEP_MS) -> subprocess.Popen[bytes]:
     script = state.parent / "writer.py"
     script.write_text(WRITER)
-    cmd = [sys.executable, str(script), url, str(state), str(t0_ms), str(STEP_MS),
+    cmd = [sys.executable, str(script), url, str(state), str(t0_ms), str(step_ms),
            str(SERIES), str(status), json.dumps(extra or {})]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
@@ -220,14 +222,15 @@ def _queued_on_disk(state: Path) -> set[tuple[str, int]]:
         q.close()
 
 
-def _assert_exact(raw: dict[str, list[tuple[int, int]]], t0_ms: int) -> None:
+def _assert_exact(raw: dict[str, list[tuple[int, int]]], t0_ms: int,
+                  step_ms: int = STEP_MS) -> None:
     """Each sample sits at its own timestamp; per series strictly increasing, never twice."""
     assert sorted(raw) == sorted(str(k) for k in range(SERIES)), sorted(raw)
     for series, samples in raw.items():
         values = [v for _, v in samples]
         assert len(values) == len(set(values)), f"series {series}: duplicated samples"
         assert values == sorted(values), f"series {series}: out of order"
-        bad = [(t, v) for t, v in samples if t != t0_ms + v * STEP_MS]
+        bad = [(t, v) for t, v in samples if t != t0_ms + v * step_ms]
         assert not bad, f"series {series}: samples at the wrong time {bad[:3]}"
 
 
@@ -315,10 +318,10 @@ def test_full_queue_drops_oldest_counts_and_keeps_running(tmp_path: Path) -> Non
     url = f"http://127.0.0.1:{port}/api/v1/write"
     t0_ms = int(time.time() * 1000)
     # 64 KiB queue: the receiver isn't up yet (connection refused), the queue overflows
-    w = _start_writer(url, state, t0_ms, status, wlog,
+    w = _start_writer(url, state, t0_ms, status, wlog, step_ms=FAST_STEP_MS,
                       extra={"queue": {"max_bytes": 65536, "sync_interval": "200ms"}})
     try:
-        _wait(lambda: _status(status)["dropped"]["queue_full"] >= 20 * SERIES, 60,
+        _wait(lambda: _status(status)["dropped"]["queue_full"] >= 40 * SERIES, 60,
               "queue overflow")
         assert w.poll() is None, wlog.read_text()
         with prometheus(tmp_path, f"127.0.0.1:{port}"):
@@ -334,7 +337,7 @@ def test_full_queue_drops_oldest_counts_and_keeps_running(tmp_path: Path) -> Non
     finally:
         _kill(w)
     assert "Traceback" not in wlog.read_text()
-    _assert_exact(raw, t0_ms)
+    _assert_exact(raw, t0_ms, FAST_STEP_MS)
     dropped = st["dropped"]["queue_full"]
     delivered = sum(len(s) for s in raw.values())
     assert st["counts"]["rejected"] == 0
@@ -348,6 +351,32 @@ def test_full_queue_drops_oldest_counts_and_keeps_running(tmp_path: Path) -> Non
         assert values[0] > st["first"], "nothing was dropped from the front"
         assert values[-1] == st["next"] - 1
     print(f"queue full: dropped {dropped} oldest samples, delivered {delivered}")
+
+
+def test_agent_pulls_and_pushes_together(tmp_path: Path) -> None:
+    """`pantau run` with remote_write: /metrics keeps serving while every series is pushed."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = {"site": "kab-bogor", "host": {"interval": "1s", "timeout": "500ms"},
+              "remote_write": {"url": f"{base}/api/v1/write?tenant=secret-token",
+                               "flush_interval": "500ms"}}
+    with prometheus(tmp_path / "p", f"127.0.0.1:{port}") as _, \
+            run_agent(config, tmp_path / "a") as agent:
+        _wait(lambda: _get(f"{base}/-/ready", None, 2), 30, "Prometheus ready")
+
+        def pushed() -> bool:
+            q = urllib.parse.urlencode({"query": 'node_load1{site="kab-bogor"}'})
+            return bool(json.loads(_get(f"{base}/api/v1/query?{q}", None))["data"]["result"])
+
+        _wait(pushed, 30, "node_load1 pushed to Prometheus")
+        m = agent.wait_for(lambda m: pick(m, "pantau_remote_write_samples_total", result="sent")
+                           and pick(m, "pantau_remote_write_samples_total",
+                                    result="sent")[0] > 0 and m, timeout=30)
+        assert pick(m, "node_load1", site="kab-bogor")  # pull still works
+        assert pick(m, "pantau_remote_write_queue_bytes", site="kab-bogor")
+        log = agent.log_text()
+    assert "secret-token" not in log
+    assert "Traceback" not in log
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from exporters.rw_queue import DiskQueue, NewRow
 
@@ -20,7 +21,7 @@ def _row(i: int, size: int = 100, samples: int = 10, ts: int | None = None) -> N
     return NewRow(t, t, samples, i.to_bytes(4, "big") + b"x" * (size - 4))
 
 
-def _ids(rows: list) -> list[int]:  # type: ignore[type-arg]
+def _ids(rows: list[Any]) -> list[int]:
     return [int.from_bytes(r.payload[:4], "big") for r in rows]
 
 
@@ -99,6 +100,7 @@ def test_corrupt_file_is_set_aside(tmp_path: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
+from typing import Any
 from exporters.rw_queue import DiskQueue, NewRow
 q = DiskQueue(Path(sys.argv[1]), 10**9, 1e12)
 i = 0
