@@ -11,6 +11,7 @@ from collectors.host import HostCollector
 from collectors.http import HttpCollector
 from collectors.icmp import IcmpCollector
 from collectors.snmp import SnmpCollector
+from collectors.snmp_traps import TrapCollector
 from collectors.ssh import SshCollector
 from collectors.ssh_audit import PlaybookRunsCollector
 from collectors.tcp import TcpCollector
@@ -19,6 +20,7 @@ REGISTRY: dict[str, type[Collector]] = {
     "host": HostCollector,
     "icmp": IcmpCollector,
     "snmp": SnmpCollector,
+    "snmp_traps": TrapCollector,
     "ssh": SshCollector,
     "playbook_runs": PlaybookRunsCollector,
     "tcp": TcpCollector,

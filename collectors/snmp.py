@@ -35,7 +35,11 @@ from collectors.base import (
     StrictModel,
     resolve_secret,
 )
+from collectors.snmp_traps import TrapsConfig
+from collectors.snmp_v2c import V2cTarget
 from collectors.snmp_walk import OID, SnmpError, Target, convert, parse_oid
+
+AnyTarget = Target | V2cTarget
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ WRAP32 = 2**32
 SYS = (1, 3, 6, 1, 2, 1, 1)
 SYS_DESCR, SYS_OBJECTID, SYS_UPTIME, SYS_NAME = (*SYS, 1, 0), (*SYS, 2, 0), (*SYS, 3, 0), (
     *SYS, 5, 0)
+ENGINE_ID = (1, 3, 6, 1, 6, 3, 10, 2, 1, 1, 0)
 ENGINE_BOOTS = (1, 3, 6, 1, 6, 3, 10, 2, 1, 2, 0)
 IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
 IFT = (1, 3, 6, 1, 2, 1, 2, 2, 1)
@@ -221,9 +226,12 @@ class SnmpSection(StrictModel):
     auths: dict[str, SnmpAuth] = Field(default_factory=dict)
     devices: list[SnmpDevice] = Field(default_factory=list)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    traps: TrapsConfig | None = Field(None, description="Optional trap listener (v2c and v3).")
 
     @model_validator(mode="after")
     def _refs(self) -> SnmpSection:
+        if self.traps is not None:
+            self.traps.check_refs(self.auths)
         names: set[str] = set()
         for d in self.devices:
             if d.name in names:
@@ -259,6 +267,9 @@ class SnmpSection(StrictModel):
             budget = min(d.interval * 0.9, d.timeout * (d.retries + 1) * 4)
             out.append(JobSpec(f"snmp:{d.name}", d.name, "snmp", d.interval, budget, factory,
                                per_check=False, labels=dict(d.labels)))
+        if self.traps is not None:
+            senders = {d.host_port()[0]: d.name for d in self.devices}
+            out += self.traps.jobs(site, self.auths, senders)
         return out
 
 
@@ -271,6 +282,7 @@ class _CounterState:
     last_uptime: float | None = None
     last_uptime_at: float = 0.0
     last_boots: float | None = None
+    last_engine_id: str | None = None
     last_poll: float = 0.0
     # (ifindex, metric) -> (last raw 32-bit value, offset added)
     ext: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
@@ -292,15 +304,30 @@ class SnmpCollector:
         self.auth = auth
         self.profiles = profiles or {}
         self.state = _CounterState()
-        self._target: Target | None = None
+        self._target: AnyTarget | None = None
+        self._v3_answered = False
+        self._target_loop: object = None
 
-    async def _get_target(self) -> Target:
+    async def _get_target(self) -> AnyTarget:
         import asyncio
 
         from pysnmp.hlapi.v3arch.asyncio import SnmpEngine, Udp6TransportTarget, UdpTransportTarget
 
+        loop = asyncio.get_running_loop()
+        if self._target is not None and self._target_loop is not loop:
+            # a target holds sockets and an engine of the loop it was made in (the CLI and
+            # tests run one asyncio.run per poll): never reuse it in another loop
+            if isinstance(self._target, V2cTarget):
+                self._target.close()
+            self._target = None
+        self._target_loop = loop
+        if self._target is None and self.auth.version == "2c":
+            host, port = self.device.host_port()
+            secret = resolve_secret(self.auth.community, self.auth.community_file, "community")
+            assert secret is not None
+            self._target = V2cTarget(host, port, secret.get_secret_value(), self.device.timeout,
+                                     self.device.retries, self.device.max_repetitions)
         if self._target is None:
-            loop = asyncio.get_running_loop()
             engine = self._engines.get(loop)
             if engine is None:
                 engine = self._engines[loop] = SnmpEngine()
@@ -322,19 +349,32 @@ class SnmpCollector:
         varbinds = 0
         try:
             target = await self._get_target()
-            sysvals = await target.get([SYS_UPTIME, SYS_NAME, SYS_DESCR, SYS_OBJECTID],
-                                       ctx.deadline)
+            sys_oids = [SYS_UPTIME, SYS_NAME, SYS_DESCR, SYS_OBJECTID]
+            try:
+                sysvals = await target.get(sys_oids, ctx.deadline)
+            except SnmpError:
+                # a v3 device that answered before and is silent now has most likely
+                # restarted: re-discover its engine boots/time and ask again in this poll
+                if not (isinstance(target, Target) and self._v3_answered
+                        and target.forget_peer()):
+                    raise
+                log.info("snmp %s: no answer, re-discovering the SNMPv3 engine", dev)
+                sysvals = await target.get(sys_oids, ctx.deadline)
+            self._v3_answered = self.auth.version == "3"
             varbinds += len(sysvals)
             uptime = convert(sysvals.get(SYS_UPTIME))
             boots: float | None = None
+            engine_id: str | None = None
             if self.auth.version == "3":
                 try:
-                    b = convert((await target.get([ENGINE_BOOTS], ctx.deadline)).get(
-                        ENGINE_BOOTS))
+                    usm = await target.get([ENGINE_BOOTS, ENGINE_ID], ctx.deadline)
+                    b, e = convert(usm.get(ENGINE_BOOTS)), convert(usm.get(ENGINE_ID))
                     boots = b if isinstance(b, float) else None
+                    engine_id = e if isinstance(e, str) and e else None
                 except SnmpError:
                     boots = None
-            self._detect_reboot(uptime if isinstance(uptime, float) else None, boots)
+            self._detect_reboot(uptime if isinstance(uptime, float) else None, boots,
+                                engine_id)
             if isinstance(uptime, float):
                 samples.append(Sample.of("pantau_snmp_uptime_seconds", uptime / 100, device=dev))
             if "system" in self.device.profiles:
@@ -355,7 +395,9 @@ class SnmpCollector:
                 samples.extend(got)
                 varbinds += n
         except SnmpError as e:
-            self._target = None if self.auth.version == "3" else self._target  # rediscover v3
+            if isinstance(self._target, Target):
+                self._target.forget_peer()  # the next poll re-discovers the v3 engine
+            self._target = None if self.auth.version == "3" else self._target
             return self._result(False, samples, str(e), started, varbinds)
         except (OSError, ValueError) as e:
             self._target = None
@@ -383,9 +425,13 @@ class SnmpCollector:
             log.warning("snmp %s (%s): %s", dev, self.device.address, reason)
         return Observation(ok, samples, reason, duration, details={"varbinds": varbinds})
 
-    def _detect_reboot(self, uptime: float | None, boots: float | None) -> None:
+    def _detect_reboot(self, uptime: float | None, boots: float | None,
+                       engine_id: str | None = None) -> None:
         st = self.state
         rebooted = False
+        # a new snmpEngineID: the agent lost its persistent state (or the box was replaced)
+        if engine_id is not None and st.last_engine_id not in (None, engine_id):
+            rebooted = True
         now = time.time()
         if uptime is not None and st.last_uptime is not None:
             # sysUpTime (centiseconds) should have grown by the wall time since we read it;
@@ -407,6 +453,7 @@ class SnmpCollector:
         if uptime is not None:
             st.last_uptime, st.last_uptime_at = uptime, now
         st.last_boots = boots if boots is not None else st.last_boots
+        st.last_engine_id = engine_id if engine_id is not None else st.last_engine_id
 
     def _extend32(self, ifindex: str, metric: str, raw: float, speed: float,
                   elapsed: float) -> float:
@@ -431,7 +478,7 @@ class SnmpCollector:
         self.state.ext[key] = (raw, offset)
         return raw + offset
 
-    async def _if_mib(self, target: Target, deadline: Deadline) -> tuple[list[Sample], int]:
+    async def _if_mib(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
         dev = self.device.name
         base: dict[str, OID] = {
             "descr": (*IFT, 2), "speed": (*IFT, 5), "admin": (*IFT, 7), "oper": (*IFT, 8),
@@ -483,7 +530,7 @@ class SnmpCollector:
                 samples.append(Sample.of(metric, value, **labels))
         return samples, n
 
-    async def _ucd(self, target: Target, deadline: Deadline) -> tuple[list[Sample], int]:
+    async def _ucd(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
         dev = self.device.name
         ucd = (1, 3, 6, 1, 4, 1, 2021)
         loads = await target.walk((*ucd, 10, 1, 5), deadline)
@@ -502,7 +549,7 @@ class SnmpCollector:
                 out.append(Sample.of(name, val * 1024, device=dev))
         return out, len(loads) + len(mem)
 
-    async def _host_resources(self, target: Target,
+    async def _host_resources(self, target: AnyTarget,
                               deadline: Deadline) -> tuple[list[Sample], int]:
         dev = self.device.name
         hr = (1, 3, 6, 1, 2, 1, 25)
@@ -527,7 +574,7 @@ class SnmpCollector:
                                      storage=name))
         return out, len(cpu) + len(descr) + len(units) + len(size) + len(used)
 
-    async def _mikrotik(self, target: Target, deadline: Deadline) -> tuple[list[Sample], int]:
+    async def _mikrotik(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
         dev = self.device.name
         hl = (1, 3, 6, 1, 4, 1, 14988, 1, 1, 3)
         oids = {(*hl, 11, 0): ("pantau_snmp_mikrotik_cpu_temperature_celsius", 0.1),
@@ -541,7 +588,7 @@ class SnmpCollector:
                 out.append(Sample.of(name, v * scale, device=dev))
         return out, len(vals)
 
-    async def _user_profile(self, target: Target, profile: Profile,
+    async def _user_profile(self, target: AnyTarget, profile: Profile,
                             deadline: Deadline) -> tuple[list[Sample], int]:
         dev = self.device.name
         out, n = [], 0
@@ -562,4 +609,6 @@ class SnmpCollector:
         return out, n
 
     async def aclose(self) -> None:
+        if isinstance(self._target, V2cTarget):
+            self._target.close()
         self._target = None

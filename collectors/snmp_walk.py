@@ -53,7 +53,23 @@ def _reason(indication: Any, version: str) -> str:
 def convert(value: Any) -> float | str | None:
     """Plain Python value of a pysnmp value: numbers as float, strings decoded, None for
     noSuchObject/noSuchInstance/endOfMibView."""
-    name = type(value).__name__
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int):  # the v2c fast path hands out plain Python values
+        return float(value)
+    if isinstance(value, tuple):
+        return ".".join(str(x) for x in value)
+    if isinstance(value, bytes):
+        if type(value).__name__ == "IpAddress":
+            return ".".join(str(b) for b in value)
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.hex(":")
+    name = getattr(value, "name", None) if type(value).__name__ == "Special" else None
+    name = name or type(value).__name__
     if name in ("NoSuchObject", "NoSuchInstance", "EndOfMibView", "Null"):
         return None
     if name in ("OctetString", "Bits", "Opaque"):
@@ -81,6 +97,35 @@ class Target:
     transport: Any
     version: str
     max_repetitions: int = 25
+
+    def forget_peer(self) -> bool:
+        """Drop the engine's cached engine id and boots/time for this device.
+
+        After a v3 agent restarts (snmpEngineBoots +1, engine time back near 0) pysnmp keeps
+        sending with the old boots/time and every request times out, poll after poll: the
+        cache is keyed by address in the one shared engine, so a new Target does not help.
+        Forgetting the peer makes the next request re-discover it (RFC 3414 4). pysnmp has no
+        public call for this; if its internals change this becomes a no-op (returns False).
+        """
+        try:
+            from pysnmp.proto.mpmod.rfc3412 import SnmpV3MessageProcessingModel
+            from pysnmp.proto.secmod.rfc3414.service import SnmpUSMSecurityModel
+
+            _, address = self.transport.get_transport_info()
+            engine_ids = []
+            for mp in self.engine.message_processing_subsystems.values():
+                if isinstance(mp, SnmpV3MessageProcessingModel):
+                    cache = mp._SnmpV3MessageProcessingModel__engineIdCache
+                    for key in [k for k in cache if k[1] == address]:
+                        engine_ids.append(cache.pop(key).get("securityEngineId"))
+            for sm in self.engine.security_models.values():
+                if isinstance(sm, SnmpUSMSecurityModel):
+                    timeline = sm._SnmpUSMSecurityModel__timeline
+                    for eid in engine_ids:
+                        timeline.pop(eid, None)
+            return bool(engine_ids)
+        except Exception:  # private pysnmp state: never let it break a poll
+            return False
 
     async def get(self, oids: Sequence[OID], deadline: Deadline) -> dict[OID, Any]:
         from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd

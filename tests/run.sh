@@ -10,7 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+echo "== pip install -e .[dev] (log: .venv/pip-install.log)"
+if ! .venv/bin/python -m pip install -e '.[dev]' > .venv/pip-install.log 2>&1; then
+  tail -n 40 .venv/pip-install.log
+  exit 1
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

@@ -6,7 +6,8 @@ exporters.remote_write.RemoteWriter that emits `rwtest_seq{series=k}` = n at exa
 T0 + n * STEP, so Prometheus' raw data says precisely which samples arrived: every value must be
 there once, in order, at its own timestamp.
 
-The outage lasts PANTAU_RW_OUTAGE_S seconds (default 60, split around a kill -9 of the writer).
+The outage lasts PANTAU_RW_OUTAGE_S seconds (default 180: "several minutes", split around a
+kill -9 of the writer).
 Nothing in the writer depends on the length: while the link is down each attempt fails on a
 timeout and the retry waits at most backoff.max, so a longer outage only adds rows to the queue;
 what happens when the queue is full is the second test.
@@ -37,7 +38,7 @@ from tests.helpers.agent import free_port, pick, run_agent
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = "/usr/bin/prometheus"
-OUTAGE_S = float(os.environ.get("PANTAU_RW_OUTAGE_S", "60"))
+OUTAGE_S = float(os.environ.get("PANTAU_RW_OUTAGE_S", "180"))
 STEP_MS = 250
 SERIES = 20
 FAST_STEP_MS = 25  # 800 samples/s: fills the 64 KiB queue of the full-queue test in seconds

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from collectors.base import Context, Deadline, Observation
 from collectors.snmp import SnmpAuth
 from collectors.snmp_traps import TrapCollector, TrapsConfig
+from tests.helpers.agent import pick, run_agent
 
 ENGINE_ID = "0x80001f8880a1b2c3d4e5f60708"
 LINK_DOWN, LINK_UP = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"
@@ -174,3 +176,30 @@ def test_config_errors_are_one_line() -> None:
     cfg = TrapsConfig.model_validate({"auths": ["nope"]})
     with pytest.raises(ValueError, match="traps: unknown auth 'nope'"):
         cfg.check_refs(AUTHS)
+
+
+def test_traps_through_the_agent(tmp_path: Path) -> None:
+    port = _free_udp_port()
+    cfg = {"site": "kantor-trap", "host": {"enabled": False},
+           "snmp": {"auths": {"v2": {"community": "tr4p-community"},
+                              "v3": AUTHS["v3"].model_dump(mode="json") | {
+                                  "auth_password": "trap-auth-pass",
+                                  "priv_password": "trap-priv-pass"}},
+                    "devices": [{"name": "core-sw", "address": "127.0.0.1:9", "auth": "v2",
+                                 "profiles": ["system"], "interval": "30s", "timeout": "1s",
+                                 "retries": 0}],
+                    "traps": {"listen": f"127.0.0.1:{port}", "auths": ["v2", "v3"],
+                              "engine_ids": [ENGINE_ID], "interval": "1s"}}}
+    with run_agent(cfg, tmp_path) as agent:
+        agent.wait_for(lambda m: pick(m, "pantau_snmp_trap_listener_up") == [1.0])
+        _snmptrap(port, LINK_DOWN, *_link_vbs(4, 2, "ether4"))
+        _snmptrap(port, COLD_START, v3=True)
+        m = agent.wait_for(lambda m: pick(m, "pantau_snmp_traps_total", device="core-sw",
+                                          trap="coldStart") == [1.0] and m)
+        assert pick(m, "pantau_snmp_traps_total", device="core-sw", trap="linkDown",
+                    site="kantor-trap") == [1.0]
+        assert pick(m, "pantau_snmp_trap_if_oper_up", device="core-sw", ifindex="4",
+                    ifname="ether4") == [0.0]
+        text = agent.metrics_text()
+        assert "tr4p-community" not in text and "trap-priv-pass" not in text
+        assert "tr4p-community" not in agent.log_text()
