@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -209,6 +210,17 @@ def format_duration(seconds: float) -> str:
             return f"{int(seconds / size)}{unit}"
     return f"{round(seconds * 1000)}ms"
 
+
+def _valid_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise ValueError(f"invalid regex {value!r}: {e}") from None
+    return value
+
+
+# A regular expression, checked when the config is loaded rather than at the first run.
+Regex = Annotated[str, AfterValidator(_valid_regex)]
 
 Duration = Annotated[
     float,

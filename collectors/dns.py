@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 from pydantic import BaseModel, Field, field_validator
 
-from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Sample
+from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Regex, Sample
 from collectors.probe_common import PROBE_METRICS, probe_samples
 from collectors.tcp import error_reason, own_deadline, split_host_port
 
@@ -39,7 +39,7 @@ class DnsConfig(CheckConfig):
     expected_answers: list[str] = Field(
         default_factory=list,
         description="Each must be among the answers (rdata text, e.g. 10.0.0.1).")
-    answer_regex: str | None = Field(None, description="Every answer's rdata must match.")
+    answer_regex: Regex | None = Field(None, description="Every answer's rdata must match.")
     min_answers: int = Field(0, ge=0, description="Fewest answer records counted a success.")
 
     @field_validator("target")
@@ -83,16 +83,6 @@ class DnsConfig(CheckConfig):
                 raise ValueError(f"unknown DNS rcode {code!r}") from None
             out.append(code.upper())
         return out
-
-    @field_validator("answer_regex")
-    @classmethod
-    def _regex_valid(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regex {v!r}: {e}") from None
-        return v
 
 
 def _norm(text: str) -> str:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
-from collectors.base import CheckConfig, Context, MetricSpec, Observation, Sample, lazy_import
+from collectors.base import (
+    CheckConfig,
+    Context,
+    MetricSpec,
+    Observation,
+    Regex,
+    Sample,
+    lazy_import,
+)
 from collectors.ssh_parsers import (
     LINUX_COMMAND,
     ROUTEROS_COMMANDS,
@@ -45,7 +53,7 @@ class SshCheckConfig(CheckConfig):
     command: str | None = Field(None, description="mode command: what to run.")
     # mode command: the value is group "value" (or group 1, or the whole match) of `regex`
     # in stdout; without a regex, the first number in stdout.
-    regex: str | None = Field(
+    regex: Regex | None = Field(
         None, description="mode command: group `value`, else group 1, else the match is the "
         "number; default: the first number in stdout.")
     expect_exit: int | None = Field(
@@ -59,16 +67,6 @@ class SshCheckConfig(CheckConfig):
     @classmethod
     def _target_valid(cls, v: str) -> str:
         parse_target(v)
-        return v
-
-    @field_validator("regex")
-    @classmethod
-    def _regex_valid(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regex: {e}") from None
         return v
 
     @model_validator(mode="after")

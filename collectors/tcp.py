@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Sample
+from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Regex, Sample
 from collectors.probe_common import PROBE_METRICS, probe_samples
 
 IpProtocol = Literal["ip4", "ip6"]
@@ -243,7 +243,7 @@ def short(data: str, limit: int = 60) -> str:
 class TcpConfig(CheckConfig):
     type: Literal["tcp"]
     send: str | None = Field(None, description="Text sent once connected (e.g. \"QUIT\\r\\n\").")
-    expect: str | None = Field(None, description="Regex the received data must match.")
+    expect: Regex | None = Field(None, description="Regex the received data must match.")
     tls: bool = Field(False, description="Do a TLS handshake after connecting.")
     tls_server_name: str | None = Field(None, description="SNI and name to verify.")
     ca_file: Path | None = Field(None, description="CA bundle for TLS instead of the system's.")
@@ -256,16 +256,6 @@ class TcpConfig(CheckConfig):
     @classmethod
     def _target_valid(cls, v: str) -> str:
         split_host_port(v)
-        return v
-
-    @field_validator("expect")
-    @classmethod
-    def _regex_valid(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regex {v!r}: {e}") from None
         return v
 
     @model_validator(mode="after")

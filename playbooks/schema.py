@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from collectors.base import Duration, StrictModel
+from collectors.base import Duration, Regex, StrictModel
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 BUILTIN_VARS = frozenset({"target_name", "target_host", "target_port", "target_user"})
@@ -51,17 +51,7 @@ class Param(StrictModel):
     choices: list[str] | None = None
     min: int | None = None
     max: int | None = None
-    pattern: str | None = None  # an extra full-match constraint on the text form
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_valid(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid pattern: {e}") from None
-        return v
+    pattern: Regex | None = None  # an extra full-match constraint on the text form
 
     @model_validator(mode="after")
     def _choices_match(self) -> Param:
@@ -141,17 +131,7 @@ class Write(StrictModel):
 
 class Expect(StrictModel):
     exit: int | list[int] = 0
-    stdout: str | None = None  # a regex that must be found in stdout
-
-    @field_validator("stdout")
-    @classmethod
-    def _regex_valid(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"invalid regex: {e}") from None
-        return v
+    stdout: Regex | None = None  # a regex that must be found in stdout
 
     def codes(self) -> list[int]:
         return self.exit if isinstance(self.exit, list) else [self.exit]
