@@ -1,8 +1,5 @@
 """pantau agent: config, scheduler, store, history and the CLI that ties them together."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pantau")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# The one place the version is written (pyproject reads it): importlib.metadata would pull
+# zipfile, email and csv into every agent process just to learn this string.
+__version__ = "0.1.0"

@@ -6,10 +6,13 @@ and a typo in a template fails the unit tests, not an alert at 3 am.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 # Indonesia's three zones by their everyday names.
 ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
@@ -69,12 +72,19 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                          keep_trailing_newline=True)
-_COMPILED = {
-    (lang, kind): (_ENV.from_string(t), _ENV.from_string(b))
-    for lang, kinds in TEMPLATES.items() for kind, (t, b) in kinds.items()
-}
+
+@functools.cache
+def _compiled() -> dict[tuple[str, str], tuple[jinja2.Template, jinja2.Template]]:
+    """Compiled on the first message, not at start: an office whose links never fail (or
+    that configures no receiver) should not carry jinja2 in memory."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True)
+    return {
+        (lang, kind): (env.from_string(t), env.from_string(b))
+        for lang, kinds in TEMPLATES.items() for kind, (t, b) in kinds.items()
+    }
 
 
 def resolve_zone(name: str) -> ZoneInfo:
@@ -111,7 +121,7 @@ def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: f
            playbook: str = "", runbook: str = "", was_suppressed: bool = False,
            receiver: str = "") -> tuple[str, str]:
     """(title, body) of one notification."""
-    title_t, body_t = _COMPILED[(lang, kind)]
+    title_t, body_t = _compiled()[(lang, kind)]
     ctx = {
         "site": site, "check": check, "severity": severity,
         "at": format_time(at, zone, lang), "since": format_time(since, zone, lang),

@@ -359,4 +359,7 @@ def lazy_import(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as the import system does, so `import a.b; a.b.x` finds it
+        setattr(sys.modules[parent], child, module)
     return module

@@ -12,20 +12,35 @@ import asyncio
 import builtins
 import re
 import time
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
 from pydantic import BaseModel, Field, field_validator
 
-from collectors.base import CheckConfig, Context, Deadline, MetricSpec, Observation, Regex, Sample
+from collectors.base import (
+    CheckConfig,
+    Context,
+    Deadline,
+    MetricSpec,
+    Observation,
+    Regex,
+    Sample,
+    lazy_import,
+)
 from collectors.probe_common import PROBE_METRICS, probe_samples
 from collectors.tcp import error_reason, own_deadline, split_host_port
+
+if TYPE_CHECKING:
+    import dns.asyncquery
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.rcode
+    import dns.rdatatype
+else:  # dnspython (~1.6 MiB) is loaded when a DNS check is first validated or run
+    for _sub in ("asyncquery", "exception", "flags", "message", "name", "rcode", "rdatatype"):
+        lazy_import(f"dns.{_sub}")
+    import dns
 
 
 class DnsConfig(CheckConfig):

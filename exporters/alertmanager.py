@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, field_validator
 
-from collectors.base import Duration, Secret, StrictModel
+from collectors.base import Duration, Secret, StrictModel, lazy_import
 from exporters.notification import DeliveryError, Notification, http_error, redact
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 ALERTNAME = "PantauCheckDown"
 

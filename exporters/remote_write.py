@@ -22,9 +22,9 @@ import ssl
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
 
 from collectors.base import (
@@ -33,10 +33,16 @@ from collectors.base import (
     Sample,
     Secret,
     StrictModel,
+    lazy_import,
     resolve_secret,
 )
 from exporters import rw_proto
 from exporters.rw_queue import DiskQueue, NewRow, Row
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 log = logging.getLogger(__name__)
 

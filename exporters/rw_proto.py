@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import cramjam
+from collectors.base import Sample, lazy_import
 
-from collectors.base import Sample
+if TYPE_CHECKING:
+    import cramjam
+else:
+    cramjam = lazy_import("cramjam")  # only offices that configure remote_write need it
 
 HEADERS = {
     "Content-Encoding": "snappy",

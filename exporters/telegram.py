@@ -8,13 +8,17 @@ log filter the moment the notifier is built.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import Duration, Secret, StrictModel, resolve_secret
+from collectors.base import Duration, Secret, StrictModel, lazy_import, resolve_secret
 from exporters.notification import REDACT, DeliveryError, Notification, http_error, redact
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 DEFAULT_API = "https://api.telegram.org"
 

@@ -11,13 +11,17 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import Duration, Secret, StrictModel, resolve_secret
+from collectors.base import Duration, Secret, StrictModel, lazy_import, resolve_secret
 from exporters.notification import DeliveryError, Notification, http_error, redact
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 SIGNATURE_HEADER = "X-Pantau-Signature"
 

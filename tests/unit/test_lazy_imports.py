@@ -1,0 +1,57 @@
+"""A host-only agent must not carry the client libraries of checks it does not run.
+
+Memory is a target of issue 2 (see BENCHMARKS.md, "Host metrics"): each of these libraries costs
+1-18 MiB of RSS and is bound with collectors.base.lazy_import, loaded on first use. An eager
+`import httpx` slipped into any module on the run path would silently undo that; this test
+names the culprit instead. Runs in a fresh interpreter, since pytest has imported them all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# (importlib.metadata is not listed: pydantic's plugin loader imports it at the first model.)
+HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam", "pysnmp",
+         "prometheus_client", "babel")
+
+PROBE = r"""
+import json, sys
+from pathlib import Path
+from agent.cli import app  # noqa: F401  (what `pantau run` imports)
+from agent.config import AgentConfig
+from agent.runtime import Agent
+cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
+                                  "host": {"interval": "5s", "timeout": "1s"}})
+agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
+# a module bound by lazy_import sits in sys.modules as a _LazyModule until first used
+print(json.dumps(sorted(n for n, m in list(sys.modules.items())
+                        if type(m).__name__ != "_LazyModule")))
+"""
+
+
+def loaded_after(code: str, tmp_path: Path) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                       text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return set(json.loads(r.stdout))
+
+
+def test_host_only_agent_loads_no_client_library(tmp_path: Path) -> None:
+    mods = loaded_after(PROBE, tmp_path)
+    eager = [h for h in HEAVY if h in mods]
+    assert not eager, f"loaded by a host-only agent: {eager}; bind them with lazy_import"
+
+
+def test_lazy_module_loads_on_first_use(tmp_path: Path) -> None:
+    """The other half: validating a DNS check runs dnspython's name parser, so it loads then."""
+    code = PROBE.replace(
+        '"host": {"interval": "5s", "timeout": "1s"}',
+        '"checks": [{"name": "dns1", "type": "dns", "target": "127.0.0.1",'
+        ' "query_name": "portal.example.go.id", "interval": "5s", "timeout": "1s"}]')
+    mods = loaded_after(code, tmp_path)
+    assert "dns.name" in mods, "dnspython did not load when a DNS check was validated"
+    assert "paramiko" not in mods and "httpx" not in mods
