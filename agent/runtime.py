@@ -15,7 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any  # remote_write
+from typing import TYPE_CHECKING, Any  # Any: remote_write
 
 from agent import __version__
 from agent.config import AgentConfig, ConfigError, load_config, parse_listen
@@ -24,6 +24,10 @@ from agent.store import Result, Store
 from collectors import REGISTRY
 from collectors.base import MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
+
+if TYPE_CHECKING:
+    from exporters.prometheus import MetricsServer
+    from exporters.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,7 @@ class Agent:
         self._icmp_mode = icmp_mode()
         self.store.subscribe(self._on_result)
         self.store.subscribe_removals(self._on_remove)
-        self.server: object | None = None
+        self.server: MetricsServer | None = None
         self.remote_writer: Any = None  # remote_write
         self._rw_task: asyncio.Task[None] | None = None  # remote_write
         self.store.subscribe(self._on_result_push)  # remote_write
@@ -147,12 +151,9 @@ class Agent:
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
         from exporters.prometheus import MetricsServer
-        from exporters.webconfig import load_web_config
 
         host, port = parse_listen(self.listen)
-        web_config = None
-        if self.config.web_config_file is not None:
-            web_config = load_web_config(self.config.web_config_file)
+        web_config = _web_config_of(self.config)
         self._publish_runtime()
         refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
         from agent.report_schedule import monthly_loop
@@ -243,6 +244,15 @@ class Agent:
                 self._publish_runtime()
                 log.error("reload refused, keeping the running config: %s", e)
                 return False, str(e)
+            try:  # the web config too, like exporter-toolkit: users, certificates, TLS on/off
+                if self.server is not None:
+                    web = await asyncio.to_thread(_web_config_of, new)
+                    await self.server.apply_web_config(web)
+            except (ValueError, OSError) as e:
+                self.reload_ok = False
+                self._publish_runtime()
+                log.error("reload refused, keeping the running config: %s", e)
+                return False, str(e)
             if new.listen != self.config.listen and self.config_path is not None:
                 log.warning("listen address changes take effect on restart only")
             if new.site != self.config.site:
@@ -264,6 +274,16 @@ class Agent:
             self._publish_runtime()
             log.info("configuration reloaded (%d jobs)", len(self.scheduler.jobs))
             return True, "configuration reloaded"
+
+
+def _web_config_of(config: AgentConfig) -> WebConfig:
+    """The validated web config (plain HTTP, no users when none is set); ValueError naming the
+    file and field otherwise."""
+    from exporters.webconfig import WebConfig, load_web_config
+
+    if config.web_config_file is None:
+        return WebConfig()
+    return load_web_config(config.web_config_file)
 
 
 def file_loader(path: Path) -> ConfigSource:

@@ -109,6 +109,32 @@ class MetricsServer:
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
 
+    async def apply_web_config(self, new: WebConfig) -> None:
+        """Take a re-read web config into use, as exporter-toolkit does when its file changes.
+
+        Users, allowed SANs and headers apply from the next request. asyncio fixes a
+        listener's TLS context when it starts, so when TLS is on before or after, the listening
+        socket is re-opened on the same address with the new context (a renewed certificate,
+        another client CA, TLS switched on or off): connections in flight finish on the old one
+        and the port is closed for about a millisecond. If the port cannot be re-opened the old
+        settings and listener are restored and the OSError is raised.
+        """
+        new_ssl = new.ssl_context()  # ValueError naming the field; nothing changed yet
+        old = (self.web_config, self.auth, self._ssl)
+        self.web_config = new
+        self.auth = BasicAuth(new.basic_auth_users)
+        if old[2] is None and new_ssl is None:
+            return
+        if self._server is not None:
+            self._server.close()
+        self._ssl = new_ssl
+        try:
+            await self.start()
+        except OSError:
+            self.web_config, self.auth, self._ssl = old
+            await self.start()
+            raise
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()

@@ -6,9 +6,11 @@ requests that are malformed."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import http.client
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -26,7 +28,7 @@ from collectors.base import MetricSpec, Sample
 from exporters.exposition import CONTENT_TYPE, Exposition
 from exporters.prometheus import MetricsServer
 from exporters.webconfig import WebConfig, load_web_config
-from tests.helpers.agent import run_agent, run_cli
+from tests.helpers.agent import parse_metrics, pick, run_agent, run_cli
 from tests.helpers.certs import make_pki
 from tests.helpers.prometheus import run_prometheus
 
@@ -182,6 +184,94 @@ def test_basic_auth_and_client_certificates(tmp_path: Path) -> None:
         with pytest.raises((ssl.SSLError, ConnectionError, urllib.error.URLError)):
             _https(url + "/metrics", pki, good, client_cert=False)
         assert "rahasia-kantor" not in agent.log_text()
+
+
+def _write_web(path: Path, password: str, pki: dict[str, Path] | None) -> None:
+    import yaml
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+    data: dict[str, Any] = {"basic_auth_users": {"prometheus": hashed}}
+    if pki is not None:
+        data["tls_server_config"] = {"cert_file": str(pki["server"]),
+                                     "key_file": str(pki["server_key"])}
+    path.write_text(yaml.safe_dump(data))
+
+
+def _status(url: str, pki: dict[str, Path] | None, auth: tuple[str, str]) -> int | str:
+    """HTTP status, or the name of the error for a handshake/connection failure."""
+    try:
+        if pki is not None:
+            return _https(url, pki, auth)
+        req = urllib.request.Request(url, headers={
+            "Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except (OSError, ssl.SSLError) as e:
+        return type(getattr(e, "reason", e)).__name__
+
+
+def _until(check: Any, want: Any, timeout: float = 20.0) -> Any:
+    """Poll until check() == want (bounded); returns the last value, for the assert message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
+def test_reload_rereads_web_config(tmp_path: Path) -> None:
+    """Like exporter-toolkit re-reading its file: new users, a renewed certificate and TLS
+    switched off all apply on SIGHUP without a restart; a broken web config refuses the reload
+    and the running users and certificate stay."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old_pki = make_pki(tmp_path / "old")
+    new_pki = make_pki(tmp_path / "new")  # another CA: tells which certificate is served
+    web = tmp_path / "web-config.yml"
+    _write_web(web, "lama-2025", old_pki)
+    cfg = {**BASE, "web_config_file": str(web)}
+    with run_agent(cfg, tmp_path, wait_ready=False) as agent:
+        https = agent.url.replace("http://", "https://") + "/metrics"
+        assert _until(lambda: _status(https, old_pki, ("prometheus", "lama-2025")), 200) == 200
+
+        # New password and renewed certificate (from the new CA).
+        _write_web(web, "baru-2026", new_pki)
+        agent.signal(signal.SIGHUP)
+        assert _until(lambda: _status(https, new_pki, ("prometheus", "baru-2026")), 200) == 200
+        assert _status(https, new_pki, ("prometheus", "lama-2025")) == 401
+        assert _status(https, old_pki, ("prometheus", "baru-2026")) == "SSLCertVerificationError"
+
+        # A broken web config: the reload is refused, the running users/certificate stay.
+        web.write_text("basic_auth_users:\n  prometheus: plain-text-password\n")
+        agent.signal(signal.SIGHUP)
+
+        def refused() -> bool:
+            ctx = ssl.create_default_context(cafile=str(new_pki["ca"]))
+            req = urllib.request.Request(https, headers={
+                "Authorization": "Basic " + base64.b64encode(b"prometheus:baru-2026").decode()})
+            try:
+                with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
+                    m = parse_metrics(r.read().decode())
+            except OSError:
+                return False
+            return pick(m, "pantau_config_last_reload_successful") == [0.0]
+
+        assert _until(refused, True) is True, agent.log_text()[-2000:]
+        assert _status(https, new_pki, ("prometheus", "baru-2026")) == 200
+        log = agent.log_text()
+        assert "reload refused" in log and "not a bcrypt hash" in log
+        assert "baru-2026" not in log and "lama-2025" not in log
+
+        # TLS switched off: plain HTTP with basic auth on the same port.
+        _write_web(web, "baru-2026", None)
+        agent.signal(signal.SIGHUP)
+        assert _until(lambda: _status(agent.url + "/metrics", None,
+                                      ("prometheus", "baru-2026")), 200) == 200
+        assert _status(agent.url + "/metrics", None, ("prometheus", "lama-2025")) == 401
+        assert agent.proc.poll() is None
 
 
 def test_idle_client_does_not_stall_https_scrapes(tmp_path: Path) -> None:
