@@ -174,6 +174,18 @@ class AgentConfig(StrictModel):
             )
         if self.host.timeout >= self.host.interval:
             raise _located("timeout must be shorter than interval", ("host", "timeout"))
+        mail_to = self.reports.monthly_email
+        if mail_to is not None:
+            emails = [r.name for r in self.alerts.receivers if r.type == "email"]
+            if mail_to not in emails:
+                raise _located(
+                    f"no e-mail receiver named {mail_to!r} under alerts.receivers "
+                    f"(e-mail receivers: {', '.join(emails) or 'none'})",
+                    ("reports", "monthly_email"),
+                )
+            if not self.reports.monthly:
+                raise _located("monthly_email needs monthly: true",
+                               ("reports", "monthly_email"))
         return self
 
     def jobs(self) -> list[JobSpec]:

@@ -71,6 +71,10 @@ class ReportsConfig(StrictModel):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     monthly: bool = Field(False, description="Write last month's report to state_dir/reports.")
     monthly_formats: list[Format] = Field(default_factory=lambda: list(DEFAULT_MONTHLY))
+    monthly_email: str | None = Field(
+        None, description="Name of an e-mail receiver under alerts.receivers: last month's "
+        "report is mailed to its recipients (files attached) once written; retried every hour "
+        "until the server accepts it, sent once per month.")
 
     @field_validator("timezone")
     @classmethod

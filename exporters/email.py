@@ -87,8 +87,7 @@ class EmailNotifier:
                                          else None)
         return ctx
 
-    def _send_blocking(self, n: Notification, timeout: float) -> None:
-        msg = build_message(self.cfg, n)
+    def _send_blocking(self, msg: EmailMessage, timeout: float) -> None:
         with smtplib.SMTP(self._host, self._port, timeout=timeout) as smtp:
             smtp.ehlo()
             if self.cfg.starttls:
@@ -102,9 +101,14 @@ class EmailNotifier:
             smtp.send_message(msg)
 
     async def send(self, n: Notification, budget: float) -> None:
+        await self.send_message(build_message(self.cfg, n), budget)
+
+    async def send_message(self, message: EmailMessage, budget: float) -> None:
+        """Deliver any message (a notification, the monthly report) to this receiver's server;
+        DeliveryError with a redacted reason, permanent for 5xx answers."""
         t = min(budget, self.cfg.timeout)
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._send_blocking, n, t), t + 1)
+            await asyncio.wait_for(asyncio.to_thread(self._send_blocking, message, t), t + 1)
         except DeliveryError:
             raise
         except smtplib.SMTPResponseException as e:

@@ -223,6 +223,9 @@ def test_undeliverable_notifications_are_held_then_delivered_in_order_once(
 def test_telegram_token_never_in_logs_or_errors(tmp_path: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # The remote writer quiets the process-wide "httpx" logger to WARNING; undo that here so
+    # the request lines that would carry the token are really emitted (and redacted).
+    caplog.set_level(logging.DEBUG, logger="httpx")
     port = free_port()
     with webhook_sink(tmp_path / "sink", "127.0.0.1", port) as sink:
         n = TelegramNotifier(TelegramReceiver.model_validate(
