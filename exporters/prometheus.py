@@ -122,7 +122,8 @@ class MetricsServer:
         new_ssl = new.ssl_context()  # ValueError naming the field; nothing changed yet
         old = (self.web_config, self.auth, self._ssl)
         self.web_config = new
-        self.auth = BasicAuth(new.basic_auth_users)
+        if new.basic_auth_users != old[0].basic_auth_users:  # else keep the bcrypt cache
+            self.auth = BasicAuth(new.basic_auth_users)
         if old[2] is None and new_ssl is None:
             return
         if self._server is not None:
