@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from collectors.base import Deadline
-from collectors.snmp_walk import OID, SnmpError
+from collectors.snmp_walk import OID, SnmpError, absorb_round, walk_timeout
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ class V2cTarget:
             if not active:
                 break
             if deadline.remaining() <= 0:
-                raise SnmpError("table walk not finished in time")
+                raise walk_timeout(roots)
             try:
                 status, _, vbs = await self._request([current[r] for r in active], deadline,
                                                      max(1, self.max_repetitions))
@@ -408,19 +408,7 @@ class V2cTarget:
                 raise SnmpError(f"device answered {_err(status)}")
             if not vbs:
                 break
-            k = len(active)
-            finished: set[OID] = set()
-            for i, (oid, value) in enumerate(vbs):
-                root = active[i % k]
-                if root in finished:
-                    continue
-                n = len(root)
-                if oid[:n] != root or oid <= current[root] or value is END_OF_MIB_VIEW:
-                    finished.add(root)
-                    continue
-                out[root][oid[n:]] = value
-                current[root] = oid
-            active = [r for r in active if r not in finished]
+            active = absorb_round(active, vbs, out, current)
         return out
 
 

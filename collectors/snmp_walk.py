@@ -148,46 +148,7 @@ class Target:
 
     async def walk(self, root: OID, deadline: Deadline) -> dict[OID, Any]:
         """Every (index suffix -> value) under `root`."""
-        from pysnmp.hlapi.v3arch.asyncio import (
-            ContextData,
-            ObjectIdentity,
-            ObjectType,
-            bulk_cmd,
-        )
-
-        out: dict[OID, Any] = {}
-        current = root
-        n = len(root)
-        for _ in range(100_000):  # bounded; a real walk ends far sooner
-            remaining = deadline.remaining()
-            if remaining <= 0:
-                raise SnmpError(f"walk of {'.'.join(map(str, root))} not finished in time")
-            try:
-                ei, es, _, vbs = await asyncio.wait_for(
-                    bulk_cmd(self.engine, self.auth, self.transport, ContextData(), 0,
-                             self.max_repetitions, ObjectType(ObjectIdentity(current)),
-                             lookupMib=False),
-                    remaining)
-            except TimeoutError:
-                raise SnmpError("no response within the run's deadline") from None
-            if ei:
-                raise SnmpError(_reason(ei, self.version))
-            if es:
-                if es.prettyPrint() == "tooBig" and self.max_repetitions > 1:
-                    self.max_repetitions = max(1, self.max_repetitions // 2)
-                    continue
-                raise SnmpError(f"device answered {es.prettyPrint()}")
-            if not vbs:
-                return out
-            for oid, value in vbs:
-                t = tuple(oid)
-                if t[:n] != root or type(value).__name__ == "EndOfMibView":
-                    return out
-                if t <= current:  # not increasing: a broken agent would loop forever
-                    return out
-                out[t[n:]] = value
-                current = t
-        return out
+        return (await self.walk_columns([root], deadline))[root]
 
     async def walk_columns(self, roots: Sequence[OID],
                            deadline: Deadline) -> dict[OID, dict[OID, Any]]:
@@ -211,7 +172,7 @@ class Target:
                 break
             remaining = deadline.remaining()
             if remaining <= 0:
-                raise SnmpError("table walk not finished in time")
+                raise walk_timeout(roots)
             reps = max(1, self.max_repetitions)
             try:
                 ei, es, _, vbs = await asyncio.wait_for(
@@ -230,18 +191,35 @@ class Target:
                 raise SnmpError(f"device answered {es.prettyPrint()}")
             if not vbs:
                 break
-            k = len(active)
-            finished: set[OID] = set()
-            for i, (oid, value) in enumerate(vbs):
-                root = active[i % k]
-                if root in finished:
-                    continue
-                t = tuple(oid)
-                if (t[:len(root)] != root or t <= current[root]
-                        or type(value).__name__ == "EndOfMibView"):
-                    finished.add(root)
-                    continue
-                out[root][t[len(root):]] = value
-                current[root] = t
-            active = [r for r in active if r not in finished]
+            active = absorb_round(active, vbs, out, current)
         return out
+
+
+def walk_timeout(roots: Sequence[OID]) -> SnmpError:
+    if len(roots) == 1:
+        return SnmpError(f"walk of {'.'.join(map(str, roots[0]))} not finished in time")
+    return SnmpError("table walk not finished in time")
+
+
+def absorb_round(active: list[OID], vbs: Sequence[tuple[Any, Any]],
+                 out: dict[OID, dict[OID, Any]], current: dict[OID, OID]) -> list[OID]:
+    """Spread one GETBULK answer over the columns it asked for; return those not finished.
+
+    The answer lists varbinds round-robin, one per requested column per repetition. A column
+    ends when it leaves its subtree, stops increasing (a broken agent would otherwise be walked
+    forever) or reaches endOfMibView: the same rules for the pysnmp and the v2c path.
+    """
+    k = len(active)
+    finished: set[OID] = set()
+    for i, (oid, value) in enumerate(vbs):
+        root = active[i % k]
+        if root in finished:
+            continue
+        t = tuple(oid)  # pysnmp's ObjectName; the v2c codec's OIDs are tuples already
+        n = len(root)
+        if t[:n] != root or t <= current[root] or type(value).__name__ == "EndOfMibView":
+            finished.add(root)
+            continue
+        out[root][t[n:]] = value
+        current[root] = t
+    return [r for r in active if r not in finished]
