@@ -34,7 +34,9 @@ from exporters.exposition import Exposition  # noqa: E402
 from exporters.prometheus import MetricsServer  # noqa: E402
 from exporters.webconfig import WebConfig  # noqa: E402
 from tests.helpers.agent import free_port  # noqa: E402
+from tests.helpers.benchmarks import replace_section  # noqa: E402
 from tests.helpers.certs import make_pki  # noqa: E402
+from tests.helpers.procs import stop_process  # noqa: E402
 
 SERIES = 25_000
 SCRAPES = 2000
@@ -146,8 +148,7 @@ def main() -> int:
             "node_exporter (anchor), defaults, gzip": measure(ne_port, True),
         }
     finally:
-        ne.terminate()
-        ne.wait(10)
+        stop_process(ne)
         stop.set()
         t.join(10)
         tmp.cleanup()
@@ -172,15 +173,7 @@ def main() -> int:
                    f"tests/bench/scrape.py --write` ({SCRAPES} sequential keep-alive scrapes per "
                    f"row, loopback, same run, {time.strftime('%Y-%m-%d')}, 2-core shared box)"
                    f"\n\n{table}\n\n{summary}\n")
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text()
-        start = text.find("## Scrape latency (issue 2)")
-        if start < 0:
-            text = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end:] if end >= 0 else "")
-        path.write_text(text)
+        replace_section(section)
     return 0
 
 

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 from collectors.base import Context, Deadline  # noqa: E402
 from collectors.snmp import SnmpSection  # noqa: E402
 from tests.helpers.agent import free_port, parse_metrics  # noqa: E402
+from tests.helpers.benchmarks import replace_section  # noqa: E402
+from tests.helpers.procs import stop_process  # noqa: E402
 
 PORTS = 48
 POLLS = 100
@@ -131,8 +133,7 @@ def main() -> int:
     finally:
         for p in (exporter, snmpd):
             if p is not None:
-                p.terminate()
-                p.wait(timeout=10)
+                stop_process(p)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -169,15 +170,7 @@ def main() -> int:
             f"codec) and {v3_per / e_per:.1f}x for v3 authPriv, which still goes through pysnmp. "
             f"One 48-port v2c poll costs {per_poll * 1000:.1f} ms of CPU, so one core polls about "
             f"{devices} 48-port v2c devices every 60 s (about {v3_devices} over v3 authPriv).\n")
-        bench = ROOT / "BENCHMARKS.md"
-        text = bench.read_text()
-        start = text.find("## SNMP polling (issue 4)")
-        if start < 0:
-            text = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = text.find("\n## ", start + 3)
-            text = text[:start] + section + (text[end:] if end >= 0 else "")
-        bench.write_text(text)
+        replace_section(section)
     return 0
 
 

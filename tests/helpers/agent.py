@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from typing import Any
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers.procs import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 PANTAU = Path(sys.executable).with_name("pantau")
@@ -148,7 +149,7 @@ def run_agent(
             _wait_ready(agent, ready_timeout)
         yield agent
     finally:
-        _stop(proc)
+        stop_process(proc, group=True)
         log_file.close()
 
 
@@ -175,18 +176,6 @@ def _wait_ready(agent: RunningAgent, timeout: float) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"pantau not ready within {timeout}s:\n{agent.log_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def run_cli(*args: str, timeout: float = 60.0, input: str | None = None,

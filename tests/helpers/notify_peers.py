@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.procs import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -43,18 +43,6 @@ def _http_get(url: str, netns: str | None, timeout: float = 5.0) -> bytes:
                 f"urllib.request.urlopen({url!r},timeout={timeout}).read())"], netns),
         capture_output=True, timeout=timeout + 10, check=True)
     return out.stdout
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 # ------------------------------------------------------------------------------------------
@@ -113,7 +101,7 @@ def alertmanager(tmp: Path, host: str, port: int, webhook_url: str | None = None
                 time.sleep(0.2)
         yield am
     finally:
-        _stop(proc)
+        stop_process(proc, group=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,7 +154,7 @@ def webhook_sink(tmp: Path, host: str, port: int, netns: str | None = None) -> I
             time.sleep(0.05)
         yield sink
     finally:
-        _stop(proc)
+        stop_process(proc, group=True)
 
 
 def _serve_sink(host: str, port: int, out: Path, control: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tests.helpers.agent import free_port
+from tests.helpers.procs import stop_process
 
 
 @dataclass
@@ -81,10 +82,5 @@ def run_prometheus(tmp_path: Path, scrape_configs: list[dict[str, Any]],
             raise AssertionError("prometheus not ready:\n" + log_path.read_text())
         yield prom
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)
         log.close()

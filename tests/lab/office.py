@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.helpers.procs import stop_process
+
 HERE = Path(__file__).resolve().parent
 PREFIX = "plab"
 ROLES = ("office", "router", "isp", "internet")
@@ -473,9 +475,4 @@ class OfficeLab:
         svc = self._services[name]
         if svc.proc is None or svc.proc.poll() is not None:
             return
-        svc.proc.terminate()
-        try:
-            svc.proc.wait(3)
-        except subprocess.TimeoutExpired:
-            svc.proc.kill()
-            svc.proc.wait(3)
+        stop_process(svc.proc, grace=3)

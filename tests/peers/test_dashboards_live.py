@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.agent import free_port, pick, run_agent
+from tests.helpers.procs import stop_process
 from tests.helpers.prometheus import run_prometheus
 from tests.peers.test_snmp import Gear, gear  # noqa: F401 - the snmpd-in-a-namespace fixture
 
@@ -90,8 +91,7 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
     try:
         yield port
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture

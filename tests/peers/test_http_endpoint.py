@@ -30,6 +30,7 @@ from exporters.prometheus import MetricsServer
 from exporters.webconfig import WebConfig, load_web_config
 from tests.helpers.agent import parse_metrics, pick, run_agent, run_cli
 from tests.helpers.certs import make_pki
+from tests.helpers.procs import stop_process
 from tests.helpers.prometheus import run_prometheus
 
 BASE = {"site": "kantor-http", "host": {"interval": "2s", "timeout": "1s"},
@@ -103,8 +104,7 @@ def test_promtool_check_metrics_clean(tmp_path: Path) -> None:
         else:
             raise AssertionError("node_exporter did not start")
     finally:
-        ne.terminate()
-        ne.wait(timeout=10)
+        stop_process(ne)
     assert all(f.startswith("node_memory_") for f in ours), ours
     assert ours <= theirs, ours - theirs
     text = body.decode()

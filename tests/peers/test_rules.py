@@ -15,6 +15,7 @@ import yaml
 
 from tests.helpers.agent import free_port
 from tests.helpers.notify_peers import ALERTMANAGER
+from tests.helpers.procs import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "dashboards" / "prometheus" / "pantau.rules.yml"
@@ -132,9 +133,4 @@ def test_uplink_down_inhibits_service_alerts_in_real_alertmanager(tmp_path: Path
         assert got[("kab-a", "uplink")] == []
         assert got[("kab-b", "portal")] == []  # another site's service is not inhibited
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)

@@ -23,6 +23,7 @@ import yaml
 from collectors.base import Context, Deadline
 from collectors.snmp import SnmpSection
 from tests.helpers.agent import free_port, parse_metrics, pick, run_agent
+from tests.helpers.procs import stop_process
 
 IFACES = 24
 V3 = {"version": "3", "username": "pantauv3", "auth_protocol": "SHA",
@@ -185,8 +186,7 @@ def snmp_exporter(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def test_counters_match_kernel_and_snmp_exporter(gear: Gear, tmp_path: Path) -> None:

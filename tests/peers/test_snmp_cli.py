@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agent import run_cli, write_config
+from tests.helpers.procs import stop_process
 
 
 def _free_udp_port() -> int:
@@ -39,8 +40,7 @@ def snmpd(tmp_path: Path) -> Iterator[int]:
             pytest.fail("snmpd did not start")
         yield port
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def _config(tmp_path: Path, port: int) -> Path:

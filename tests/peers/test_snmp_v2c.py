@@ -17,6 +17,7 @@ import pytest
 from collectors.base import Deadline
 from collectors.snmp_v2c import V2cTarget
 from collectors.snmp_walk import SnmpError, convert
+from tests.helpers.procs import stop_process
 
 EXTEND_ROWS, EXTEND_BYTES = 30, 3000
 NS_EXTEND_OUTPUT_FULL = (1, 3, 6, 1, 4, 1, 8072, 1, 3, 2, 3, 1, 2)
@@ -57,12 +58,7 @@ def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             pytest.fail("snmpd did not answer within 5 s")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def _netsnmp_walk(port: int, oid: str) -> dict[tuple[int, ...], str]:

@@ -15,6 +15,7 @@ import pytest
 
 from collectors.base import Context, Deadline, Observation
 from collectors.snmp import SnmpCollector, SnmpSection
+from tests.helpers.procs import stop_process
 
 V3 = {"version": "3", "username": "pantauv3", "auth_protocol": "SHA",
       "auth_password": "authpass-123", "priv_protocol": "AES", "priv_password": "privpass-123"}
@@ -56,9 +57,8 @@ class Snmpd:
         raise AssertionError("snmpd did not start: " + (self.tmp / "log").read_text())
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 def _reboots(obs: Observation) -> float:

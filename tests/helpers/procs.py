@@ -1,0 +1,32 @@
+"""Stopping the peers the tests start (snmpd, Prometheus, exporters, the agent itself)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from typing import Any
+
+
+def stop_process(proc: subprocess.Popen[Any], *, group: bool = False,
+                 grace: float = 10.0) -> None:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL: a peer that ignores SIGTERM cannot
+    hang the suite. group=True signals the whole process group, for processes started with
+    start_new_session=True whose children must go too."""
+    if proc.poll() is not None:
+        return
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait(timeout=5)
