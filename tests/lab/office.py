@@ -166,54 +166,27 @@ def make_certs(directory: Path,
     import ipaddress
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from tests.helpers.certs import issue, new_ca, pem, pem_key
 
     now = dt.datetime.now(dt.UTC)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("pantau lab CA")).issuer_name(
-        name("pantau lab CA")).public_key(ca_key.public_key()).serial_number(
-        x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                     False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256()))
+    ca, ca_key = new_ca("pantau lab CA", now + dt.timedelta(days=30))
     out = {"ca": directory / "ca.pem"}
     not_after = 0.0
-    out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out["ca"].write_bytes(pem(ca))
+    sans = [x509.DNSName("portal.lab.test"),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]
     for label, start, end in (
         ("server", now - dt.timedelta(days=1), now + dt.timedelta(days=20)),
         ("expired", now - dt.timedelta(days=10), now - dt.timedelta(days=2)),
     ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder().subject_name(name("portal.lab.test")).issuer_name(
-            ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("portal.lab.test"),
-                *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-        chain = cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(
-            serialization.Encoding.PEM)
+        cert, key = issue(ca, ca_key, "portal.lab.test", sans, ExtendedKeyUsageOID.SERVER_AUTH,
+                          start, end)
         out[f"{label}_cert"] = directory / f"{label}.pem"
-        out[f"{label}_cert"].write_bytes(chain)
+        out[f"{label}_cert"].write_bytes(pem(cert) + pem(ca))  # the chain
         out[f"{label}_key"] = directory / f"{label}.key"
-        out[f"{label}_key"].write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        out[f"{label}_key"].write_bytes(pem_key(key))
         if label == "server":
             not_after = end.replace(microsecond=0).timestamp()
     return out, not_after
