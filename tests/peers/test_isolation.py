@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,36 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agent import pick, run_agent
+from tests.helpers.tarpit import Tarpit
 
 
 @pytest.fixture
 def tarpit() -> Iterator[int]:
     """Accepts TCP connections and never sends a byte (a portal that hangs)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
-    sock.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        stop.set()
-        t.join(timeout=5)
-        for c in held:
-            c.close()
-        sock.close()
+    with Tarpit(backlog=512) as pit:
+        yield pit.port
 
 
 def test_hanging_targets_do_not_delay_metrics_or_other_checks(tmp_path: Path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,56 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agent import parse_metrics, pick, run_agent, run_cli
-
-
-class CountingServer:
-    """A TCP listener on loopback that counts connections and never sends anything."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            self.conns.append(conn)
-
-    def count(self, at_least: int = 0, timeout: float = 5.0) -> int:
-        """Connections accepted so far, after waiting (bounded) until `at_least` are in: the
-        kernel completes a handshake before this thread's accept() has run."""
-        deadline = time.monotonic() + timeout
-        while self.accepted < at_least and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.accepted
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(timeout=5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
+from tests.helpers.tarpit import Tarpit
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[CountingServer, CountingServer]]:
-    a, b = CountingServer(), CountingServer()
-    try:
+def servers() -> Iterator[tuple[Tarpit, Tarpit]]:
+    with Tarpit() as a, Tarpit() as b:
         yield a, b
-    finally:
-        a.close()
-        b.close()
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, float]:
@@ -77,7 +33,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, flo
 
 
 def test_probe_only_what_config_allows(tmp_path: Path,
-                                       servers: tuple[CountingServer, CountingServer]) -> None:
+                                       servers: tuple[Tarpit, Tarpit]) -> None:
     allowed, forbidden = servers
     cfg = {
         "site": "kantor-probe", "host": {"enabled": False},
@@ -125,7 +81,7 @@ def test_probe_only_what_config_allows(tmp_path: Path,
         assert 1.0 <= took < 3.0, took
 
 
-def test_pantau_probe_cli(servers: tuple[CountingServer, CountingServer]) -> None:
+def test_pantau_probe_cli(servers: tuple[Tarpit, Tarpit]) -> None:
     allowed, _ = servers
     r = run_cli("probe", "tcp", f"127.0.0.1:{allowed.port}", "--json", "--timeout", "3s")
     assert r.returncode == 0, r.stderr

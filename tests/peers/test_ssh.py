@@ -8,7 +8,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from collectors.ssh_session import (
 )
 from tests.helpers.agent import run_cli
 from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
+from tests.helpers.tarpit import Tarpit
 
 ROUTEROS_DATA = Path(__file__).resolve().parents[1] / "testdata" / "routeros"
 
@@ -179,31 +179,8 @@ def test_watchdog_closes_hung_session(sshd: Sshd, user: SshUser, trusted: Path) 
 @pytest.fixture()
 def silent_peer() -> Iterator[int]:
     """Accepts TCP and never sends a banner."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-                conns.append(c)
-            except OSError:
-                continue
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(5)
-        for c in conns:
-            c.close()
-        srv.close()
+    with Tarpit(backlog=8) as pit:
+        yield pit.port
 
 
 def test_silent_peer_times_out_at_banner_timeout(silent_peer: int, tmp_path: Path) -> None:
