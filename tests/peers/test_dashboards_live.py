@@ -3,7 +3,6 @@ that has scraped a running pantau with host, probe and SNMP data."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dashboards import generate
 from tests.helpers.agent import free_port, pick, run_agent
 from tests.helpers.procs import stop_process
 from tests.helpers.prometheus import run_prometheus
@@ -25,14 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = "kantor-dash"
 VARS = {"$site": SITE, "$check": ".*", "$device": ".*", "$__rate_interval": "15s",
         "$__range": "2m", "$__interval": "5s", "${datasource}": "prometheus"}
-
-
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("dash_gen", ROOT / "dashboards" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def substitute(expr: str) -> str:
@@ -127,7 +119,6 @@ def test_every_dashboard_query_returns_data(tmp_path: Path, portal: tuple[int, i
     }
     board_files = sorted((ROOT / "dashboards" / "grafana").glob("*.json"))
     assert len(board_files) == 5
-    gen = _generator()
     with run_agent(cfg, tmp_path) as agent:
         agent.wait_for(lambda m: pick(m, "pantau_snmp_up") == [1.0], timeout=30)
         scrape = [{"job_name": "pantau", "scrape_interval": "1s",
@@ -139,7 +130,7 @@ def test_every_dashboard_query_returns_data(tmp_path: Path, portal: tuple[int, i
             checked = 0
             for path in board_files:
                 board = json.loads(path.read_text())
-                for title, expr in gen.queries(board):
+                for title, expr in generate.queries(board):
                     q = substitute(expr)
                     try:
                         result = prom.query(q)

@@ -3,26 +3,17 @@ exactly what dashboards/generate.py produces."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
 from agent.runtime import all_metric_specs
+from dashboards import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC_RE = re.compile(r"\b((?:pantau|node)_[a-zA-Z0-9_]+)\b")
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dash_gen", ROOT / "dashboards" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _declared() -> set[str]:
@@ -30,7 +21,7 @@ def _declared() -> set[str]:
 
 
 def test_committed_dashboards_match_generator() -> None:
-    for name, text in _generator().render_all().items():
+    for name, text in generate.render_all().items():
         path = ROOT / "dashboards" / "grafana" / name
         assert path.exists(), f"{name} missing: run python dashboards/generate.py"
         assert path.read_text() == text, f"{name} is stale: run python dashboards/generate.py"
@@ -38,11 +29,10 @@ def test_committed_dashboards_match_generator() -> None:
 
 def test_every_dashboard_metric_is_declared() -> None:
     declared = _declared()
-    gen = _generator()
     used: set[str] = set()
     for path in sorted((ROOT / "dashboards" / "grafana").glob("*.json")):
         board = json.loads(path.read_text())
-        for _, expr in gen.queries(board):
+        for _, expr in generate.queries(board):
             used.update(METRIC_RE.findall(expr))
         for var in board["templating"]["list"]:
             used.update(METRIC_RE.findall(json.dumps(var.get("query", ""))))
