@@ -26,7 +26,7 @@ from collectors.base import MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
 
 if TYPE_CHECKING:
-    from exporters.prometheus import MetricsServer
+    from exporters.http_server import MetricsServer
     from exporters.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def all_metric_specs() -> list[MetricSpec]:
 def _extra_specs() -> list[MetricSpec]:
     """Metrics of optional parts (alerting, remote write), when those modules are present."""
     out: list[MetricSpec] = []
-    for mod_name in ("agent.alerting", "exporters.remote_write"):
+    for mod_name in ("agent.alerting.engine", "exporters.remote_write.writer"):
         try:
             mod = importlib.import_module(mod_name)
         except ImportError:
@@ -76,7 +76,7 @@ def _extra_specs() -> list[MetricSpec]:
 
 def icmp_mode() -> str:
     try:
-        pinger = importlib.import_module("collectors.pinger")
+        pinger = importlib.import_module("collectors.probe.pinger")
     except ImportError:
         return "none"
     detect = getattr(pinger, "detect_mode", None)
@@ -150,16 +150,16 @@ class Agent:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
-        from exporters.prometheus import MetricsServer
+        from exporters.http_server import MetricsServer
 
         host, port = parse_listen(self.listen)
         web_config = _web_config_of(self.config)
         self._publish_runtime()
         refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
-        from agent.report_schedule import monthly_loop
+        from agent.reports.schedule import monthly_loop
 
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
-        from agent.alerting import Alerting  # alerting
+        from agent.alerting import Alerting
 
         self.alerting = Alerting(self.config, self.store, None, self.config.site)  # alerting
         await self.alerting.start()  # alerting: before the scheduler, so no result is missed
@@ -224,7 +224,7 @@ class Agent:
 
     def _probe_handler(self):  # type: ignore[no-untyped-def]
         try:
-            probe = importlib.import_module("agent.probe")
+            probe = importlib.import_module("agent.probe.endpoint")
         except ImportError:
             return None
         factory = getattr(probe, "make_handler", None)

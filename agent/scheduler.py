@@ -16,17 +16,10 @@ import time
 from dataclasses import dataclass, field
 
 from agent.store import Store
-from collectors.base import (
-    Collector,
-    Context,
-    Deadline,
-    JobSpec,
-    MetricSpec,
-    Observation,
-    Sample,
-    ThreadTracker,
-)
-from collectors.probe_common import PROBE_SUCCESS, probe_samples
+from collectors import Collector
+from collectors.base import Context, Deadline, JobSpec, MetricSpec, Observation, Sample
+from collectors.common.threads import ThreadTracker
+from collectors.probe import PROBE_SUCCESS, probe_samples
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,10 @@ Adding a collector means adding its module and one line here; nothing is discove
 from __future__ import annotations
 
 from collectors.base import Collector
-from collectors.dns import DnsCollector
 from collectors.host import HostCollector
-from collectors.http import HttpCollector
-from collectors.icmp import IcmpCollector
-from collectors.snmp import SnmpCollector
-from collectors.snmp_traps import TrapCollector
-from collectors.ssh import SshCollector
-from collectors.ssh_audit import PlaybookRunsCollector
-from collectors.tcp import TcpCollector
+from collectors.probe import DnsCollector, HttpCollector, IcmpCollector, TcpCollector
+from collectors.snmp import SnmpCollector, TrapCollector
+from collectors.ssh import PlaybookRunsCollector, SshCollector
 
 REGISTRY: dict[str, type[Collector]] = {
     "host": HostCollector,

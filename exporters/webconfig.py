@@ -28,7 +28,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from collectors.base import StrictModel
+from collectors.config import StrictModel
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.ssh_config import SshSection
-from collectors.ssh_session import Auth, SshError, SshSession, parse_target
+from collectors.ssh import Auth, SshError, SshSection, SshSession
+from collectors.ssh.session import parse_target
 from playbooks.audit import AuditSink, clip
 from playbooks.schema import Playbook, PlaybookError, Step, find_playbook, render
 

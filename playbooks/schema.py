@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from collectors.base import Duration, Regex, StrictModel
+from collectors.config import Duration, Regex, StrictModel
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 BUILTIN_VARS = frozenset({"target_name", "target_host", "target_port", "target_user"})

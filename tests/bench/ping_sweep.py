@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from collectors.pinger import get_pinger  # noqa: E402
+from collectors.probe.pinger import get_pinger  # noqa: E402
 
 N = 1000
 ADDRS = [f"127.1.{i // 250}.{i % 250 + 1}" for i in range(N)]

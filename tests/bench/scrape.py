@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from collectors.base import MetricSpec, Sample  # noqa: E402
 from exporters.exposition import Exposition  # noqa: E402
-from exporters.prometheus import MetricsServer  # noqa: E402
+from exporters.http_server import MetricsServer  # noqa: E402
 from exporters.webconfig import WebConfig  # noqa: E402
 from tests.helpers.agent import free_port  # noqa: E402
 from tests.helpers.benchmarks import replace_section  # noqa: E402

@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from collectors.base import Context, Deadline
-from collectors.ssh import SshCheckConfig, SshCollector
-from collectors.ssh_config import SshSection
-from collectors.ssh_parsers import LINUX_COMMAND
-from collectors.ssh_session import enrol_host_key, fetch_host_key
+from collectors.ssh import SshCollector, SshSection
+from collectors.ssh.collector import SshCheckConfig
+from collectors.ssh.parsers import LINUX_COMMAND
+from collectors.ssh.session import enrol_host_key, fetch_host_key
 from tests.helpers.sshd import running_sshd, throwaway_user
 
 

@@ -32,12 +32,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.base import Context, Deadline
-from collectors.host import (
+from collectors.host import HostCollector, HostConfig
+from collectors.host.collector import (
     DEFAULT_DISK_DEVICES_EXCLUDE,
     DEFAULT_FS_TYPES_EXCLUDE,
     DEFAULT_MOUNT_POINTS_EXCLUDE,
-    HostCollector,
-    HostConfig,
 )
 from exporters.exposition import Exposition
 from tests.helpers.agent import free_port, pick, run_agent

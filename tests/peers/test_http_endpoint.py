@@ -26,7 +26,7 @@ import pytest
 
 from collectors.base import MetricSpec, Sample
 from exporters.exposition import CONTENT_TYPE, Exposition
-from exporters.prometheus import MetricsServer
+from exporters.http_server import MetricsServer
 from exporters.webconfig import WebConfig, load_web_config
 from tests.helpers.agent import parse_metrics, pick, run_agent, run_cli
 from tests.helpers.certs import make_pki

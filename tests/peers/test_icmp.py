@@ -84,7 +84,7 @@ def test_unprivileged_datagram_mode(netns: str) -> None:
     drop_raw = ("setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw")
     probe = subprocess.run(
         ["ip", "netns", "exec", netns, *drop_raw, sys.executable, "-c",
-         "from collectors.pinger import detect_mode; print(detect_mode())"],
+         "from collectors.probe.pinger import detect_mode; print(detect_mode())"],
         capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert probe.stdout.strip() == "dgram", probe.stderr
     res = run_checks([icmp("v4", "127.0.0.1"), icmp("v6", "::1")], netns, drop_raw)

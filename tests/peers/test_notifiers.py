@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 
-from agent.alerting import Alerting, AlertsConfig
+from agent.alerting import Alerting
+from agent.alerting.engine import AlertsConfig
 from agent.history import History
 from agent.store import Store
-from collectors.base import CheckConfig, Observation
-from exporters.notification import DeliveryError
-from exporters.telegram import TelegramNotifier, TelegramReceiver
+from collectors.base import Observation
+from collectors.config import CheckConfig
+from exporters.notify import DeliveryError, TelegramNotifier, TelegramReceiver
 from tests.helpers.agent import free_port, run_cli
 from tests.helpers.notify_peers import alertmanager, smtp_server, webhook_sink
 

@@ -2,7 +2,7 @@
 
 Lab: two network namespaces the test creates, the writer in one, Prometheus in the other, joined
 by a veth pair whose Prometheus end is set down to cut the link. The writer is a subprocess using
-exporters.remote_write.RemoteWriter that emits `rwtest_seq{series=k}` = n at exactly
+exporters.remote_write.writer.RemoteWriter that emits `rwtest_seq{series=k}` = n at exactly
 T0 + n * STEP, so Prometheus' raw data says precisely which samples arrived: every value must be
 there once, in order, at its own timestamp.
 
@@ -31,9 +31,9 @@ from typing import Any
 
 import pytest
 
-from exporters import rw_proto
-from exporters.remote_write import QUEUE_FILE
-from exporters.rw_queue import DiskQueue
+from exporters.remote_write import proto as rw_proto
+from exporters.remote_write.queue import DiskQueue
+from exporters.remote_write.writer import QUEUE_FILE
 from tests.helpers.agent import free_port, pick, run_agent
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import load_config
-from agent.report_schedule import mail_monthly, previous_month, write_monthly
-from exporters.notification import DeliveryError
+from agent.reports.schedule import mail_monthly, previous_month, write_monthly
+from exporters.notify import DeliveryError
 from tests.helpers.agent import free_port, run_agent
 from tests.helpers.notify_peers import Mailbox, smtp_server
 from tests.helpers.report_office import WIB, make_office

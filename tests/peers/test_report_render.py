@@ -14,18 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.availability import Maintenance, Outage
-from agent.report import (
-    CHROMIUM_FLAGS,
-    ReportsConfig,
-    SiteData,
-    build_report,
-    chromium,
-    fmt_percent,
-    render,
-    to_csv,
-    to_json,
-)
+from agent.reports import ReportsConfig, render
+from agent.reports.availability import Maintenance, Outage
+from agent.reports.build import SiteData, build_report
+from agent.reports.render import CHROMIUM_FLAGS, chromium, fmt_percent, to_csv, to_json
 
 WITA = ZoneInfo("Asia/Makassar")
 

@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.cli_report import build
 from agent.config import load_config
+from agent.reports import build
 from tests.helpers.agent import pick, run_agent
 from tests.helpers.prometheus import run_prometheus
 

@@ -286,7 +286,8 @@ def test_restart_is_a_reboot_without_spike(gear: Gear) -> None:
 
 
 def test_32bit_wrap_extension_and_reset() -> None:
-    from collectors.snmp import SnmpAuth, SnmpCollector, SnmpDevice
+    from collectors.snmp import SnmpCollector
+    from collectors.snmp.collector import SnmpAuth, SnmpDevice
 
     coll = SnmpCollector(SnmpDevice(name="x", address="127.0.0.1", auth="a"),
                          SnmpAuth(community="c"))

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from collectors.base import Context, Deadline, Observation
-from collectors.snmp import SnmpAuth
-from collectors.snmp_traps import TrapCollector, TrapsConfig
+from collectors.snmp import TrapCollector
+from collectors.snmp.collector import SnmpAuth
+from collectors.snmp.traps import TrapsConfig
 from tests.helpers.agent import pick, run_agent
 
 ENGINE_ID = "0x80001f8880a1b2c3d4e5f60708"

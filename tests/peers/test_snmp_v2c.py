@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from collectors.base import Deadline
-from collectors.snmp_v2c import V2cTarget
-from collectors.snmp_walk import SnmpError, convert
+from collectors.snmp import SnmpError, convert
+from collectors.snmp.v2c import V2cTarget
 from tests.helpers.procs import stop_process
 
 EXTEND_ROWS, EXTEND_BYTES = 30, 3000

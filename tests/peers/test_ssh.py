@@ -16,12 +16,10 @@ import psutil
 import pytest
 
 from collectors.base import Context, Deadline, Observation
-from collectors.ssh import SshCheckConfig, SshCollector
-from collectors.ssh_config import SshSection
-from collectors.ssh_session import (
-    Auth,
+from collectors.ssh import Auth, SshCollector, SshSection, SshSession
+from collectors.ssh.collector import SshCheckConfig
+from collectors.ssh.session import (
     HostKeyError,
-    SshSession,
     SshTimeout,
     Timeouts,
     enrol_host_key,

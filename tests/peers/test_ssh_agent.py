@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ssh_session import enrol_host_key, fetch_host_key
+from collectors.ssh.session import enrol_host_key, fetch_host_key
 from tests.helpers.agent import free_port, pick, run_agent, run_cli, write_config
 from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collectors.ssh_session import enrol_host_key, fetch_host_key
+from collectors.ssh.session import enrol_host_key, fetch_host_key
 from tests.helpers.agent import free_port, run_cli
 from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
 

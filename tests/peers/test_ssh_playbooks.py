@@ -14,9 +14,8 @@ import pytest
 import yaml
 
 from collectors.base import Context, Deadline
-from collectors.ssh_audit import PlaybookRunsCollector
-from collectors.ssh_config import SshSection
-from collectors.ssh_session import enrol_host_key, fetch_host_key
+from collectors.ssh import PlaybookRunsCollector, SshSection
+from collectors.ssh.session import enrol_host_key, fetch_host_key
 from playbooks.audit import JsonlAuditSink
 from playbooks.runner import AlertTrigger
 from tests.helpers.agent import free_port, run_cli

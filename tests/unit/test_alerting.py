@@ -10,10 +10,12 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from agent.alerting import Alerting, AlertsConfig
+from agent.alerting import Alerting
+from agent.alerting.engine import AlertsConfig
 from agent.history import History
 from agent.store import Store
-from collectors.base import CheckConfig, Observation
+from collectors.base import Observation
+from collectors.config import CheckConfig
 
 
 def test_playbooks_run_only_when_allowed_rate_limited_and_recorded(tmp_path: Path) -> None:
@@ -62,7 +64,7 @@ def test_playbooks_run_only_when_allowed_rate_limited_and_recorded(tmp_path: Pat
 
 
 def test_alerts_config_errors_are_clear() -> None:
-    with pytest.raises(ValidationError, match="unknown timezone 'Mars'"):
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars'"):
         AlertsConfig.model_validate({"timezone": "Mars"})
     with pytest.raises(ValidationError, match="duplicate receiver name 'a'"):
         AlertsConfig.model_validate({"receivers": [
@@ -96,7 +98,7 @@ def test_check_config_reports_alerts_errors_with_line(tmp_path: Path) -> None:
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     import random
 
-    from agent.outbox import backoff
+    from agent.alerting.outbox import backoff
 
     rng = random.Random(7)
     for attempt, step in ((1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (30, 300.0)):
@@ -106,7 +108,8 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 
 def test_messages_in_both_languages_with_local_time() -> None:
-    from agent.messages import render, resolve_zone
+    from agent.alerting.messages import render
+    from collectors.common.timefmt import resolve_zone
 
     at = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
     title, body = render("firing", "id", resolve_zone("WITA"), site="mpp-makassar",

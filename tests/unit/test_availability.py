@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.availability import (
+from agent.reports.availability import (
     Maintenance,
     Outage,
     Transition,

@@ -29,7 +29,7 @@ def test_no_instance_or_job_labels() -> None:
 
 
 def test_config_reference_matches_code() -> None:
-    from agent.configdoc import render_reference
+    from agent.config.reference import render_reference
 
     doc = DOC.with_name("configuration.md")
     assert doc.read_text() == render_reference(), (

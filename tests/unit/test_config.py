@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentConfig, ConfigError, parse_config
-from collectors.base import format_duration, parse_duration
+from collectors.config import format_duration, parse_duration
 from tests.helpers.agent import run_cli
 
 CASES = Path(__file__).resolve().parents[1] / "testdata" / "invalid-configs"
@@ -99,7 +99,7 @@ def test_print_config_round_trips(tmp_path: Path) -> None:
 def test_secret_from_env_and_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import TypeAdapter
 
-    from collectors.base import Secret
+    from collectors.config import Secret
 
     monkeypatch.setenv("PANTAU_TEST_SECRET", "s3cr3t-value")
     ta: TypeAdapter[object] = TypeAdapter(Secret)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.discovery import default_gateways, dns_resolvers
+from agent.config.discovery import default_gateways, dns_resolvers
 
 ROUTE = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0
@@ -35,7 +35,7 @@ def test_resolvers(tmp_path: Path) -> None:
 
 def test_embedded_default_probes_gateway_and_dns(tmp_path: Path) -> None:
     from agent.config import AgentConfig
-    from agent.discovery import default_config
+    from agent.config.discovery import default_config
 
     route = tmp_path / "route"
     route.write_text(ROUTE)

@@ -222,9 +222,11 @@ def test_alerting_reports_full_disk_and_keeps_monitoring(
     import asyncio
     from types import SimpleNamespace
 
-    from agent.alerting import Alerting, AlertsConfig
+    from agent.alerting import Alerting
+    from agent.alerting.engine import AlertsConfig
     from agent.store import Store
-    from collectors.base import CheckConfig, Observation
+    from collectors.base import Observation
+    from collectors.config import CheckConfig
 
     with small_disk(tmp_path / "disk", "3m") as disk:
         cfg = SimpleNamespace(

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 
 from collectors import REGISTRY
 from collectors.base import Context, Deadline, Observation, Sample
-from collectors.host import (
-    HostCollector,
-    HostConfig,
+from collectors.host import HostCollector, HostConfig
+from collectors.host.collector import (
     parse_diskstats,
     parse_meminfo,
     parse_mounts,
@@ -118,7 +117,7 @@ def test_parse_netdev_legacy_names_and_exclude() -> None:
 def test_parse_diskstats_field_counts_and_default_exclude() -> None:
     import re
 
-    from collectors.host import DEFAULT_DISK_DEVICES_EXCLUDE
+    from collectors.host.collector import DEFAULT_DISK_DEVICES_EXCLUDE
 
     got = by_key(parse_diskstats(DISKSTATS, re.compile(DEFAULT_DISK_DEVICES_EXCLUDE)))
     devices = {dict(ls)["device"] for _, ls in got}
@@ -139,7 +138,7 @@ def test_parse_diskstats_field_counts_and_default_exclude() -> None:
 def test_parse_mounts_excludes_dedups_and_unescapes() -> None:
     import re
 
-    from collectors.host import DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE
+    from collectors.host.collector import DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE
 
     mounts = parse_mounts(
         MOUNTS, re.compile(DEFAULT_MOUNT_POINTS_EXCLUDE), re.compile(DEFAULT_FS_TYPES_EXCLUDE)

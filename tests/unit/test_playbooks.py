@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ssh_config import SshSection
+from collectors.ssh import SshSection
 from playbooks.audit import JsonlAuditSink
 from playbooks.runner import AlertTrigger, PlaybookRunner, plan, resolve_targets
 from playbooks.schema import (

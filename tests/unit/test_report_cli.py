@@ -77,7 +77,7 @@ def test_report_formats(office: Path, tmp_path: Path, fmt: str) -> None:
 
 def test_monthly_report_written_once(office: Path) -> None:
     from agent.config import load_config
-    from agent.report_schedule import next_run, previous_month, write_monthly
+    from agent.reports.schedule import next_run, previous_month, write_monthly
 
     cfg = load_config(office)
     cfg.reports.monthly = True

@@ -13,7 +13,7 @@ import math
 import pytest
 
 from collectors.base import Sample
-from exporters import rw_proto
+from exporters.remote_write import proto as rw_proto
 
 
 def test_roundtrip_labels_sorted_with_name() -> None:

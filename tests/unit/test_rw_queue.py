@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from exporters.rw_queue import DiskQueue, NewRow
+from exporters.remote_write.queue import DiskQueue, NewRow
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,7 +101,7 @@ _WRITER = """
 import sys
 from pathlib import Path
 from typing import Any
-from exporters.rw_queue import DiskQueue, NewRow
+from exporters.remote_write.queue import DiskQueue, NewRow
 q = DiskQueue(Path(sys.argv[1]), 10**9, 1e12)
 i = 0
 while True:

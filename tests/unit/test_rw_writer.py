@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from collectors.base import Sample
-from exporters import rw_proto
 from exporters.remote_write import RemoteWriteConfig, RemoteWriter
+from exporters.remote_write import proto as rw_proto
 
 
 class Receiver:

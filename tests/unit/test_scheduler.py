@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from agent.scheduler import Scheduler
 from agent.store import Store
-from collectors.base import Context, JobSpec, MetricSpec, Observation, Sample, StrictModel
+from collectors.base import Context, JobSpec, MetricSpec, Observation, Sample
+from collectors.config import StrictModel
 
 
 class _Cfg(StrictModel):

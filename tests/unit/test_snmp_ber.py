@@ -10,7 +10,8 @@ from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import rfc1902, rfc1905
 from pysnmp.proto.api import v2c
 
-from collectors.snmp_v2c import (
+from collectors.snmp import SnmpError, convert
+from collectors.snmp.v2c import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
@@ -20,7 +21,6 @@ from collectors.snmp_v2c import (
     decode_response,
     encode_request,
 )
-from collectors.snmp_walk import SnmpError, convert
 
 IF_HC_IN = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6)
 

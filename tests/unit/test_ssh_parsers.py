@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.ssh_parsers import (
+from collectors.ssh.parsers import (
     SECTION_MARK,
     ParseError,
     merge_interfaces,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.state import Damping, Graph, Outcome, StateMachine
+from agent.alerting.state import Damping, Graph, Outcome, StateMachine
 
 # office: gateway -> isp-a / isp-b (backing each other up) -> portal, dns
 DEPS = {"isp-a": ["gateway"], "isp-b": ["gateway"], "gateway": [], "portal": [], "dns": []}

@@ -1,0 +1,70 @@
+"""The `alerts:` section: damping, dependency settling, delivery retries, receivers and the
+playbooks a down check may trigger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from collectors.common.timefmt import resolve_zone
+from collectors.config import Duration, StrictModel
+from exporters.notify import AlertmanagerReceiver, EmailReceiver, TelegramReceiver, WebhookReceiver
+
+
+class DampingConfig(StrictModel):
+    failures: int = Field(3, ge=1, le=1000, description="Consecutive failures to go down.")
+    successes: int = Field(2, ge=1, le=1000, description="Consecutive successes to come back.")
+
+
+class PlaybookPolicy(StrictModel):
+    enabled: bool = Field(False, description="Allow checks to trigger playbooks when down.")
+    allowed: list[str] = Field(
+        default_factory=list, description="Playbooks a check may trigger (by name)."
+    )
+    max_runs_per_hour: int = Field(2, ge=1, le=60, description="Per check, rolling hour.")
+    timeout: Duration = Field(300.0, description="Hard limit of one playbook run.")
+
+
+Receiver = Annotated[
+    AlertmanagerReceiver | TelegramReceiver | EmailReceiver | WebhookReceiver,
+    Field(discriminator="type"),
+]
+
+
+class AlertsConfig(StrictModel):
+    """The `alerts:` section: states, dependencies, receivers."""
+
+    enabled: bool = Field(True, description="Run the alert state machine and notify.")
+    language: Literal["id", "en"] = Field("id", description="Message language.")
+    timezone: str = Field("WIB", description="WIB, WITA, WIT or an IANA zone name.")
+    damping: DampingConfig = Field(default_factory=DampingConfig,
+                                   description="Flap damping for every check.")
+    per_check: dict[str, DampingConfig] = Field(
+        default_factory=dict, description="Damping overrides by check name."
+    )
+    settle: Duration = Field(
+        120.0, description="Longest a down check waits for a failing dependency to settle."
+    )
+    initial_backoff: Duration = Field(5.0, description="First retry delay of a delivery.")
+    max_backoff: Duration = Field(300.0, description="Longest retry delay of a delivery.")
+    runbook_url: str = Field("", description="Runbook URL template; {check}, {site} replaced.")
+    receivers: list[Receiver] = Field(default_factory=list, description="Where to notify.")
+    playbooks: PlaybookPolicy = Field(
+        default_factory=PlaybookPolicy, description="Playbooks a down check may trigger."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        resolve_zone(v)
+        return v
+
+    @model_validator(mode="after")
+    def _unique(self) -> AlertsConfig:
+        seen: set[str] = set()
+        for r in self.receivers:
+            if r.name in seen:
+                raise ValueError(f"duplicate receiver name {r.name!r}")
+            seen.add(r.name)
+        return self

@@ -1,0 +1,543 @@
+"""Alerting: check results -> state machine -> history + outbox -> receivers.
+
+Order of operations is the durability contract: a state change, its current status and the
+notifications it causes are committed in ONE transaction *before* the change is shown on
+/metrics or handed to the outbox. So whatever /metrics reported before a kill -9 is in the
+history, and every notification in the outbox belongs to a recorded change. When the disk is
+full the change is kept in memory and retried, monitoring goes on, and the failure is visible
+(pantau_history_disk_full, pantau_history_write_errors_total, an error in the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.alerting.config import AlertsConfig
+from agent.alerting.messages import render
+from agent.alerting.outbox import Outbox
+from agent.alerting.state import Damping, Graph, Notice, Outcome, StateMachine
+from agent.history import ChangeRow, History, HistoryError, NewNotification, StatusRow
+from agent.store import Result, Store
+from collectors.base import MetricSpec, Observation, Sample
+from collectors.common.timefmt import resolve_zone
+from collectors.config import CheckConfig
+from exporters.notify import (
+    AlertmanagerNotifier,
+    AlertmanagerReceiver,
+    EmailNotifier,
+    EmailReceiver,
+    Notification,
+    Notifier,
+    TelegramNotifier,
+    TelegramReceiver,
+    WebhookNotifier,
+    WebhookReceiver,
+)
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("pantau_check_up", "gauge",
+               "1 if the check is up, 0 if down (after flap damping); absent while unknown."),
+    MetricSpec("pantau_check_state_changes_total", "counter",
+               "State changes of the check recorded in the outage history."),
+    MetricSpec("pantau_check_root_cause", "gauge",
+               "1 for each down check, with the root cause (the check itself if it is the root).",
+               ("cause",)),
+    MetricSpec("pantau_check_suppressed", "gauge",
+               "1 while the check is down because a check it depends on is down (no alert)."),
+    MetricSpec("pantau_notifications_total", "counter",
+               "Notification delivery attempts by receiver and result (sent, retry, failed).",
+               ("receiver", "result")),
+    MetricSpec("pantau_outbox_pending", "gauge",
+               "Notifications waiting in the outbox for delivery."),
+    MetricSpec("pantau_history_write_errors_total", "counter",
+               "Failed writes to the outage history (the change is kept and retried)."),
+    MetricSpec("pantau_history_disk_full", "gauge",
+               "1 while the outage history cannot be written because the disk is full."),
+    MetricSpec("pantau_playbook_runs_total", "counter",
+               "Alert-triggered playbook runs by playbook and result.",
+               ("playbook", "result")),
+)
+
+STORE_KEY = "self:alerting"
+
+
+def make_notifier(r: Any) -> Notifier:
+    if isinstance(r, AlertmanagerReceiver):
+        return AlertmanagerNotifier(r)
+    if isinstance(r, TelegramReceiver):
+        return TelegramNotifier(r)
+    if isinstance(r, EmailReceiver):
+        return EmailNotifier(r)
+    if isinstance(r, WebhookReceiver):
+        return WebhookNotifier(r)
+    raise ValueError(f"unknown receiver type {type(r).__name__}")
+
+
+def alerts_config(config: Any) -> AlertsConfig:
+    raw = getattr(config, "alerts", None)
+    if isinstance(raw, AlertsConfig):
+        return raw
+    return AlertsConfig.model_validate(raw or {})
+
+
+def build_graph(checks: list[CheckConfig]) -> Graph:
+    return Graph.build(
+        [c.name for c in checks],
+        {c.name: list(c.depends_on) for c in checks},
+        {c.name: list(getattr(c, "depends_on_any", []) or []) for c in checks},
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Runtime
+
+PlaybookHook = Callable[[str, str, float], Awaitable[tuple[str, str]]]
+
+
+@dataclass
+class _Batch:
+    outcome: Outcome
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class Alerting:
+    """Wire it into the agent: `Alerting(config, store, history_or_None, site)`, then
+    `await start()` after the store exists and `await stop()` on shutdown."""
+
+    def __init__(self, config: Any, store: Store, history: History | None = None,
+                 site: str | None = None) -> None:
+        self.store = store
+        self.history = history
+        self._own_history = history is None
+        self._queue: list[_Batch] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changes: dict[str, int] = {}
+        self._notif_counts: dict[tuple[str, str], int] = {}
+        self._playbook_counts: dict[tuple[str, str], int] = {}
+        self._write_errors = 0
+        self._disk_full = False
+        self._firing: dict[str, Notification] = {}
+        # What /metrics shows: refreshed only after a history write was attempted, so a change
+        # is never visible before it is committed (unless the disk is full).
+        self._view: dict[str, tuple[str, str]] = {}
+        self._started = False
+        self._subscribed = False
+        self.notifiers: dict[str, Notifier] = {}
+        self.outbox: Outbox | None = None
+        self.playbook_hook: PlaybookHook | None = None
+        self._setup(config, site)
+
+    def _setup(self, config: Any, site: str | None) -> None:
+        self.config = config
+        self.site = site or config.site
+        self.cfg = alerts_config(config)
+        self.zone = resolve_zone(self.cfg.timezone)
+        self.checks: dict[str, CheckConfig] = {c.name: c for c in config.checks}
+        self.machine = self._new_machine()
+        self.playbook_hook = _make_playbook_hook(config) if self.cfg.playbooks.enabled else None
+
+    def _refresh_view(self) -> None:
+        self._view = {
+            n: (st.state, self.machine.root_cause(n) if st.state == "down" else "")
+            for n, st in self.machine.checks.items()
+        }
+
+    def _new_machine(self) -> StateMachine:
+        damping = {n: Damping(d.failures, d.successes) for n, d in self.cfg.per_check.items()}
+        return StateMachine(
+            build_graph(list(self.checks.values())), damping,
+            Damping(self.cfg.damping.failures, self.cfg.damping.successes),
+            settle=self.cfg.settle, now=time.time(),
+        )
+
+    async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        assert self.history is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.history.executor, fn, *args)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.history is None:
+            try:
+                self.history = await asyncio.to_thread(
+                    History.open, self.config.state_dir, self.site)
+            except HistoryError as e:
+                # Monitoring goes on without alerting rather than not at all.
+                log.error("alerting is OFF: %s", e)
+                self._write_errors += 1
+                self._disk_full = e.disk_full
+                self.publish()
+                return
+        await self._restore()
+        self.notifiers = {r.name: make_notifier(r) for r in self.cfg.receivers}
+        try:
+            dropped = await self._db(self.history.drop_receivers_except, list(self.notifiers))
+            if dropped:
+                log.warning("%d undelivered notification(s) were for receivers no longer "
+                            "configured; given up", dropped)
+        except HistoryError as e:
+            log.error("alerting: %s", e)
+        self.outbox = Outbox(
+            self.history, self.notifiers, initial_backoff=self.cfg.initial_backoff,
+            max_backoff=self.cfg.max_backoff, on_result=self._count_delivery,
+            on_change=self.publish,
+        )
+        if not self._subscribed:  # Store has no unsubscribe: subscribe once, gate on _started
+            self.store.subscribe(self._on_result)
+            self._subscribed = True
+        await self.outbox.start()
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="alerting-writer"),
+            asyncio.create_task(self._ticker(), name="alerting-ticker"),
+        ]
+        if any(isinstance(n, AlertmanagerNotifier) for n in self.notifiers.values()):
+            self._tasks.append(asyncio.create_task(self._am_refresher(), name="am-refresh"))
+        self._started = True
+        self._refresh_view()
+        self.publish()
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self._queue:  # a last try to keep what was observed
+            with contextlib.suppress(Exception):
+                await self._flush()
+        if self.outbox is not None:
+            await self.outbox.stop()
+        for n in self.notifiers.values():
+            with contextlib.suppress(Exception):
+                await n.aclose()
+        if self._own_history and self.history is not None:
+            await asyncio.to_thread(self.history.close)
+            self.history = None
+
+    async def reload(self, config: Any) -> None:
+        """Apply a new config: keep every check's state, rebuild graph and receivers."""
+        try:  # refuse a graph that cannot work before touching the running one
+            build_graph(list(config.checks))
+            resolve_zone(alerts_config(config).timezone)
+        except ValueError as e:
+            log.error("alerting keeps its previous configuration: %s", e)
+            return
+        old = {n: (s.state, s.since, s.verdict, s.cause) for n, s in self.machine.checks.items()}
+        await self.stop()
+        self._setup(config, config.site)
+        self._firing.clear()
+        for name, (state, since, verdict, cause) in old.items():
+            self.machine.restore(name, state, since, verdict, cause)
+        await self.start()
+
+    async def _restore(self) -> None:
+        assert self.history is not None
+        try:
+            rows = await self._db(self.history.status)
+            counts = await self._db(_change_counts, self.history)
+        except Exception as e:
+            log.error("alerting: cannot read the last states from history: %s", e)
+            return
+        self._changes = {k: v for k, v in counts.items() if k in self.checks}
+        for r in rows:
+            if r.check in self.checks and r.state in ("up", "down", "unknown"):
+                self.machine.restore(r.check, r.state, r.since, r.verdict, r.root_cause)
+        for name, st in self.machine.checks.items():
+            if st.verdict == "firing":
+                payload = await self._db(_last_firing, self.history, name)
+                if payload:
+                    with contextlib.suppress(TypeError):
+                        self._firing[name] = Notification.from_dict(payload)
+
+    # -- input ----------------------------------------------------------------------------
+    def _on_result(self, result: Result) -> None:
+        if not self._started or not self.cfg.enabled:
+            return
+        if not result.key.startswith("check:") or result.name not in self.checks:
+            return
+        obs: Observation = result.observation
+        outcome = self.machine.observe(result.name, obs.success, obs.timestamp or time.time(),
+                                       obs.reason)
+        if outcome:
+            self._enqueue(outcome)
+
+    def _enqueue(self, outcome: Outcome) -> None:
+        batch = _Batch(outcome, [self._notification(n) for n in outcome.notices])
+        self._queue.append(batch)
+        self._wake.set()
+        if self._disk_full:  # nothing can be committed now: show the live state meanwhile
+            self._refresh_view()
+            self.publish()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            outcome = self.machine.tick(time.time())
+            if outcome:
+                self._enqueue(outcome)
+
+    # -- notifications --------------------------------------------------------------------
+    def _notification(self, notice: Notice) -> Notification:
+        check = self.checks.get(notice.check)
+        severity = check.severity if check else "critical"
+        playbook = (check.playbook or "") if check else ""
+        runbook = self.cfg.runbook_url.replace("{check}", notice.check) \
+            .replace("{site}", self.site)
+        title, text = render(
+            notice.kind, self.cfg.language, self.zone, site=self.site, check=notice.check,
+            at=notice.at, since=notice.since, severity=severity, root_cause=notice.cause,
+            reason=notice.reason, playbook=playbook, runbook=runbook,
+            was_suppressed=notice.was_suppressed,
+        )
+        return Notification(
+            uid=str(uuid.uuid4()), kind=notice.kind, site=self.site, check=notice.check,
+            severity=severity, at=notice.at, since=notice.since, root_cause=notice.cause,
+            reason=notice.reason, title=title, text=text, runbook=runbook, playbook=playbook,
+            labels=dict(check.labels) if check else {}, was_suppressed=notice.was_suppressed,
+        )
+
+    def test_notification(self, receiver: str) -> Notification:
+        now = time.time()
+        title, text = render("test", self.cfg.language, self.zone, site=self.site,
+                             check="test", at=now, since=now, receiver=receiver)
+        return Notification(uid=str(uuid.uuid4()), kind="test", site=self.site, check="test",
+                            severity="info", at=now, since=now, root_cause="", reason="",
+                            title=title, text=text)
+
+    # -- writing --------------------------------------------------------------------------
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                ok = await self._flush()
+                if not ok:
+                    await asyncio.sleep(5.0)  # disk full or I/O error: retry, keep monitoring
+
+    async def _flush(self) -> bool:
+        batches = list(self._queue)
+        changes: list[ChangeRow] = []
+        notes: list[NewNotification] = []
+        verdicts: list[tuple[str, str, str]] = []
+        touched: set[str] = set()
+        receivers = tuple(self.notifiers)
+        for b in batches:
+            for c in b.outcome.changes:
+                changes.append(ChangeRow(c.check, c.at, c.old, c.new, c.reason, c.cause,
+                                         c.verdict))
+                touched.add(c.check)
+            for v in b.outcome.verdicts:
+                touched.add(v.check)
+                if v.new in ("suppressed", "firing"):
+                    verdicts.append((v.check, v.cause, v.new))
+            for n in b.notifications:
+                touched.add(n.check)
+                notes.append(NewNotification(n.uid, n.check, n.kind, n.at, n.root_cause,
+                                             n.to_dict(), receivers))
+        statuses = []
+        for name in sorted(touched):
+            st = self.machine.checks.get(name)
+            if st is not None:
+                statuses.append(StatusRow(name, st.state, st.since, st.verdict, st.cause))
+        assert self.history is not None
+        try:
+            await self._db(self.history.record, changes, statuses, notes, None, verdicts)
+        except HistoryError as e:
+            self._write_errors += 1
+            if e.disk_full and not self._disk_full:
+                log.error("outage history: disk full, %d change(s) kept in memory and retried; "
+                          "monitoring continues: %s", len(changes), e)
+            elif not e.disk_full:
+                log.error("outage history write failed (kept and retried): %s", e)
+            self._disk_full = e.disk_full
+            self._refresh_view()
+            self.publish()
+            return False
+        if self._disk_full:
+            log.warning("outage history writable again; %d held change(s) recorded",
+                        len(changes))
+        self._disk_full = False
+        del self._queue[:len(batches)]
+        for row in changes:
+            self._changes[row.check] = self._changes.get(row.check, 0) + 1
+        for b in batches:
+            for n in b.notifications:
+                if n.kind == "firing":
+                    self._firing[n.check] = n
+                    self._maybe_playbook(n)
+                else:
+                    self._firing.pop(n.check, None)
+            for c in b.outcome.changes:
+                log.info("check %s: %s -> %s", c.check, c.old, c.new)
+            for v in b.outcome.verdicts:
+                if v.new in ("suppressed", "firing"):
+                    log.info("check %s: %s (root cause %s)", v.check,
+                             "notifying" if v.new == "firing" else "suppressed", v.cause)
+        if self.outbox is not None:
+            if notes:
+                self.outbox.wake()
+            await self.outbox.refresh_pending()
+        self._refresh_view()
+        self.publish()
+        return True
+
+    # -- Alertmanager keep-alive ------------------------------------------------------------
+    async def _am_refresher(self) -> None:
+        """Re-send firing alerts like Prometheus does, so they don't expire in Alertmanager;
+        only when the receiver's queue is empty, so order is never broken."""
+        ams = [n for n in self.notifiers.values() if isinstance(n, AlertmanagerNotifier)]
+        interval = min(n.cfg.resend_interval for n in ams)
+        while True:
+            await asyncio.sleep(interval)
+            firing = [self._firing[c] for c, st in self.machine.checks.items()
+                      if st.verdict == "firing" and c in self._firing]
+            if not firing:
+                continue
+            for am in ams:
+                try:
+                    item = await self._db(self.history.next_pending, am.name) \
+                        if self.history else None
+                    if item is None:
+                        await am.post(firing, am.cfg.timeout)
+                except Exception as e:
+                    log.debug("alertmanager %s refresh failed: %s", am.name, e)
+
+    # -- playbooks ------------------------------------------------------------------------
+    def _maybe_playbook(self, n: Notification) -> None:
+        if not n.playbook:
+            return
+        task = asyncio.create_task(self._run_playbook(n.check, n.playbook),
+                                   name=f"playbook:{n.check}")
+        self._tasks.append(task)
+
+    async def _run_playbook(self, check: str, playbook: str) -> None:
+        assert self.history is not None
+        pol = self.cfg.playbooks
+        started = time.time()
+        try:
+            recent = await self._db(self.history.playbook_runs_since, check, started - 3600)
+        except Exception as e:
+            log.error("playbook %s for %s: cannot read history: %s", playbook, check, e)
+            return
+        if not pol.enabled or playbook.partition("@")[0] not in pol.allowed:
+            result, output = "not_allowed", "not enabled/allowed in alerts.playbooks"
+        elif recent >= pol.max_runs_per_hour:
+            result, output = "rate_limited", f"{recent} run(s) in the last hour"
+        elif self.playbook_hook is None:
+            result, output = "unavailable", "no playbook runner in this build"
+        else:
+            try:
+                result, output = await asyncio.wait_for(
+                    self.playbook_hook(check, playbook, pol.timeout), pol.timeout + 5)
+            except TimeoutError:
+                result, output = "timeout", f"no result within {pol.timeout:g}s"
+            except Exception as e:
+                result, output = "error", f"{type(e).__name__}: {e}"
+        key = (playbook, result)
+        self._playbook_counts[key] = self._playbook_counts.get(key, 0) + 1
+        log.info("playbook %s for %s: %s", playbook, check, result)
+        try:
+            await self._db(self.history.record_playbook_run, check, playbook, "alert", started,
+                           time.time(), result, output)
+        except Exception as e:
+            log.error("playbook run of %s not recorded: %s", playbook, e)
+        self.publish()
+
+    # -- metrics --------------------------------------------------------------------------
+    def _count_delivery(self, receiver: str, result: str) -> None:
+        key = (receiver, result)
+        self._notif_counts[key] = self._notif_counts.get(key, 0) + 1
+
+    def samples(self) -> list[Sample]:
+        out: list[Sample] = []
+        for name in sorted(self.machine.checks):
+            state, cause = self._view.get(name, ("unknown", ""))
+            extra = tuple(sorted(self.checks[name].labels.items())) if name in self.checks else ()
+            base = (("check", name), *extra)
+            if state != "unknown":
+                out.append(Sample("pantau_check_up", 1.0 if state == "up" else 0.0, base))
+                suppressed = state == "down" and cause != name
+                out.append(Sample("pantau_check_suppressed", 1.0 if suppressed else 0.0, base))
+            out.append(Sample("pantau_check_state_changes_total",
+                              float(self._changes.get(name, 0)), base))
+            if state == "down":
+                out.append(Sample("pantau_check_root_cause", 1.0, (*base, ("cause", cause))))
+        for r in self.notifiers:
+            for result in ("sent", "retry", "failed"):
+                out.append(Sample.of("pantau_notifications_total",
+                                     self._notif_counts.get((r, result), 0),
+                                     receiver=r, result=result))
+        out.append(Sample.of("pantau_outbox_pending",
+                             self.outbox.pending if self.outbox else 0))
+        out.append(Sample.of("pantau_history_write_errors_total", self._write_errors))
+        out.append(Sample.of("pantau_history_disk_full", 1 if self._disk_full else 0))
+        for (pb, result), v in sorted(self._playbook_counts.items()):
+            out.append(Sample.of("pantau_playbook_runs_total", v, playbook=pb, result=result))
+        return out
+
+    def publish(self) -> None:
+        """Put our samples in the store (per_check=False: the `check` label is our own)."""
+        self.store.put(STORE_KEY, "alerting", "alerting", Observation(True, self.samples()),
+                       per_check=False)
+
+
+def _change_counts(history: History) -> dict[str, int]:
+    rows = history.conn.execute(
+        "SELECT check_name, count(*) FROM state_changes GROUP BY check_name").fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _last_firing(history: History, check: str) -> dict[str, Any] | None:
+    import json
+
+    row = history.conn.execute(
+        "SELECT payload FROM notifications WHERE check_name=? AND kind='firing'"
+        " ORDER BY id DESC LIMIT 1", (check,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _make_playbook_hook(config: Any) -> PlaybookHook | None:
+    """Use the SSH playbook runner (playbooks/runner.py) when it and an `ssh:` section exist.
+
+    A check names its playbook as NAME@HOST, HOST from ssh.hosts. The runner enforces its own
+    allow-list (ssh.allowed_playbooks) and per-host interval on top of alerts.playbooks.
+    """
+    try:
+        from playbooks.audit import JsonlAuditSink
+        from playbooks.runner import AlertTrigger
+    except ImportError:
+        return None
+    section = getattr(config, "ssh", None)
+    if section is None or not hasattr(section, "audit_log_path"):
+        return None
+    state_dir = getattr(config, "state_dir", None)
+    trigger = AlertTrigger(section, JsonlAuditSink(section.audit_log_path(state_dir)),
+                           section.known_hosts_path(state_dir))
+
+    async def hook(check: str, playbook: str, budget: float) -> tuple[str, str]:
+        name, _, host = playbook.partition("@")
+        if not host:
+            return "unavailable", "no target host: name the playbook as NAME@HOST (ssh.hosts)"
+        ok, msg = await asyncio.to_thread(trigger.trigger, name, host, check)
+        if ok:
+            return "ok", msg
+        return ("rate_limited" if msg.startswith("rate-limited") else "failed"), msg
+
+    return hook

@@ -1,0 +1,98 @@
+"""`pantau alerts ...`: send a test notification, read the outage history.
+
+`alerts test` sends directly (not through the outbox) and says what went wrong, because an
+admin setting up Telegram or SMTP wants the answer now, not a retry in five minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from agent.cli.common import ConfigOpt, fail, load
+
+app = typer.Typer(help="Alert receivers and outage history.", no_args_is_help=True)
+
+
+
+@app.command("test")
+def test_receiver(
+    receiver: Annotated[str, typer.Argument(help="Receiver name from alerts.receivers.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Send a test message to RECEIVER now and report the result."""
+    from agent.alerting import Alerting, make_notifier
+    from agent.store import Store
+    from exporters.notify import DeliveryError
+
+    cfg = load(config)
+    receivers = {r.name: r for r in cfg.alerts.receivers}
+    if receiver not in receivers:
+        known = ", ".join(receivers) or "none configured"
+        raise fail(f"unknown receiver {receiver!r} (known: {known})")
+    try:
+        alerting = Alerting(cfg, Store(cfg.site), None, cfg.site)
+    except ValueError as e:  # e.g. depends_on_any naming an unknown check
+        raise fail(str(e)) from None
+    note = alerting.test_notification(receiver)
+    notifier = make_notifier(receivers[receiver])
+
+    async def send() -> None:
+        try:
+            await notifier.send(note, 30.0)
+        finally:
+            await notifier.aclose()
+
+    try:
+        asyncio.run(send())
+    except DeliveryError as e:
+        raise fail(f"receiver {receiver}: {e}", 1) from None
+    typer.echo(f"test message sent to {receiver}")
+
+
+@app.command("history")
+def history(
+    config: ConfigOpt = None,
+    check: Annotated[str | None, typer.Option(help="Only this check.")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent N rows.", min=1)] = 50,
+    notifications: Annotated[
+        bool, typer.Option("--notifications", help="Show notifications and deliveries.")
+    ] = False,
+) -> None:
+    """Show recorded state changes (or notifications) from the outage history."""
+    from agent.history import History, HistoryError
+    from collectors.common.timefmt import resolve_zone
+
+    cfg = load(config)
+    zone = resolve_zone(cfg.alerts.timezone)
+    try:
+        h = History.open(cfg.state_dir, cfg.site, readonly=True)
+    except HistoryError as e:
+        raise fail(str(e)) from None
+
+    def ts(v: float | None) -> str:
+        return datetime.fromtimestamp(v, zone).strftime("%Y-%m-%d %H:%M:%S") if v else "-"
+
+    try:
+        if notifications:
+            rows = h.notifications(limit)
+            typer.echo(f"{'time (' + cfg.alerts.timezone + ')':19}  {'check':20} {'kind':8} "
+                       f"{'receiver':12} {'status':9} tries  error")
+            for r in rows:
+                if check and r["check_name"] != check:
+                    continue
+                typer.echo(f"{ts(r['ts']):19}  {r['check_name']:20} {r['kind']:8} "
+                           f"{r['receiver']:12} {r['status']:9} {r['attempts']:5}  "
+                           f"{r['last_error'][:60]}")
+            return
+        changes = h.state_changes(check=check, limit=limit)
+        typer.echo(f"{'time (' + cfg.alerts.timezone + ')':19}  {'check':20} {'change':14} "
+                   f"{'root cause':16} reason")
+        for c in changes:
+            typer.echo(f"{ts(c.ts):19}  {c.check:20} {c.old + '->' + c.new:14} "
+                       f"{c.root_cause:16} {c.reason[:60]}")
+    finally:
+        h.close()

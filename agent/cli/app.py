@@ -1,0 +1,191 @@
+"""The `pantau` command line.
+
+Every command that reads user input turns bad input into a one-line (or one-line-per-problem)
+message and exit code 2; a traceback on a user's typo is a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from agent import __version__
+from agent.cli import alerts as cli_alerts
+from agent.cli import inventory as cli_inventory
+from agent.cli import playbook as cli_playbook
+from agent.cli import probe as cli_probe
+from agent.cli import report as cli_report
+from agent.cli import snmp as cli_snmp
+from agent.cli import ssh as cli_ssh
+from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail
+
+app = typer.Typer(
+    name="pantau",
+    help="pantau watches an office server, its network gear and the path to online services, "
+    "and exposes it all as Prometheus metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _effective_config(config: Path | None) -> Any:
+    """Load the file, or build the embedded default (this host, its gateway, its DNS)."""
+    from agent.config import AgentConfig, ConfigError, default_site, load_config
+    from agent.config.discovery import default_config
+
+    if config is not None:
+        try:
+            return load_config(config)
+        except ConfigError as e:
+            typer.echo(e.render(), err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    data = default_config(default_site())
+    data["state_dir"] = str(default_state_dir())
+    try:
+        return AgentConfig.model_validate(data)
+    except ValidationError as e:
+        # Discovery found something we cannot turn into a check: watch the host alone
+        # rather than refuse to start.
+        typer.echo(f"pantau: warning: discovered checks dropped: {e.errors()[0]['msg']}",
+                   err=True)
+        data["checks"] = []
+        return AgentConfig.model_validate(data)
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML config file. Without it: watch this host, "
+                     "its default gateway and its DNS resolvers."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for /metrics (overrides the config; "
+                                 "default 0.0.0.0:9877).")
+    ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print the effective config as YAML and exit.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the agent: collect, serve /metrics, alert. Reloads its config on SIGHUP."""
+    from agent.config import dump_config, parse_listen
+
+    cfg = _effective_config(config)
+    if listen is not None:
+        try:
+            parse_listen(listen)
+        except ValueError as e:
+            raise fail(f"--listen: {e}") from None
+    if print_config:
+        if listen is not None:
+            cfg.listen = listen
+        typer.echo(dump_config(cfg), nl=False)
+        return
+    setup_logging(log_level)
+    import asyncio
+
+    from agent.runtime import Agent, file_loader
+
+    if config is not None:
+        loader = file_loader(config)
+    else:
+        def loader() -> Any:
+            return _effective_config(None)
+    agent = Agent(loader, config, listen, initial=cfg)
+    try:
+        asyncio.run(agent.run())
+    except OSError as e:
+        raise fail(f"cannot listen on {listen or cfg.listen}: {e.strerror}", 1) from None
+    except ValueError as e:  # e.g. an unreadable web config file
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("check-config")
+def check_config(
+    file: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Errors as JSON.")] = False,
+) -> None:
+    """Validate a config file; print every error with its field and line. Exit 2 if invalid."""
+    from agent.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(file)
+    except ConfigError as e:
+        if as_json:
+            typer.echo(json.dumps([{"path": i.path, "line": i.line, "message": i.message}
+                                   for i in e.issues]))
+        else:
+            typer.echo(e.render(), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if as_json:
+        typer.echo("[]")
+    else:
+        typer.echo(f"{file}: OK (site {cfg.site!r}, {len(cfg.checks)} checks, "
+                   f"{len(cfg.jobs())} jobs)")
+
+
+@app.command()
+def version() -> None:
+    """Print pantau's version."""
+    typer.echo(f"pantau {__version__}")
+
+
+@app.command()
+def metrics(
+    markdown: Annotated[bool, typer.Option("--markdown", help="As the docs/metrics.md table.")]
+    = False,
+) -> None:
+    """List every metric pantau can emit (the catalogue generated from the code)."""
+    from agent.catalogue import render_markdown
+    from agent.runtime import all_metric_specs
+
+    specs = all_metric_specs()
+    if markdown:
+        typer.echo(render_markdown(specs), nl=False)
+        return
+    for s in sorted({s.name: s for s in specs}.values(), key=lambda s: s.name):
+        typer.echo(f"{s.name} ({s.kind}) {','.join(s.labels)}  {s.help}")
+
+
+@app.command("config-reference")
+def config_reference() -> None:
+    """Print the configuration reference (docs/configuration.md) generated from the code."""
+    from agent.config.reference import render_reference
+
+    typer.echo(render_reference(), nl=False)
+
+
+# --- sub-commands (one line each) ---
+app.add_typer(cli_ssh.app, name="ssh")
+app.add_typer(cli_playbook.app, name="playbook")
+app.add_typer(cli_alerts.app, name="alerts")
+app.command("report")(cli_report.report)
+app.command("probe")(cli_probe.probe)
+app.add_typer(cli_snmp.app, name="snmp")
+app.add_typer(cli_report.maintenance_app, name="maintenance")
+app.command("inventory")(cli_inventory.inventory)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""`pantau report` and `pantau maintenance`: availability reports for managers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.cli.common import ConfigOpt, fail, load
+
+maintenance_app = typer.Typer(help="Planned maintenance windows (excluded from the SLA).",
+                              no_args_is_help=True)
+
+
+def report(
+    from_: Annotated[str, typer.Option("--from", help="First day, e.g. 2026-11-01 (local).")],
+    to: Annotated[str, typer.Option("--to", help="Day after the last, e.g. 2026-12-01.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, pdf, csv or json.")] = "html",
+    lang: Annotated[str | None, typer.Option(help="id or en (default: reports.language).")]
+    = None,
+    site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
+    prometheus: Annotated[str | None, typer.Option(
+        "--prometheus", help="Compute from this Prometheus server (all sites) instead of the "
+        "local outage history.")] = None,
+    step: Annotated[float, typer.Option(help="Query step in seconds for --prometheus "
+                                        "(use the scrape interval).")] = 15.0,
+) -> None:
+    """Availability report per service and site: availability, SLO met, error budget, outages,
+    downtime, MTTR and the list of outages with their root cause."""
+    from agent.reports import build, parse_period, render
+    from collectors.common.timefmt import resolve_zone
+
+    if fmt not in ("html", "pdf", "csv", "json"):
+        raise fail(f"--format must be html, pdf, csv or json, not {fmt!r}")
+    if lang not in (None, "id", "en"):
+        raise fail(f"--lang must be id or en, not {lang!r}")
+    cfg = load(config)
+    rcfg = cfg.reports
+    tz = resolve_zone(rcfg.timezone)
+    try:
+        period = parse_period(from_, to, tz)
+    except ValueError as e:
+        raise fail(str(e)) from None
+    try:
+        rep = build(cfg, period, site=site, prometheus=prometheus, step=step, lang=lang)
+        render(rep, fmt, out)  # type: ignore[arg-type]
+    except (RuntimeError, OSError, ValueError) as e:
+        raise fail(str(e), 1) from None
+    n_checks = len(rep.rows)
+    typer.echo(f"wrote {out} ({fmt}, {n_checks} checks, {period[0]:%Y-%m-%d} .. "
+               f"{period[1]:%Y-%m-%d} {rcfg.timezone})")
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    start: Annotated[str, typer.Option(help="Start, e.g. '2026-11-10 22:00' (local time).")],
+    end: Annotated[str, typer.Option(help="End, e.g. '2026-11-11 02:00'.")],
+    reason: Annotated[str, typer.Option(help="What is being done.")] = "",
+    check: Annotated[list[str] | None, typer.Option(
+        help="Only these checks (repeat); default: the whole site.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record a planned maintenance window; reports exclude it from the SLA."""
+    from agent.reports.history_source import add_maintenance
+    from collectors.common.timefmt import resolve_zone
+
+    cfg = load(config)
+    tz = resolve_zone(cfg.reports.timezone)
+    try:
+        s = _parse_local(start, tz, "--start")
+        e = _parse_local(end, tz, "--end")
+    except ValueError as err:
+        raise fail(str(err)) from None
+    if e <= s:
+        raise fail("--end must be after --start")
+    unknown = [c for c in (check or []) if c not in {x.name for x in cfg.checks}]
+    if unknown:
+        raise fail(f"unknown check(s): {', '.join(unknown)}")
+    add_maintenance(cfg, s, e, tuple(check or ()), reason)
+    typer.echo(f"maintenance {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M} "
+               f"({', '.join(check or []) or 'whole site'}) recorded")
+
+
+@maintenance_app.command("list")
+def maintenance_list(
+    config: ConfigOpt = None,
+) -> None:
+    """List recorded maintenance windows (config and history)."""
+    from agent.reports import config_maintenance
+    from agent.reports.history_source import maintenance_from_history
+    from collectors.common.timefmt import resolve_zone
+
+    cfg = load(config)
+    tz = resolve_zone(cfg.reports.timezone)
+    for m in [*config_maintenance(cfg.reports, tz), *maintenance_from_history(cfg)]:
+        s, e = m.start.astimezone(tz), m.end.astimezone(tz)
+        scope = ", ".join(m.checks) or "whole site"
+        typer.echo(f"{s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  {m.reason}")
+
+
+def _parse_local(text: str, tz: Any, what: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is not a time like '2026-11-10 22:00'") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=tz)

@@ -1,0 +1,116 @@
+"""A report from its inputs: the agent's own history or a Prometheus server, the configured
+maintenance, then the figures of agent/reports/availability.py per check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.reports.availability import CheckAvailability, Maintenance, Outage, compute, day_spans
+from agent.reports.config import Lang, ReportsConfig
+from collectors.common.timefmt import resolve_zone
+
+
+@dataclass
+class SiteData:
+    """Everything needed to report one site: its checks and what happened to them."""
+
+    site: str
+    checks: list[str]
+    outages: list[Outage] = field(default_factory=list)
+    maintenance: list[Maintenance] = field(default_factory=list)
+    monitored_from: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    period: tuple[datetime, datetime]
+    tz_name: str
+    lang: Lang
+    generated: datetime
+    source: str
+    rows: list[CheckAvailability]
+    maintenance: list[Maintenance]
+
+
+def build_report(
+    sites: Sequence[SiteData],
+    period: tuple[datetime, datetime],
+    cfg: ReportsConfig,
+    *,
+    lang: Lang | None = None,
+    source: str = "history",
+    now: datetime | None = None,
+) -> Report:
+    now = now or datetime.now(period[0].tzinfo)
+    days = day_spans(period)
+    rows: list[CheckAvailability] = []
+    maint_all: list[Maintenance] = []
+    for s in sites:
+        maint_all.extend(s.maintenance)
+        for check in s.checks:
+            rows.append(
+                compute(check, s.site, cfg.slo_per_check.get(check, cfg.slo), period,
+                        s.outages, s.maintenance, s.monitored_from.get(check), now, days)
+            )
+    return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all)
+
+
+def config_maintenance(cfg: ReportsConfig, tz: ZoneInfo) -> list[Maintenance]:
+    out = []
+    for m in cfg.maintenance:
+        start = m.start if m.start.tzinfo else m.start.replace(tzinfo=tz)
+        end = m.end if m.end.tzinfo else m.end.replace(tzinfo=tz)
+        out.append(Maintenance(start, end, tuple(m.checks), m.reason))
+    return out
+
+
+def parse_period(from_: str, to: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """--from/--to as dates (local midnight) or ISO datetimes; clear error otherwise."""
+
+    def one(text: str, what: str) -> datetime:
+        try:
+            if len(text) == 10:
+                dd = date.fromisoformat(text)
+                return datetime(dd.year, dd.month, dd.day, tzinfo=tz)
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{what}: {text!r} is not a date like 2026-11-01") from None
+        return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+    start, end = one(from_, "--from"), one(to, "--to")
+    if end <= start:
+        raise ValueError("--to must be after --from")
+    return start, end
+
+
+def build(cfg: Any, period: tuple[datetime, datetime], *, site: str | None = None,
+          prometheus: str | None = None, step: float = 15.0, lang: str | None = None,
+          now: datetime | None = None) -> Any:
+    """Gather the inputs (history or Prometheus) and compute the report."""
+    rcfg = cfg.reports
+    tz = resolve_zone(rcfg.timezone)
+    maint = config_maintenance(rcfg, tz)
+    if prometheus:
+        from agent.reports.prometheus_source import sites_from_prometheus
+
+        sites = sites_from_prometheus(prometheus, period, site=site, step=step, now=now)
+        source = f"Prometheus {prometheus}"
+    else:
+        from agent.reports.history_source import sites_from_history
+
+        sites = sites_from_history(cfg, period, now=now)
+        source = "pantau history"
+        if site is not None:
+            sites = [s for s in sites if s.site == site]
+    for s in sites:
+        s.maintenance.extend(maint)
+    if not prometheus:
+        from agent.reports.history_source import maintenance_from_history
+
+        for s in sites:
+            s.maintenance.extend(maintenance_from_history(cfg))
+    return build_report(sites, period, rcfg, lang=lang, source=source, now=now)  # type: ignore[arg-type]

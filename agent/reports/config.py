@@ -1,0 +1,63 @@
+"""The `reports:` section: SLO targets, time zone, maintenance windows, the monthly schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from collectors.common.timefmt import resolve_zone
+from collectors.config import StrictModel
+
+Format = Literal["html", "pdf", "csv", "json"]
+Lang = Literal["id", "en"]
+
+DEFAULT_MONTHLY: tuple[Format, ...] = ("html", "csv")
+
+
+class MaintenanceWindow(StrictModel):
+    """A planned maintenance window: excluded from the SLA and shown as such."""
+
+    start: datetime
+    end: datetime
+    checks: list[str] = Field(default_factory=list, description="Empty: the whole site.")
+    reason: str = ""
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, v: datetime, info: Any) -> datetime:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError("end must be after start")
+        return v
+
+
+class ReportsConfig(StrictModel):
+    """Availability reports: SLO targets, time zone, maintenance and the monthly schedule."""
+
+    timezone: str = Field("WIB", description="WIB, WITA, WIT or an IANA zone.")
+    language: Lang = "id"
+    slo: float = Field(0.99, gt=0, lt=1, description="Default availability target (ratio).")
+    slo_per_check: dict[str, float] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    monthly: bool = Field(False, description="Write last month's report to state_dir/reports.")
+    monthly_formats: list[Format] = Field(default_factory=lambda: list(DEFAULT_MONTHLY))
+    monthly_email: str | None = Field(
+        None, description="Name of an e-mail receiver under alerts.receivers: last month's "
+        "report is mailed to its recipients (files attached) once written; retried every hour "
+        "until the server accepts it, sent once per month.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        resolve_zone(v)
+        return v
+
+    @field_validator("slo_per_check")
+    @classmethod
+    def _slos(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, x in v.items():
+            if not 0 < x < 1:
+                raise ValueError(f"slo for {k!r} must be a ratio between 0 and 1, e.g. 0.995")
+        return v

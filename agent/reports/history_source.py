@@ -1,0 +1,83 @@
+"""Report inputs from the agent's own outage history (state_dir/history.db), read-only.
+
+Outages are taken from the recorded state changes, suppressed ones included: a portal that
+citizens could not reach was down for them whatever the root cause, and the root cause is
+shown beside it. A check is monitored from its first recorded state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.history import History, HistoryError
+from agent.reports.availability import Maintenance, Transition, outages_from_transitions
+from agent.reports.build import SiteData
+
+
+def _open(cfg: Any, readonly: bool = True) -> History | None:
+    try:
+        return History.open(cfg.state_dir, cfg.site, readonly=readonly)
+    except HistoryError:
+        if readonly:
+            return None
+        raise
+
+
+def sites_from_history(cfg: Any, period: tuple[datetime, datetime],
+                       now: datetime | None = None) -> list[SiteData]:
+    tz = period[0].tzinfo or UTC
+    configured = [c.name for c in cfg.checks]
+    site = SiteData(cfg.site, list(configured))
+    hist = _open(cfg)
+    if hist is None:
+        # No history yet: nothing was monitored, say so rather than report 100 %.
+        horizon = now or datetime.now(tz)
+        site.monitored_from = {c: horizon for c in configured}
+        return [site]
+    try:
+        rows = hist.conn.execute(
+            "SELECT check_name, ts, new_state, reason, root_cause FROM state_changes"
+            " WHERE site = ? AND ts < ? ORDER BY ts, id",
+            (cfg.site, period[1].timestamp()),
+        ).fetchall()
+    finally:
+        hist.close()
+    transitions = []
+    first_seen: dict[str, float] = {}
+    for check, ts, state, reason, root_cause in rows:
+        first_seen.setdefault(check, ts)
+        transitions.append(Transition(datetime.fromtimestamp(ts, tz), check,
+                                      str(state), str(root_cause), str(reason)))
+        if check not in site.checks:
+            site.checks.append(check)  # removed from the config since: still reported
+    horizon = now or datetime.now(tz)
+    for check in site.checks:
+        ts0 = first_seen.get(check)
+        site.monitored_from[check] = (datetime.fromtimestamp(ts0, tz) if ts0 is not None
+                                      else horizon)
+    site.outages = outages_from_transitions(transitions)
+    return [site]
+
+
+def maintenance_from_history(cfg: Any) -> list[Maintenance]:
+    hist = _open(cfg)
+    if hist is None:
+        return []
+    try:
+        rows = hist.maintenance_windows()
+    finally:
+        hist.close()
+    return [Maintenance(datetime.fromtimestamp(r["start"], UTC),
+                        datetime.fromtimestamp(r["end"], UTC),
+                        tuple(r["checks"]), r["reason"]) for r in rows]
+
+
+def add_maintenance(cfg: Any, start: datetime, end: datetime, checks: tuple[str, ...],
+                    reason: str) -> None:
+    hist = _open(cfg, readonly=False)
+    assert hist is not None
+    try:
+        hist.add_maintenance(start.timestamp(), end.timestamp(), checks, reason)
+    finally:
+        hist.close()

@@ -1,0 +1,136 @@
+"""`type: icmp` checks: loss, round-trip time and jitter to a host, through the shared pinger.
+
+Jitter is the mean absolute difference of consecutive RTTs (RFC 3550's idea without the
+smoothing), computed over the replies of one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import ipaddress
+import itertools
+import socket
+import time
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from collectors.base import Context, MetricSpec, Observation, Sample
+from collectors.config import CheckConfig, Duration
+from collectors.probe.common import PROBE_METRICS, probe_samples
+from collectors.probe.pinger import PingUnavailable, get_pinger
+
+LOSS = MetricSpec("pantau_icmp_packet_loss_ratio", "gauge",
+                  "Share of echo requests of the last run that got no reply (0..1).")
+RTT = MetricSpec("pantau_icmp_rtt_seconds", "gauge",
+                 "Round-trip time of the last run's replies: min, avg and max.", ("stat",),
+                 unit="seconds")
+JITTER = MetricSpec("pantau_icmp_jitter_seconds", "gauge",
+                    "Mean absolute difference of consecutive round-trip times in the last run.",
+                    unit="seconds")
+SENT = MetricSpec("pantau_icmp_packets_sent", "gauge", "Echo requests sent in the last run.")
+RECEIVED = MetricSpec("pantau_icmp_packets_received", "gauge",
+                      "Echo replies received in the last run.")
+
+
+class IcmpConfig(CheckConfig):
+    """Ping a host `count` times per run."""
+
+    type: Literal["icmp"]
+    count: int = Field(3, ge=1, le=1000, description="Echo requests per run.")
+    packet_interval: Duration = Field(0.2, description="Gap between echo requests of a run.")
+    payload_size: int = Field(56, ge=16, le=1400, description="ICMP payload bytes.")
+    ip_version: Literal["auto", "4", "6"] = Field(
+        "auto", description="Address family for names that resolve to both.")
+
+
+def jitter(rtts: list[float]) -> float:
+    if len(rtts) < 2:
+        return 0.0
+    return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
+
+
+async def resolve(target: str, version: str, timeout: float) -> tuple[str, int]:
+    """An IP literal as is; a name through the system resolver, bounded by the deadline."""
+    try:
+        ip = ipaddress.ip_address(target.strip("[]"))
+        return str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    except ValueError:
+        pass
+    family = {"4": socket.AF_INET, "6": socket.AF_INET6}.get(version, socket.AF_UNSPEC)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(target, None, family=family, type=socket.SOCK_RAW), timeout)
+    except TimeoutError:
+        raise LookupError(f"cannot resolve {target}: timeout after {timeout:.1f}s") from None
+    except socket.gaierror as e:
+        raise LookupError(f"cannot resolve {target}: {e.strerror}") from None
+    if not infos:
+        raise LookupError(f"cannot resolve {target}: no address")
+    fam, _, _, _, addr = infos[0]
+    return str(addr[0]), int(fam)
+
+
+class IcmpCollector:
+    type: ClassVar[str] = "icmp"
+    Config: ClassVar[builtins.type[BaseModel]] = IcmpConfig
+    per_check: ClassVar[bool] = True
+    METRICS: ClassVar[tuple[MetricSpec, ...]] = (*PROBE_METRICS, LOSS, RTT, JITTER, SENT,
+                                                 RECEIVED)
+
+    def __init__(self, config: IcmpConfig) -> None:
+        self.config = config
+
+    async def collect(self, ctx: Context) -> Observation:
+        cfg = self.config
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        # stop waiting for replies a little before the scheduler's deadline, so a lossy run
+        # ends with its own measurements rather than with the scheduler's timeout
+        remaining = ctx.deadline.remaining()
+        deadline = loop.time() + remaining - min(0.2, remaining * 0.1)
+        try:
+            address, family = await resolve(cfg.target, cfg.ip_version,
+                                             ctx.deadline.remaining())
+        except LookupError as e:
+            return self._failed(str(e), started)
+        pinger = get_pinger()
+        pinger.payload_size = max(pinger.payload_size, cfg.payload_size)
+        try:
+            rtts = await pinger.ping(address, family, cfg.count, cfg.packet_interval, deadline)
+        except PingUnavailable as e:
+            return self._failed(str(e), started)
+        except OSError as e:
+            return self._failed(f"cannot send to {address}: {e.strerror or e}", started)
+        got = [r for r in rtts if r is not None]
+        loss = 1.0 - len(got) / cfg.count
+        duration = time.perf_counter() - started
+        samples = probe_samples("icmp", cfg.target, bool(got), duration)
+        samples += [
+            Sample.of(LOSS.name, loss),
+            Sample.of(SENT.name, cfg.count),
+            Sample.of(RECEIVED.name, len(got)),
+        ]
+        if got:
+            samples += [
+                Sample.of(RTT.name, min(got), stat="min"),
+                Sample.of(RTT.name, sum(got) / len(got), stat="avg"),
+                Sample.of(RTT.name, max(got), stat="max"),
+                Sample.of(JITTER.name, jitter(got)),
+            ]
+        reason = "" if got else f"no reply from {address} ({cfg.count} echo requests lost)"
+        return Observation(bool(got), samples, reason, duration,
+                           details={"address": address, "loss": loss,
+                                    "rtts_ms": [None if r is None else round(r * 1000, 3)
+                                                for r in rtts]})
+
+    def _failed(self, reason: str, started: float) -> Observation:
+        duration = time.perf_counter() - started
+        samples = probe_samples("icmp", self.config.target, False, duration)
+        samples.append(Sample.of(LOSS.name, 1.0))
+        return Observation(False, samples, reason, duration)
+
+    async def aclose(self) -> None:
+        return None

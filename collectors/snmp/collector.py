@@ -1,0 +1,604 @@
+"""SNMP for the office network gear: interfaces, uptime and health over v2c and v3.
+
+Counter correctness, the part that makes graphs lie when done wrong:
+- 64-bit ifX counters are exported raw; when a device reboots they start again from zero and
+  Prometheus' rate() treats the drop as a counter reset.
+- 32-bit ifTable counters (old gear without ifXTable) wrap every 34 s at 1 Gbit/s. pantau keeps
+  the last raw value per interface and extends them into monotonic 64-bit values: a drop that
+  fits the interface speed is a wrap (+2^32); a drop too large to be one is a reset.
+- A reboot (sysUpTime going back, or snmpEngineBoots rising) drops all extension state, so the
+  exported counters restart too and rate() sees one clean reset, never a spike.
+Every wrap, reset and reboot is counted in pantau_snmp_counter_discontinuities_total.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from collectors.base import Context, Deadline, JobSpec, MetricSpec, Observation, Sample
+from collectors.config import Duration, Secret, StrictModel, resolve_secret
+from collectors.snmp.traps import TrapsConfig
+from collectors.snmp.v2c import V2cTarget
+from collectors.snmp.walk import OID, SnmpError, Target, convert, parse_oid
+
+AnyTarget = Target | V2cTarget
+
+log = logging.getLogger(__name__)
+
+WRAP32 = 2**32
+SYS = (1, 3, 6, 1, 2, 1, 1)
+SYS_DESCR, SYS_OBJECTID, SYS_UPTIME, SYS_NAME = (*SYS, 1, 0), (*SYS, 2, 0), (*SYS, 3, 0), (
+    *SYS, 5, 0)
+ENGINE_ID = (1, 3, 6, 1, 6, 3, 10, 2, 1, 1, 0)
+ENGINE_BOOTS = (1, 3, 6, 1, 6, 3, 10, 2, 1, 2, 0)
+IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+IFT = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+DEV = ("device",)
+IF_LABELS = ("device", "ifindex", "ifname", "ifalias")
+
+# metric -> (64-bit ifX column, 32-bit ifTable column or None)
+IF_COUNTERS: dict[str, tuple[OID | None, OID]] = {
+    "pantau_if_in_octets_total": ((*IFX, 6), (*IFT, 10)),
+    "pantau_if_out_octets_total": ((*IFX, 10), (*IFT, 16)),
+    "pantau_if_in_packets_total": ((*IFX, 7), (*IFT, 11)),
+    "pantau_if_out_packets_total": ((*IFX, 11), (*IFT, 17)),
+    "pantau_if_in_errors_total": (None, (*IFT, 14)),
+    "pantau_if_out_errors_total": (None, (*IFT, 20)),
+    "pantau_if_in_discards_total": (None, (*IFT, 13)),
+    "pantau_if_out_discards_total": (None, (*IFT, 19)),
+}
+
+
+def _m(name: str, kind: str, help_: str, labels: tuple[str, ...] = DEV) -> MetricSpec:
+    return MetricSpec(name, kind, help_, labels)  # type: ignore[arg-type]
+
+
+UP = _m("pantau_snmp_up", "gauge", "1 if the device answered the last poll, 0 if not.")
+METRICS: tuple[MetricSpec, ...] = (
+    UP,
+    _m("pantau_snmp_scrape_duration_seconds", "gauge", "How long the last poll took."),
+    _m("pantau_snmp_varbinds", "gauge", "Values read in the last poll."),
+    _m("pantau_snmp_uptime_seconds", "gauge", "sysUpTime of the device."),
+    _m("pantau_snmp_counter_discontinuities_total", "counter",
+       "Counter discontinuities seen: reboot, 32-bit wrap, reset.", ("device", "reason")),
+    _m("pantau_snmp_system_info", "info", "sysName, sysDescr and sysObjectID of the device.",
+       ("device", "sysname", "sysdescr", "sysobjectid")),
+    _m("pantau_if_oper_up", "gauge", "1 if ifOperStatus is up.", IF_LABELS),
+    _m("pantau_if_admin_up", "gauge", "1 if ifAdminStatus is up.", IF_LABELS),
+    _m("pantau_if_speed_bits", "gauge", "Interface speed in bits per second.", IF_LABELS),
+    *(_m(n, "counter", f"Interface {n.split('_', 2)[2].removesuffix('_total').replace('_', ' ')}"
+         " (64-bit where the device has ifXTable).", IF_LABELS) for n in IF_COUNTERS),
+    _m("pantau_snmp_ucd_load", "gauge", "Load average (UCD-SNMP laLoadInt / 100).",
+       ("device", "period")),
+    _m("pantau_snmp_ucd_memory_total_bytes", "gauge", "Real memory (UCD-SNMP memTotalReal)."),
+    _m("pantau_snmp_ucd_memory_available_bytes", "gauge",
+       "Available real memory (UCD-SNMP memAvailReal)."),
+    _m("pantau_snmp_hr_cpu_load_ratio", "gauge", "hrProcessorLoad / 100 per processor.",
+       ("device", "cpu")),
+    _m("pantau_snmp_hr_storage_size_bytes", "gauge", "hrStorageSize x allocation units.",
+       ("device", "storage")),
+    _m("pantau_snmp_hr_storage_used_bytes", "gauge", "hrStorageUsed x allocation units.",
+       ("device", "storage")),
+    _m("pantau_snmp_mikrotik_cpu_temperature_celsius", "gauge", "RouterOS CPU temperature."),
+    _m("pantau_snmp_mikrotik_board_temperature_celsius", "gauge", "RouterOS board temperature."),
+    _m("pantau_snmp_mikrotik_voltage_volts", "gauge", "RouterOS supply voltage."),
+)
+
+BUILTIN_PROFILES = ("system", "if_mib", "ucd", "host_resources", "mikrotik")
+
+# ---------------------------------------------------------------------------------------------
+# Config
+
+
+class SnmpAuth(StrictModel):
+    """A named credential set: a v2c community, or a v3 user (authNoPriv or authPriv)."""
+
+    version: Literal["2c", "3"] = "2c"
+    community: Secret | None = None
+    community_file: Path | None = None
+    username: str | None = None
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    auth_password: Secret | None = None
+    auth_password_file: Path | None = None
+    priv_protocol: Literal["none", "DES", "AES", "AES192", "AES256"] = "AES"
+    priv_password: Secret | None = None
+    priv_password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SnmpAuth:
+        if self.version == "2c":
+            if resolve_secret(self.community, self.community_file, "community") is None:
+                raise ValueError("version 2c needs community (or community_file)")
+        else:
+            if not self.username:
+                raise ValueError("version 3 needs username")
+            if resolve_secret(self.auth_password, self.auth_password_file,
+                              "auth_password") is None:
+                raise ValueError("version 3 needs auth_password (or auth_password_file)")
+            priv = resolve_secret(self.priv_password, self.priv_password_file, "priv_password")
+            if self.priv_protocol != "none" and priv is None:
+                raise ValueError("priv_protocol set: give priv_password (or priv_password_file)"
+                                 " or priv_protocol: none")
+        return self
+
+    def auth_data(self) -> Any:
+        from pysnmp.hlapi.v3arch import asyncio as h
+
+        if self.version == "2c":
+            secret = resolve_secret(self.community, self.community_file, "community")
+            assert secret is not None
+            return h.CommunityData(secret.get_secret_value(), mpModel=1)
+        auth_proto = {
+            "MD5": h.usmHMACMD5AuthProtocol, "SHA": h.usmHMACSHAAuthProtocol,
+            "SHA224": h.usmHMAC128SHA224AuthProtocol, "SHA256": h.usmHMAC192SHA256AuthProtocol,
+            "SHA384": h.usmHMAC256SHA384AuthProtocol, "SHA512": h.usmHMAC384SHA512AuthProtocol,
+        }[self.auth_protocol]
+        priv_proto = {
+            "none": h.usmNoPrivProtocol, "DES": h.usmDESPrivProtocol,
+            "AES": h.usmAesCfb128Protocol, "AES192": h.usmAesCfb192Protocol,
+            "AES256": h.usmAesCfb256Protocol,
+        }[self.priv_protocol]
+        auth = resolve_secret(self.auth_password, self.auth_password_file, "auth_password")
+        priv = resolve_secret(self.priv_password, self.priv_password_file, "priv_password")
+        assert auth is not None
+        return h.UsmUserData(
+            self.username, auth.get_secret_value(),
+            priv.get_secret_value() if priv is not None and self.priv_protocol != "none"
+            else None,
+            authProtocol=auth_proto, privProtocol=priv_proto)
+
+
+class ProfileMetric(StrictModel):
+    """One metric of a user profile: a scalar (OID ending in .0) or a table column."""
+
+    name: str = Field(pattern=r"^pantau_snmp_[a-z0-9_]+$")
+    oid: str
+    type: Literal["gauge", "counter"] = "gauge"
+    help: str = "User-defined SNMP metric."
+    index_label: str = Field("index", pattern=r"^[a-z_][a-z0-9_]*$")
+    scale: float = 1.0
+
+    @field_validator("oid")
+    @classmethod
+    def _oid(cls, v: str) -> str:
+        parse_oid(v)
+        return v
+
+    @model_validator(mode="after")
+    def _counter_name(self) -> ProfileMetric:
+        if self.type == "counter" and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name} must end in _total")
+        return self
+
+
+class Profile(StrictModel):
+    """A user profile: OIDs to read and the metrics to make of them, no Python needed."""
+
+    metrics: list[ProfileMetric] = Field(min_length=1)
+
+
+class SnmpDevice(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    address: str = Field(description="host, host:port or [v6]:port; port 161 by default.")
+    auth: str = Field(description="Name of an entry in snmp.auths.")
+    profiles: list[str] = Field(default_factory=lambda: ["system", "if_mib"])
+    interval: Duration = 60.0
+    timeout: Duration = Field(5.0, description="Per request; a poll gets timeout x (retries+1)"
+                              " x 4 at most.")
+    retries: int = Field(1, ge=0, le=5)
+    max_repetitions: int = Field(25, ge=1, le=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    def host_port(self) -> tuple[str, int]:
+        a = self.address.strip()
+        if a.startswith("["):
+            host, _, rest = a[1:].partition("]")
+            return host, int(rest[1:]) if rest.startswith(":") else 161
+        if a.count(":") == 1:
+            host, port = a.split(":")
+            if not port.isdigit():
+                raise ValueError(f"invalid port in {a!r}")
+            return host, int(port)
+        return a, 161
+
+
+class SnmpSection(StrictModel):
+    """The `snmp:` section: credential sets, devices and optional user profiles."""
+
+    auths: dict[str, SnmpAuth] = Field(default_factory=dict)
+    devices: list[SnmpDevice] = Field(default_factory=list)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    traps: TrapsConfig | None = Field(None, description="Optional trap listener (v2c and v3).")
+
+    @model_validator(mode="after")
+    def _refs(self) -> SnmpSection:
+        if self.traps is not None:
+            self.traps.check_refs(self.auths)
+        names: set[str] = set()
+        for d in self.devices:
+            if d.name in names:
+                raise ValueError(f"duplicate device name {d.name!r}")
+            names.add(d.name)
+            if d.auth not in self.auths:
+                raise ValueError(f"device {d.name!r}: unknown auth {d.auth!r} "
+                                 f"(known: {', '.join(sorted(self.auths)) or 'none'})")
+            for p in d.profiles:
+                if p not in BUILTIN_PROFILES and p not in self.profiles:
+                    raise ValueError(f"device {d.name!r}: unknown profile {p!r}")
+            d.host_port()
+            if d.timeout * (d.retries + 1) >= d.interval:
+                raise ValueError(f"device {d.name!r}: timeout x (retries+1) must be below "
+                                 "interval")
+        return self
+
+    def metric_specs(self) -> list[MetricSpec]:
+        """Families of user profiles, declared at load time (the builtins are in METRICS)."""
+        out = []
+        for prof in self.profiles.values():
+            for m in prof.metrics:
+                out.append(MetricSpec(m.name, m.type, m.help, ("device", m.index_label)))
+        return out
+
+    def jobs(self, site: str) -> list[JobSpec]:
+        out = []
+        for d in self.devices:
+            def factory(dev: SnmpDevice = d) -> SnmpCollector:
+                return SnmpCollector(dev, self.auths[dev.auth], self.profiles)
+
+            # a poll walks several tables: allow a few request timeouts, but stay below interval
+            budget = min(d.interval * 0.9, d.timeout * (d.retries + 1) * 4)
+            out.append(JobSpec(f"snmp:{d.name}", d.name, "snmp", d.interval, budget, factory,
+                               per_check=False, labels=dict(d.labels)))
+        if self.traps is not None:
+            senders = {d.host_port()[0]: d.name for d in self.devices}
+            out += self.traps.jobs(site, self.auths, senders)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Collector
+
+
+@dataclass
+class _CounterState:
+    last_uptime: float | None = None
+    last_uptime_at: float = 0.0
+    last_boots: float | None = None
+    last_engine_id: str | None = None
+    last_poll: float = 0.0
+    # (ifindex, metric) -> (last raw 32-bit value, offset added)
+    ext: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    restart: set[tuple[str, str]] = field(default_factory=set)
+    discontinuities: dict[str, int] = field(default_factory=dict)
+
+
+class SnmpCollector:
+    type: ClassVar[str] = "snmp"
+    Config: ClassVar[builtins.type[BaseModel]] = SnmpDevice
+    per_check: ClassVar[bool] = False
+    METRICS: ClassVar[tuple[MetricSpec, ...]] = METRICS
+
+    _engines: ClassVar[weakref.WeakKeyDictionary[Any, Any]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, device: SnmpDevice, auth: SnmpAuth,
+                 profiles: dict[str, Profile] | None = None) -> None:
+        self.device = device
+        self.auth = auth
+        self.profiles = profiles or {}
+        self.state = _CounterState()
+        self._target: AnyTarget | None = None
+        self._v3_answered = False
+        self._target_loop: object = None
+
+    async def _get_target(self) -> AnyTarget:
+        import asyncio
+
+        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine, Udp6TransportTarget, UdpTransportTarget
+
+        loop = asyncio.get_running_loop()
+        if self._target is not None and self._target_loop is not loop:
+            # a target holds sockets and an engine of the loop it was made in (the CLI and
+            # tests run one asyncio.run per poll): never reuse it in another loop
+            if isinstance(self._target, V2cTarget):
+                self._target.close()
+            self._target = None
+        self._target_loop = loop
+        if self._target is None and self.auth.version == "2c":
+            host, port = self.device.host_port()
+            secret = resolve_secret(self.auth.community, self.auth.community_file, "community")
+            assert secret is not None
+            self._target = V2cTarget(host, port, secret.get_secret_value(), self.device.timeout,
+                                     self.device.retries, self.device.max_repetitions)
+        if self._target is None:
+            engine = self._engines.get(loop)
+            if engine is None:
+                engine = self._engines[loop] = SnmpEngine()
+            host, port = self.device.host_port()
+            cls = Udp6TransportTarget if ":" in host else UdpTransportTarget
+            transport = await cls.create((host, port), timeout=self.device.timeout,
+                                         retries=self.device.retries)
+            self._target = Target(engine, self.auth.auth_data(), transport, self.auth.version,
+                                  self.device.max_repetitions)
+        return self._target
+
+    def _count(self, reason: str) -> None:
+        self.state.discontinuities[reason] = self.state.discontinuities.get(reason, 0) + 1
+
+    async def collect(self, ctx: Context) -> Observation:
+        started = time.perf_counter()
+        dev = self.device.name
+        samples: list[Sample] = []
+        varbinds = 0
+        try:
+            target = await self._get_target()
+            sys_oids = [SYS_UPTIME, SYS_NAME, SYS_DESCR, SYS_OBJECTID]
+            try:
+                sysvals = await target.get(sys_oids, ctx.deadline)
+            except SnmpError:
+                # a v3 device that answered before and is silent now has most likely
+                # restarted: re-discover its engine boots/time and ask again in this poll
+                if not (isinstance(target, Target) and self._v3_answered
+                        and target.forget_peer()):
+                    raise
+                log.info("snmp %s: no answer, re-discovering the SNMPv3 engine", dev)
+                sysvals = await target.get(sys_oids, ctx.deadline)
+            self._v3_answered = self.auth.version == "3"
+            varbinds += len(sysvals)
+            uptime = convert(sysvals.get(SYS_UPTIME))
+            boots: float | None = None
+            engine_id: str | None = None
+            if self.auth.version == "3":
+                try:
+                    usm = await target.get([ENGINE_BOOTS, ENGINE_ID], ctx.deadline)
+                    b, e = convert(usm.get(ENGINE_BOOTS)), convert(usm.get(ENGINE_ID))
+                    boots = b if isinstance(b, float) else None
+                    engine_id = e if isinstance(e, str) and e else None
+                except SnmpError:
+                    boots = None
+            self._detect_reboot(uptime if isinstance(uptime, float) else None, boots,
+                                engine_id)
+            if isinstance(uptime, float):
+                samples.append(Sample.of("pantau_snmp_uptime_seconds", uptime / 100, device=dev))
+            if "system" in self.device.profiles:
+                samples.append(Sample.of(
+                    "pantau_snmp_system_info", 1, device=dev,
+                    sysname=str(convert(sysvals.get(SYS_NAME)) or ""),
+                    sysdescr=str(convert(sysvals.get(SYS_DESCR)) or "")[:200],
+                    sysobjectid=str(convert(sysvals.get(SYS_OBJECTID)) or "")))
+            for prof in self.device.profiles:
+                if prof == "if_mib":
+                    got, n = await self._if_mib(target, ctx.deadline)
+                elif prof == "system":
+                    continue
+                elif prof in ("ucd", "host_resources", "mikrotik"):
+                    got, n = await getattr(self, f"_{prof}")(target, ctx.deadline)
+                else:
+                    got, n = await self._user_profile(target, self.profiles[prof], ctx.deadline)
+                samples.extend(got)
+                varbinds += n
+        except SnmpError as e:
+            if isinstance(self._target, Target):
+                self._target.forget_peer()  # the next poll re-discovers the v3 engine
+            self._target = None if self.auth.version == "3" else self._target
+            return self._result(False, samples, str(e), started, varbinds)
+        except (OSError, ValueError) as e:
+            self._target = None
+            return self._result(False, samples, f"cannot poll {self.device.address}: {e}",
+                                started, varbinds)
+        self.state.last_poll = time.time()
+        return self._result(True, samples, "", started, varbinds)
+
+    def _result(self, ok: bool, samples: list[Sample], reason: str, started: float,
+                varbinds: int) -> Observation:
+        dev = self.device.name
+        duration = time.perf_counter() - started
+        if not ok:
+            samples = []
+        samples += [
+            Sample.of("pantau_snmp_up", 1 if ok else 0, device=dev),
+            Sample.of("pantau_snmp_scrape_duration_seconds", duration, device=dev),
+            Sample.of("pantau_snmp_varbinds", varbinds, device=dev),
+        ]
+        for reason_name in ("reboot", "wrap", "reset"):
+            samples.append(Sample.of("pantau_snmp_counter_discontinuities_total",
+                                     self.state.discontinuities.get(reason_name, 0),
+                                     device=dev, reason=reason_name))
+        if not ok:
+            log.warning("snmp %s (%s): %s", dev, self.device.address, reason)
+        return Observation(ok, samples, reason, duration, details={"varbinds": varbinds})
+
+    def _detect_reboot(self, uptime: float | None, boots: float | None,
+                       engine_id: str | None = None) -> None:
+        st = self.state
+        rebooted = False
+        # a new snmpEngineID: the agent lost its persistent state (or the box was replaced)
+        if engine_id is not None and st.last_engine_id not in (None, engine_id):
+            rebooted = True
+        now = time.time()
+        if uptime is not None and st.last_uptime is not None:
+            # sysUpTime (centiseconds) should have grown by the wall time since we read it;
+            # well short of that, the agent restarted, even if the new value is larger
+            expected = st.last_uptime + (now - st.last_uptime_at) * 100
+            if uptime + max(200.0, (now - st.last_uptime_at)) < expected:  # 2 s or 1 %
+                rebooted = True
+        if boots is not None and st.last_boots is not None and boots > st.last_boots:
+            rebooted = True
+        if rebooted:
+            self._count("reboot")
+            # Extended 32-bit series restart at 0 (a clean reset for rate()), whether or not
+            # the device's own counters restarted: exporting the raw value instead would
+            # count up to 4 GiB of phantom traffic when only the SNMP agent restarted.
+            st.restart = set(st.ext)
+            st.ext.clear()
+            log.info("snmp %s: device restarted (uptime went back / engine boots rose)",
+                     self.device.name)
+        if uptime is not None:
+            st.last_uptime, st.last_uptime_at = uptime, now
+        st.last_boots = boots if boots is not None else st.last_boots
+        st.last_engine_id = engine_id if engine_id is not None else st.last_engine_id
+
+    def _extend32(self, ifindex: str, metric: str, raw: float, speed: float,
+                  elapsed: float) -> float:
+        key = (ifindex, metric)
+        last = self.state.ext.get(key)
+        if last is None:
+            offset0 = -raw if key in self.state.restart else 0.0
+            self.state.restart.discard(key)
+            self.state.ext[key] = (raw, offset0)
+            return raw + offset0
+        last_raw, offset = last
+        if raw < last_raw:
+            delta_if_wrap = raw + WRAP32 - last_raw
+            plausible = speed <= 0 or elapsed <= 0 or (
+                delta_if_wrap * (8 if "octets" in metric else 1) / elapsed <= speed * 1.1)
+            if plausible:
+                offset += WRAP32
+                self._count("wrap")
+            else:  # cleared counters: restart the exported series, a reset for rate()
+                offset = 0.0
+                self._count("reset")
+        self.state.ext[key] = (raw, offset)
+        return raw + offset
+
+    async def _if_mib(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
+        dev = self.device.name
+        base: dict[str, OID] = {
+            "descr": (*IFT, 2), "speed": (*IFT, 5), "admin": (*IFT, 7), "oper": (*IFT, 8),
+            "name": (*IFX, 1), "highspeed": (*IFX, 15), "alias": (*IFX, 18),
+        }
+        for metric, (col64, col32) in IF_COUNTERS.items():
+            base[metric] = col64 if col64 is not None else col32
+        walked = await target.walk_columns(list(base.values()), deadline)
+        cols: dict[str, dict[OID, Any]] = {k: walked[o] for k, o in base.items()}
+        counters: dict[str, dict[OID, Any]] = {}
+        width: dict[str, int] = {}
+        missing32 = []
+        for metric, (col64, _) in IF_COUNTERS.items():
+            if col64 is not None and cols[metric]:
+                counters[metric], width[metric] = cols[metric], 64
+            elif col64 is not None:
+                missing32.append(metric)  # no ifXTable: fall back to 32-bit ifTable
+            else:
+                counters[metric], width[metric] = cols[metric], 32
+        if missing32:
+            fallback = await target.walk_columns([IF_COUNTERS[m][1] for m in missing32],
+                                                 deadline)
+            for m in missing32:
+                counters[m], width[m] = fallback[IF_COUNTERS[m][1]], 32
+        n = sum(len(v) for v in cols.values())
+        now = time.time()
+        elapsed = now - self.state.last_poll if self.state.last_poll else 0.0
+        samples: list[Sample] = []
+        for idx in sorted(cols["oper"]):
+            ifindex = ".".join(map(str, idx))
+            ifname = convert(cols.get("name", {}).get(idx)) or convert(cols["descr"].get(idx))
+            labels = {"device": dev, "ifindex": ifindex, "ifname": str(ifname or ifindex),
+                      "ifalias": str(convert(cols.get("alias", {}).get(idx)) or "")}
+            oper = convert(cols["oper"].get(idx))
+            admin = convert(cols["admin"].get(idx))
+            high = convert(cols.get("highspeed", {}).get(idx))
+            speed = (high * 1_000_000 if isinstance(high, float) and high > 0
+                     else convert(cols["speed"].get(idx)))
+            samples.append(Sample.of("pantau_if_oper_up", 1 if oper == 1.0 else 0, **labels))
+            samples.append(Sample.of("pantau_if_admin_up", 1 if admin == 1.0 else 0, **labels))
+            speed_f = speed if isinstance(speed, float) else 0.0
+            samples.append(Sample.of("pantau_if_speed_bits", speed_f, **labels))
+            for metric, vals in counters.items():
+                raw = convert(vals.get(idx))
+                if not isinstance(raw, float):
+                    continue
+                value = (self._extend32(ifindex, metric, raw, speed_f, elapsed)
+                         if width[metric] == 32 else raw)
+                samples.append(Sample.of(metric, value, **labels))
+        return samples, n
+
+    async def _ucd(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
+        dev = self.device.name
+        ucd = (1, 3, 6, 1, 4, 1, 2021)
+        loads = await target.walk((*ucd, 10, 1, 5), deadline)
+        mem = await target.get([(*ucd, 4, 5, 0), (*ucd, 4, 6, 0)], deadline)
+        out = []
+        for idx, v in loads.items():
+            val = convert(v)
+            if isinstance(val, float):
+                period = {1: "1m", 2: "5m", 3: "15m"}.get(idx[0], str(idx[0]))
+                out.append(Sample.of("pantau_snmp_ucd_load", val / 100, device=dev,
+                                     period=period))
+        for oid, name in (((*ucd, 4, 5, 0), "pantau_snmp_ucd_memory_total_bytes"),
+                          ((*ucd, 4, 6, 0), "pantau_snmp_ucd_memory_available_bytes")):
+            val = convert(mem.get(oid))
+            if isinstance(val, float):
+                out.append(Sample.of(name, val * 1024, device=dev))
+        return out, len(loads) + len(mem)
+
+    async def _host_resources(self, target: AnyTarget,
+                              deadline: Deadline) -> tuple[list[Sample], int]:
+        dev = self.device.name
+        hr = (1, 3, 6, 1, 2, 1, 25)
+        cpu = await target.walk((*hr, 3, 3, 1, 2), deadline)
+        descr = await target.walk((*hr, 2, 3, 1, 3), deadline)
+        units = await target.walk((*hr, 2, 3, 1, 4), deadline)
+        size = await target.walk((*hr, 2, 3, 1, 5), deadline)
+        used = await target.walk((*hr, 2, 3, 1, 6), deadline)
+        out = []
+        for idx, v in cpu.items():
+            val = convert(v)
+            if isinstance(val, float):
+                out.append(Sample.of("pantau_snmp_hr_cpu_load_ratio", val / 100, device=dev,
+                                     cpu=".".join(map(str, idx))))
+        for idx in size:
+            u, s, us = convert(units.get(idx)), convert(size.get(idx)), convert(used.get(idx))
+            name = str(convert(descr.get(idx)) or ".".join(map(str, idx)))
+            if isinstance(u, float) and isinstance(s, float) and isinstance(us, float):
+                out.append(Sample.of("pantau_snmp_hr_storage_size_bytes", s * u, device=dev,
+                                     storage=name))
+                out.append(Sample.of("pantau_snmp_hr_storage_used_bytes", us * u, device=dev,
+                                     storage=name))
+        return out, len(cpu) + len(descr) + len(units) + len(size) + len(used)
+
+    async def _mikrotik(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
+        dev = self.device.name
+        hl = (1, 3, 6, 1, 4, 1, 14988, 1, 1, 3)
+        oids = {(*hl, 11, 0): ("pantau_snmp_mikrotik_cpu_temperature_celsius", 0.1),
+                (*hl, 10, 0): ("pantau_snmp_mikrotik_board_temperature_celsius", 0.1),
+                (*hl, 8, 0): ("pantau_snmp_mikrotik_voltage_volts", 0.1)}
+        vals = await target.get(list(oids), deadline)
+        out = []
+        for oid, (name, scale) in oids.items():
+            v = convert(vals.get(oid))
+            if isinstance(v, float):
+                out.append(Sample.of(name, v * scale, device=dev))
+        return out, len(vals)
+
+    async def _user_profile(self, target: AnyTarget, profile: Profile,
+                            deadline: Deadline) -> tuple[list[Sample], int]:
+        dev = self.device.name
+        out, n = [], 0
+        for m in profile.metrics:
+            oid = parse_oid(m.oid)
+            vals: dict[OID, Any]
+            if oid[-1] == 0:
+                got = await target.get([oid], deadline)
+                vals = {(0,): got[oid]} if oid in got else {}
+            else:
+                vals = await target.walk(oid, deadline)
+            n += len(vals)
+            for idx, v in vals.items():
+                val = convert(v)
+                if isinstance(val, float):
+                    out.append(Sample(m.name, val * m.scale, (
+                        ("device", dev), (m.index_label, ".".join(map(str, idx))))))
+        return out, n
+
+    async def aclose(self) -> None:
+        if isinstance(self._target, V2cTarget):
+            self._target.close()
+        self._target = None

@@ -1,0 +1,416 @@
+"""SNMP v2c without pysnmp: hand-written BER for GET/GETBULK, one shared UDP socket per loop.
+
+Why: polling a 48-port switch through pysnmp costs ~13x snmp_exporter's CPU per value; nearly
+all of it is pysnmp's message machinery and pyasn1 decoding, not the network. A v2c message is
+a handful of TLVs, so encoding the request and decoding the response by hand is short, and a
+malformed reply can only ever raise SnmpError (every length is bounds-checked). v3 keeps going
+through pysnmp, which does the USM work.
+
+Values come back as the small types below, named like pysnmp's, so snmp_walk.convert() and the
+profile code treat both paths alike. The walks keep the same safety rules as snmp_walk.Target:
+bounded by the deadline, stop on endOfMibView / leaving the subtree / a non-increasing OID,
+halve max-repetitions on tooBig.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any, cast
+
+from collectors.base import Deadline
+from collectors.snmp.walk import OID, SnmpError, absorb_round, walk_timeout
+
+log = logging.getLogger(__name__)
+
+# -- value types, named like pysnmp's so convert() needs no second code path ------------------
+
+
+class OctetString(bytes):
+    __slots__ = ()
+
+
+class IpAddress(bytes):
+    __slots__ = ()
+
+
+class Opaque(bytes):
+    __slots__ = ()
+
+
+class ObjectIdentifier(tuple[int, ...]):
+    __slots__ = ()
+
+
+class _Marker:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+class Null(_Marker):
+    __slots__ = ()
+
+
+class NoSuchObject(_Marker):
+    __slots__ = ()
+
+
+class NoSuchInstance(_Marker):
+    __slots__ = ()
+
+
+class EndOfMibView(_Marker):
+    __slots__ = ()
+
+
+NULL, NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW = (
+    Null(), NoSuchObject(), NoSuchInstance(), EndOfMibView())
+ERROR_NAMES = ("noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr",
+               "noAccess", "wrongType", "wrongLength", "wrongEncoding", "wrongValue",
+               "noCreation", "inconsistentValue", "resourceUnavailable", "commitFailed",
+               "undoFailed", "authorizationError", "notWritable", "inconsistentName")
+
+# -- BER encoding --------------------------------------------------------------------------
+
+
+def _len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(raw),)) + raw
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    return bytes((tag,)) + _len(len(body)) + body
+
+
+def _int(v: int) -> bytes:
+    return _tlv(0x02, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True))
+
+
+def _oid(oid: OID) -> bytes:
+    if len(oid) < 2 or oid[0] > 2 or oid[1] >= 40:
+        raise SnmpError(f"cannot encode OID {'.'.join(map(str, oid))}")
+    out = bytearray((oid[0] * 40 + oid[1],))
+    for sub in oid[2:]:
+        if sub < 0x80:
+            out.append(sub)
+            continue
+        chunk = []
+        while sub:
+            chunk.append(sub & 0x7F)
+            sub >>= 7
+        chunk.reverse()
+        out += bytes(c | 0x80 for c in chunk[:-1]) + bytes((chunk[-1],))
+    return _tlv(0x06, bytes(out))
+
+
+def encode_request(community: bytes, request_id: int, oids: Sequence[OID], *,
+                   bulk_repetitions: int = 0) -> bytes:
+    """A v2c GetRequest, or a GetBulkRequest (non-repeaters 0) when bulk_repetitions > 0."""
+    vbs = b"".join(_tlv(0x30, _oid(o) + b"\x05\x00") for o in oids)
+    if bulk_repetitions > 0:
+        pdu = _tlv(0xA5, _int(request_id) + _int(0) + _int(bulk_repetitions) + _tlv(0x30, vbs))
+    else:
+        pdu = _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + _tlv(0x30, vbs))
+    return _tlv(0x30, _int(1) + _tlv(0x04, community) + pdu)
+
+
+# -- BER decoding (every length checked against the buffer) ---------------------------------
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _header(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the TLV at pos."""
+    if pos + 2 > end:
+        raise _Malformed
+    tag = buf[pos]
+    n = buf[pos + 1]
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        if k == 0 or k > 4 or pos + k > end:
+            raise _Malformed
+        n = int.from_bytes(buf[pos:pos + k], "big")
+        pos += k
+    if pos + n > end:
+        raise _Malformed
+    return tag, pos, pos + n
+
+
+def _dec_int(buf: bytes, start: int, stop: int) -> int:
+    if stop <= start:
+        raise _Malformed
+    return int.from_bytes(buf[start:stop], "big", signed=True)
+
+
+def _dec_oid(buf: bytes, start: int, stop: int) -> OID:
+    if stop <= start:
+        raise _Malformed
+    first = buf[start]
+    out = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    sub = 0
+    for b in buf[start + 1:stop]:
+        sub = (sub << 7) | (b & 0x7F)
+        if not b & 0x80:
+            out.append(sub)
+            sub = 0
+    return tuple(out)
+
+
+def _dec_value(buf: bytes, tag: int, start: int, stop: int) -> Any:
+    if tag in (0x41, 0x42, 0x43, 0x46, 0x47):  # Counter32 Gauge32 TimeTicks Counter64 UInt32
+        return int.from_bytes(buf[start:stop], "big")
+    if tag == 0x02:
+        return _dec_int(buf, start, stop)
+    if tag == 0x04:
+        return OctetString(buf[start:stop])
+    if tag == 0x06:
+        return ObjectIdentifier(_dec_oid(buf, start, stop))
+    if tag == 0x40:
+        return IpAddress(buf[start:stop])
+    if tag == 0x44:
+        return Opaque(buf[start:stop])
+    if tag == 0x05:
+        return NULL
+    if tag == 0x80:
+        return NO_SUCH_OBJECT
+    if tag == 0x81:
+        return NO_SUCH_INSTANCE
+    if tag == 0x82:
+        return END_OF_MIB_VIEW
+    raise _Malformed
+
+
+def decode_response(buf: bytes) -> tuple[int, int, int, list[tuple[OID, Any]]]:
+    """(request id, error status, error index, varbinds) of a v2c Response; SnmpError if the
+    datagram is not one."""
+    try:
+        end = len(buf)
+        tag, pos, end = _header(buf, 0, end)
+        if tag != 0x30:
+            raise _Malformed
+        tag, s, e = _header(buf, pos, end)  # version
+        if tag != 0x02:
+            raise _Malformed
+        tag, s, pos = _header(buf, e, end)  # community
+        if tag != 0x04:
+            raise _Malformed
+        tag, pos, pdu_end = _header(buf, pos, end)
+        if tag != 0xA2:
+            raise _Malformed
+        tag, s, pos = _header(buf, pos, pdu_end)
+        request_id = _dec_int(buf, s, pos)
+        tag, s, pos = _header(buf, pos, pdu_end)
+        status = _dec_int(buf, s, pos)
+        tag, s, pos = _header(buf, pos, pdu_end)
+        index = _dec_int(buf, s, pos)
+        tag, pos, vbl_end = _header(buf, pos, pdu_end)
+        if tag != 0x30:
+            raise _Malformed
+        varbinds: list[tuple[OID, Any]] = []
+        while pos < vbl_end:
+            tag, vs, ve = _header(buf, pos, vbl_end)
+            if tag != 0x30:
+                raise _Malformed
+            tag, s, e = _header(buf, vs, ve)
+            if tag != 0x06:
+                raise _Malformed
+            oid = _dec_oid(buf, s, e)
+            tag, s, e = _header(buf, e, ve)
+            varbinds.append((oid, _dec_value(buf, tag, s, e)))
+            pos = ve
+        return request_id, status, index, varbinds
+    except (_Malformed, IndexError):
+        raise SnmpError("malformed SNMP response from the device") from None
+
+
+# -- transport: one socket per loop and address family, replies matched by request id --------
+
+
+class _Mux(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.waiting: dict[int, tuple[tuple[str, int], asyncio.Future[bytes]]] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.users = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        # the request id sits at a fixed depth; peek it without decoding the whole message
+        try:
+            end = len(data)
+            _, pos, end = _header(data, 0, end)
+            _, _, pos = _header(data, pos, end)
+            _, _, pos = _header(data, pos, end)
+            _, pos, pdu_end = _header(data, pos, end)
+            _, s, e = _header(data, pos, pdu_end)
+            rid = _dec_int(data, s, e)
+        except (_Malformed, IndexError):
+            return
+        entry = self.waiting.get(rid)
+        if entry is None:
+            return
+        (host, port), fut = entry
+        if addr[1] != port or addr[0] != host or fut.done():
+            return  # only the device we asked may answer
+        fut.set_result(data)
+
+
+_MUXES: dict[tuple[int, int], _Mux] = {}
+_IDS = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+async def _acquire(family: int) -> _Mux:
+    """The loop's shared socket for this family; targets hold a reference and release it in
+    close(), the last one closes the socket (a 700-device agent uses 1 socket, not 700)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), family)
+    mux = _MUXES.get(key)
+    if mux is None or mux.transport is None or mux.transport.is_closing():
+        host = "::" if family == socket.AF_INET6 else "0.0.0.0"
+        _, mux = await loop.create_datagram_endpoint(_Mux, local_addr=(host, 0), family=family)
+        _MUXES[key] = mux
+    mux.users += 1
+    return mux
+
+
+def _release(mux: _Mux) -> None:
+    mux.users -= 1
+    if mux.users <= 0 and mux.transport is not None:
+        mux.transport.close()
+        for key, m in list(_MUXES.items()):
+            if m is mux:
+                del _MUXES[key]
+
+
+class _Silent(SnmpError):
+    """No answer within timeout x (retries+1)."""
+
+
+class V2cTarget:
+    """One v2c device. Same interface as snmp_walk.Target."""
+
+    version = "2c"
+
+    def __init__(self, host: str, port: int, community: str, timeout: float, retries: int,
+                 max_repetitions: int = 25) -> None:
+        self.community = community.encode()
+        self.timeout = timeout
+        self.retries = retries
+        self.max_repetitions = max_repetitions
+        self.host, self.port = host, port
+        self._resolved: tuple[str, int] | None = None
+        self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._mux: _Mux | None = None
+        self.answered = False  # the device has answered at least once
+        self.shrunk = 0  # times max-repetitions was halved (tooBig or silence)
+
+    def close(self) -> None:
+        if self._mux is not None:
+            _release(self._mux)
+            self._mux = None
+
+    async def _addr(self) -> tuple[str, int]:
+        if self._resolved is None:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(self.host, self.port, family=self._family,
+                                               type=socket.SOCK_DGRAM)
+            except OSError as e:
+                raise SnmpError(f"cannot resolve {self.host}: {e.strerror or e}") from None
+            sa = infos[0][4]
+            self._resolved = (str(sa[0]), int(sa[1]))
+        return self._resolved
+
+    async def _request(self, oids: Sequence[OID], deadline: Deadline,
+                       reps: int = 0) -> tuple[int, int, list[tuple[OID, Any]]]:
+        addr = await self._addr()
+        if self._mux is None or self._mux.transport is None or self._mux.transport.is_closing():
+            self._mux = await _acquire(self._family)
+        mux = self._mux
+        loop = asyncio.get_running_loop()
+        for _ in range(self.retries + 1):
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                break
+            rid = next(_IDS) & 0x7FFFFFFF
+            fut: asyncio.Future[bytes] = loop.create_future()
+            mux.waiting[rid] = (addr, fut)
+            try:
+                assert mux.transport is not None
+                mux.transport.sendto(encode_request(self.community, rid, oids,
+                                                    bulk_repetitions=reps), addr)
+                data = await asyncio.wait_for(fut, min(self.timeout, remaining))
+            except TimeoutError:
+                continue
+            finally:
+                mux.waiting.pop(rid, None)
+            got_rid, status, index, vbs = decode_response(data)
+            if got_rid != rid:
+                raise SnmpError("malformed SNMP response from the device")
+            self.answered = True
+            return status, index, vbs
+        raise _Silent("no response (device unreachable, or wrong community: agents stay "
+                      "silent)")
+
+    async def get(self, oids: Sequence[OID], deadline: Deadline) -> dict[OID, Any]:
+        status, index, vbs = await self._request(oids, deadline)
+        if status:
+            raise SnmpError(f"device answered {_err(status)} at index {index}")
+        return dict(vbs)
+
+    async def walk(self, root: OID, deadline: Deadline) -> dict[OID, Any]:
+        """Every (index suffix -> value) under `root`."""
+        return (await self.walk_columns([root], deadline))[root]
+
+    async def walk_columns(self, roots: Sequence[OID],
+                           deadline: Deadline) -> dict[OID, dict[OID, Any]]:
+        """Walk table columns side by side: one GETBULK carries every unfinished column."""
+        out: dict[OID, dict[OID, Any]] = {r: {} for r in roots}
+        current: dict[OID, OID] = {r: r for r in roots}
+        active = list(dict.fromkeys(roots))
+        for _ in range(100_000):  # bounded; a real walk ends far sooner
+            if not active:
+                break
+            if deadline.remaining() <= 0:
+                raise walk_timeout(roots)
+            try:
+                status, _, vbs = await self._request([current[r] for r in active], deadline,
+                                                     max(1, self.max_repetitions))
+            except _Silent:
+                # A device that answered before and now stays silent most likely could not
+                # send the reply: net-snmp drops a response larger than a UDP datagram
+                # ("send response: Failure in sendto") instead of answering tooBig, and
+                # firewalls/VPNs drop fragmented replies. Smaller GETBULKs get through.
+                if self.answered and self.max_repetitions > 1 and deadline.remaining() > 0:
+                    self.max_repetitions = max(1, self.max_repetitions // 2)
+                    self.shrunk += 1
+                    log.info("snmp %s: no reply to a GETBULK, max-repetitions now %d",
+                             self.host, self.max_repetitions)
+                    continue
+                raise
+            if status == 1 and self.max_repetitions > 1:  # tooBig
+                self.max_repetitions = max(1, self.max_repetitions // 2)
+                self.shrunk += 1
+                continue
+            if status:
+                raise SnmpError(f"device answered {_err(status)}")
+            if not vbs:
+                break
+            active = absorb_round(active, vbs, out, current)
+        return out
+
+
+def _err(status: int) -> str:
+    return ERROR_NAMES[status] if 0 <= status < len(ERROR_NAMES) else f"error {status}"

@@ -1,0 +1,128 @@
+"""E-mail output: SMTP with STARTTLS (smtplib in a thread, bounded by the timeout).
+
+STARTTLS is required by default and the server certificate is verified: a notification with
+the office's outage details should not cross the network in clear. The Message-ID is derived
+from the notification id, so a retry after an unclear failure is recognisable as the same mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from collectors.config import Duration, Secret, StrictModel, resolve_secret
+from exporters.notify.base import DeliveryError, Notification, redact
+
+
+class EmailReceiver(StrictModel):
+    name: str = Field(min_length=1, description="Receiver name used in logs and metrics.")
+    type: Literal["email"]
+    smarthost: str = Field(description="SMTP server as HOST:PORT (587 for STARTTLS).")
+    from_: str = Field(alias="from", description="Sender address.")
+    to: list[str] = Field(min_length=1, description="Recipient addresses.")
+    username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    password: Secret | None = Field(None, description="SMTP password (${ENV} ok).")
+    password_file: Path | None = Field(None, description="Read the SMTP password from this file.")
+    starttls: bool = Field(True, description="Require STARTTLS (strongly recommended).")
+    ca_file: Path | None = Field(None, description="CA bundle to verify the server with.")
+    timeout: Duration = Field(20.0, description="Timeout of one delivery attempt.")
+
+    model_config = {**StrictModel.model_config, "populate_by_name": True}
+
+    @field_validator("smarthost")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"invalid smarthost {v!r}: use HOST:PORT, e.g. mail.example:587")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if "@" not in a:
+                raise ValueError(f"invalid e-mail address {a!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _password(self) -> EmailReceiver:
+        self.password = resolve_secret(self.password, self.password_file, "password")
+        self.password_file = None
+        if self.password is not None and not self.username:
+            raise ValueError("password given without username")
+        return self
+
+
+def build_message(cfg: EmailReceiver, n: Notification) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = n.title
+    msg["From"] = cfg.from_
+    msg["To"] = ", ".join(cfg.to)
+    msg["Date"] = formatdate(n.at, localtime=False)
+    msg["Message-ID"] = f"<{n.uid}@pantau.{n.site}>"
+    msg["X-Pantau-Check"] = n.check
+    msg["X-Pantau-Kind"] = n.kind
+    msg.set_content(n.text)
+    return msg
+
+
+class EmailNotifier:
+    def __init__(self, cfg: EmailReceiver) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        host, _, port = cfg.smarthost.rpartition(":")
+        self._host, self._port = host.strip("[]"), int(port)
+        self._secret = cfg.password.get_secret_value() if cfg.password else ""
+
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.cfg.ca_file) if self.cfg.ca_file
+                                         else None)
+        return ctx
+
+    def _send_blocking(self, msg: EmailMessage, timeout: float) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=timeout) as smtp:
+            smtp.ehlo()
+            if self.cfg.starttls:
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(f"{self.cfg.smarthost} does not offer STARTTLS",
+                                        permanent=True)
+                smtp.starttls(context=self._context())
+                smtp.ehlo()
+            if self.cfg.username:
+                smtp.login(self.cfg.username, self._secret)
+            smtp.send_message(msg)
+
+    async def send(self, n: Notification, budget: float) -> None:
+        await self.send_message(build_message(self.cfg, n), budget)
+
+    async def send_message(self, message: EmailMessage, budget: float) -> None:
+        """Deliver any message (a notification, the monthly report) to this receiver's server;
+        DeliveryError with a redacted reason, permanent for 5xx answers."""
+        t = min(budget, self.cfg.timeout)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._send_blocking, message, t), t + 1)
+        except DeliveryError:
+            raise
+        except smtplib.SMTPResponseException as e:
+            text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) \
+                else str(e.smtp_error)
+            msg = redact(f"smtp {self.cfg.smarthost}: {e.smtp_code} {text}", self._secret)
+            # 5xx are permanent (bad address, auth refused); 4xx are worth retrying.
+            raise DeliveryError(msg, permanent=500 <= e.smtp_code < 600) from None
+        except smtplib.SMTPRecipientsRefused as e:
+            raise DeliveryError(f"smtp {self.cfg.smarthost}: recipients refused: "
+                                f"{', '.join(e.recipients)}", permanent=True) from None
+        except (smtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as e:
+            msg = redact(f"smtp {self.cfg.smarthost}: {type(e).__name__}: {e}", self._secret)
+            raise DeliveryError(msg) from None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,95 @@
+"""Telegram output: Bot API sendMessage.
+
+The Bot API puts the token in the URL path, so any URL in an exception or a library log line
+would leak it: every error here is redacted, and the token is registered with the redacting
+log filter the moment the notifier is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from collectors.common.lazy import lazy_import
+from collectors.config import Duration, Secret, StrictModel, resolve_secret
+from exporters.notify.base import REDACT, DeliveryError, Notification, http_error, redact
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
+
+DEFAULT_API = "https://api.telegram.org"
+
+
+class TelegramReceiver(StrictModel):
+    name: str = Field(min_length=1, description="Receiver name used in logs and metrics.")
+    type: Literal["telegram"]
+    bot_token: Secret | None = Field(None, description="Bot token from @BotFather (${ENV} ok).")
+    bot_token_file: Path | None = Field(None, description="Read the bot token from this file.")
+    chat_id: str = Field(min_length=1, description="Chat, group or channel id (or @channel).")
+    api_url: str = Field(DEFAULT_API, description="Bot API base URL (a local Bot API server).")
+    timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"invalid api_url {v!r}: must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) else v
+
+    @model_validator(mode="after")
+    def _token(self) -> TelegramReceiver:
+        self.bot_token = resolve_secret(self.bot_token, self.bot_token_file, "bot_token")
+        self.bot_token_file = None
+        if self.bot_token is None:
+            raise ValueError("telegram receiver needs bot_token or bot_token_file")
+        return self
+
+
+class TelegramNotifier:
+    def __init__(self, cfg: TelegramReceiver) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        assert cfg.bot_token is not None
+        self._token = cfg.bot_token.get_secret_value()
+        REDACT.secrets.add(self._token)
+        self._client = httpx.AsyncClient(follow_redirects=False)
+
+    async def send(self, n: Notification, budget: float) -> None:
+        url = f"{self.cfg.api_url}/bot{self._token}/sendMessage"
+        text = f"{n.title}\n\n{n.text}" if n.text else n.title
+        payload = {"chat_id": self.cfg.chat_id, "text": text[:4096],
+                   "disable_web_page_preview": True}
+        try:
+            r = await self._client.post(url, json=payload,
+                                        timeout=min(budget, self.cfg.timeout))
+        except httpx.HTTPError as e:
+            msg = f"telegram {self.cfg.api_url}: {type(e).__name__}: {e}"
+            raise DeliveryError(redact(msg, self._token)) from None
+        if r.status_code == 429:
+            retry = None
+            try:
+                retry = float(r.json().get("parameters", {}).get("retry_after"))
+            except (ValueError, TypeError, AttributeError):
+                pass
+            raise DeliveryError("telegram rate limit (HTTP 429)", retry_after=retry)
+        if r.status_code >= 300:
+            err = http_error(r.status_code, redact(r.text, self._token), "telegram")
+            raise err
+        try:
+            ok = bool(r.json().get("ok"))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DeliveryError("telegram answered without ok=true")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

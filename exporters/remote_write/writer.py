@@ -1,0 +1,510 @@
+"""Push everything pantau collects to a central receiver with Prometheus remote write 1.0.
+
+Offices behind NAT can't be scraped, and their links fail exactly when the data matters. So
+every result is first committed to a disk queue in state_dir (see rw_queue) and only deleted
+once the receiver has answered 2xx; a cut link, a restart or a kill -9 only delays delivery.
+Samples go out in queue order, so each series stays in timestamp order, which receivers without
+an out-of-order window (Prometheus 2.x by default) insist on.
+
+What gets lost, always counted: the oldest rows when the queue exceeds max_bytes or max_age,
+batches the receiver refuses with a 4xx (malformed or too old: resending can't help), samples
+not newer than the previous one of their series, and whatever was still in memory (at most
+`queue.sync_interval`, default 1 s) when the process was killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from pydantic import ByteSize, Field, SecretStr, field_validator, model_validator
+
+from collectors.base import MetricSpec, Sample
+from collectors.common.lazy import lazy_import
+from collectors.config import Duration, Secret, StrictModel, resolve_secret
+from exporters.remote_write import proto as rw_proto
+from exporters.remote_write.queue import DiskQueue, NewRow, Row
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
+
+log = logging.getLogger(__name__)
+
+QUEUE_FILE = "remote_write.sqlite"
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "pantau_remote_write_samples_total", "counter",
+        "Samples by fate: queued (committed to the disk queue), sent (receiver answered 2xx), "
+        "rejected (receiver answered 4xx for their chunk alone, e.g. too old or already "
+        "delivered before a lost reply; not retried).",
+        ("result",),
+    ),
+    MetricSpec(
+        "pantau_remote_write_dropped_samples_total", "counter",
+        "Samples thrown away before delivery: queue_full and too_old (oldest first), "
+        "out_of_order (not newer than the series' previous sample), disk_error.",
+        ("reason",),
+    ),
+    MetricSpec(
+        "pantau_remote_write_requests_total", "counter",
+        "Remote write requests by outcome: success, retry (network error, timeout, 5xx, 429, "
+        "401/403/404/408), rejected (other 4xx).",
+        ("result",),
+    ),
+    MetricSpec(
+        "pantau_remote_write_queue_bytes", "gauge",
+        "Compressed bytes waiting in the disk queue.", unit="bytes",
+    ),
+    MetricSpec(
+        "pantau_remote_write_queue_samples", "gauge", "Samples waiting in the disk queue.",
+    ),
+    MetricSpec(
+        "pantau_remote_write_oldest_sample_age_seconds", "gauge",
+        "Age of the oldest queued sample; 0 when the queue is empty. Grows during an outage.",
+        unit="seconds",
+    ),
+    MetricSpec(
+        "pantau_remote_write_last_success_timestamp_seconds", "gauge",
+        "When the receiver last accepted a request; 0 if never since start.", unit="seconds",
+    ),
+)
+
+_RESERVED_HEADERS = frozenset(
+    h.lower() for h in (*rw_proto.HEADERS, "Authorization", "Content-Length", "Host")
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration (the top-level `remote_write:` key)
+
+
+class BasicAuth(StrictModel):
+    username: str = Field(min_length=1)
+    password: Secret | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuth:
+        if resolve_secret(self.password, self.password_file, "password") is None:
+            raise ValueError("basic_auth needs password or password_file")
+        return self
+
+    def secret(self) -> SecretStr:
+        value = resolve_secret(self.password, self.password_file, "password")
+        assert value is not None  # checked by the validator
+        return value
+
+
+class TLSConfig(StrictModel):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls: set cert_file and key_file together")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"tls.{name}: {path} is not a readable file")
+        return self
+
+    def context(self) -> ssl.SSLContext:
+        """Built when the writer starts, so a bad certificate is a clear startup error."""
+        try:
+            ctx = ssl.create_default_context(
+                cafile=str(self.ca_file) if self.ca_file else None
+            )
+            if self.cert_file and self.key_file:
+                ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (ssl.SSLError, OSError) as e:
+            raise ValueError(f"remote_write.tls: cannot load certificates: {e}") from None
+        if self.insecure_skip_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+class QueueConfig(StrictModel):
+    # 256 MiB holds about a week of a 2000-series office at 30 s (see BENCHMARKS.md).
+    max_bytes: ByteSize = Field(default=ByteSize(256 * 1024 * 1024), ge=64 * 1024)
+    max_age: Duration = 24 * 3600.0
+    # How long an enqueued sample may sit in memory before it is committed to disk: the most
+    # a kill -9 or a power cut can lose.
+    sync_interval: Duration = 1.0
+
+
+class BackoffConfig(StrictModel):
+    min: Duration = 0.5
+    max: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _order(self) -> BackoffConfig:
+        if self.min > self.max:
+            raise ValueError("backoff.min must not exceed backoff.max")
+        return self
+
+
+class RemoteWriteConfig(StrictModel):
+    """Where and how to push; secrets only by ${ENV} or *_file, never in the URL."""
+
+    url: str
+    basic_auth: BasicAuth | None = None
+    bearer_token: Secret | None = None
+    bearer_token_file: Path | None = None
+    tls: TLSConfig = Field(default_factory=TLSConfig)
+    headers: dict[str, str] = Field(default_factory=dict)  # e.g. X-Scope-OrgID for Mimir
+    proxy_url: str | None = None
+    timeout: Duration = 30.0
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    flush_interval: Duration = 5.0
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    backoff: BackoffConfig = Field(default_factory=BackoffConfig)
+
+    @field_validator("url")
+    @classmethod
+    def _url_valid(cls, v: str) -> str:
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("url must be http(s)://HOST[:PORT]/PATH, e.g. "
+                             "https://prometheus.example.go.id/api/v1/write")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("put credentials in basic_auth or bearer_token, not in the url "
+                             "(URLs end up in logs)")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("url has an invalid port") from None
+        return v.strip()
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_valid(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by pantau; use basic_auth or "
+                                 "bearer_token for credentials")
+        return v
+
+    @model_validator(mode="after")
+    def _auth_valid(self) -> RemoteWriteConfig:
+        token = resolve_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
+        if token is not None and self.basic_auth is not None:
+            raise ValueError("set either basic_auth or bearer_token, not both")
+        return self
+
+    def safe_url(self) -> str:
+        """The URL as it may appear in logs: no query string, which could carry a token."""
+        p = urlsplit(self.url)
+        return f"{p.scheme}://{p.netloc}{p.path}"
+
+    def auth_headers(self) -> dict[str, str]:
+        token = resolve_secret(self.bearer_token, self.bearer_token_file, "bearer_token")
+        if token is not None:
+            return {"Authorization": f"Bearer {token.get_secret_value()}"}
+        return {}
+
+
+# --------------------------------------------------------------------------------------------
+# The writer
+
+
+class RemoteWriter:
+    """Queue every result on disk and push it to the receiver in order, retrying forever.
+
+    `enqueue` is called from the store listener in the event loop thread: it only appends to a
+    list. A flusher task commits that list to the disk queue every `queue.sync_interval`, and a
+    sender task pushes the oldest rows, deleting them only after a 2xx.
+    """
+
+    def __init__(self, config: RemoteWriteConfig, state_dir: Path, site: str) -> None:
+        self.config = config
+        self.site = site
+        self.path = state_dir / QUEUE_FILE
+        self.queue: DiskQueue | None = None
+        self._encoder = rw_proto.Encoder()
+        self._pending: list[tuple[int, Sequence[Sample]]] = []
+        self._pending_samples = 0
+        self._last_ts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._data = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+        self._commit_lock = asyncio.Lock()
+        self.counts: dict[str, int] = {"queued": 0, "sent": 0, "rejected": 0}
+        self.dropped: dict[str, int] = {
+            "queue_full": 0, "too_old": 0, "out_of_order": 0, "disk_error": 0,
+        }
+        self.requests: dict[str, int] = {"success": 0, "retry": 0, "rejected": 0}
+        self.last_success = 0.0
+        self._failing_since: float | None = None
+        self._last_failure_log = 0.0
+        self._last_reject_log = -1e9
+        self._draining = False
+
+    # -- input --------------------------------------------------------------------------
+    def enqueue(self, timestamp: float, samples: Sequence[Sample]) -> None:
+        """Take one result's final series (with site/check labels) stamped `timestamp` (s)."""
+        if not samples:
+            return
+        self._pending.append((round(timestamp * 1000), samples))
+        self._pending_samples += len(samples)
+        # Memory guard if the disk stalls: keep at most ~100 batches in RAM, oldest out first.
+        limit = self.config.batch_size * 100
+        while self._pending_samples > limit and len(self._pending) > 1:
+            _, old = self._pending.pop(0)
+            self._pending_samples -= len(old)
+            self.dropped["queue_full"] += len(old)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            self.queue = await asyncio.to_thread(
+                DiskQueue, self.path, int(self.config.queue.max_bytes),
+                self.config.queue.max_age,
+            )
+        except Exception as e:
+            raise ValueError(f"remote_write: cannot open the queue {self.path}: {e}") from None
+        verify: ssl.SSLContext | bool = True
+        if self.config.url.startswith("https:"):
+            verify = self.config.tls.context()
+        auth: httpx.Auth | None = None
+        if self.config.basic_auth is not None:
+            ba = self.config.basic_auth
+            auth = httpx.BasicAuth(ba.username, ba.secret().get_secret_value())
+        # httpx logs every request with its full URL at INFO: noise, and a query string could
+        # carry a token. Our own lines say what matters with the URL stripped.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING,
+                                                logging.getLogger("httpx").level))
+        self._client = httpx.AsyncClient(
+            verify=verify, auth=auth, timeout=self.config.timeout, trust_env=False,
+            proxy=self.config.proxy_url,
+            headers={**self.config.headers, **rw_proto.HEADERS, **self.config.auth_headers()},
+        )
+        log.info("remote write to %s (%d samples queued on disk from before)",
+                 self.config.safe_url(), self.queue.samples)
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="remote-write-flush"),
+            asyncio.create_task(self._send_loop(), name="remote-write-send"),
+        ]
+        if self.queue.samples:
+            self._data.set()
+
+    async def drain(self, limit: float) -> bool:
+        """Commit what is in memory and wait up to `limit` s for the queue to empty.
+
+        For a graceful shutdown; True if everything was delivered.
+        """
+        deadline = time.monotonic() + limit
+        self._draining = True
+        await self._commit()
+        while self.queue is not None and self.queue.samples and time.monotonic() < deadline:
+            self._data.set()
+            await asyncio.sleep(0.05)
+        return self.queue is None or self.queue.samples == 0
+
+    async def stop(self) -> None:
+        """Commit what is still in memory; whatever is unsent stays on disk for next time."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self.queue is not None:
+            await self._commit()
+            await asyncio.to_thread(self.queue.close)
+            self.queue = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- disk ---------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.queue.sync_interval)
+            await self._commit()
+
+    async def _commit(self) -> None:
+        async with self._commit_lock:
+            if not self._pending or self.queue is None:
+                return
+            items, self._pending, self._pending_samples = self._pending, [], 0
+            try:
+                await asyncio.to_thread(self._commit_sync, items)
+            except Exception as e:  # disk full, I/O error: count, say so, keep running
+                n = sum(len(s) for _, s in items)
+                self.dropped["disk_error"] += n
+                log.error("remote write: cannot write the disk queue %s: %s (%d samples lost)",
+                          self.path, e, n)
+                return
+            if self.queue.samples:
+                self._data.set()
+
+    def _commit_sync(self, items: list[tuple[int, Sequence[Sample]]]) -> None:
+        """Encode, split into rows of at most batch_size samples, commit, apply the bounds."""
+        assert self.queue is not None
+        rows: list[NewRow] = []
+        parts: list[bytes] = []
+        ts_min = ts_max = 0
+        out_of_order = 0
+        size = self.config.batch_size
+        enc = self._encoder.timeseries
+        last_ts = self._last_ts
+        if len(last_ts) > 1_000_000:  # label churn guard
+            last_ts.clear()
+        for ts, samples in items:
+            for s in samples:
+                key = (s.name, s.labels)
+                prev = last_ts.get(key)
+                if prev is not None and ts <= prev:
+                    out_of_order += 1
+                    continue
+                last_ts[key] = ts
+                if not parts:
+                    ts_min = ts
+                ts_min = min(ts_min, ts)
+                ts_max = max(ts_max, ts)
+                parts.append(enc(s, ts))
+                if len(parts) >= size:
+                    rows.append(NewRow(ts_min, ts_max, len(parts),
+                                       rw_proto.compress(b"".join(parts))))
+                    parts = []
+        if parts:
+            rows.append(NewRow(ts_min, ts_max, len(parts), rw_proto.compress(b"".join(parts))))
+        dropped = self.queue.append(rows)
+        self.counts["queued"] += sum(r.samples for r in rows)
+        self.dropped["out_of_order"] += out_of_order
+        self.dropped["queue_full"] += dropped.queue_full
+        self.dropped["too_old"] += dropped.too_old
+        if dropped.queue_full or dropped.too_old:
+            log.warning("remote write queue bound reached: dropped the oldest %d samples "
+                        "(%d over max_bytes, %d over max_age)",
+                        dropped.queue_full + dropped.too_old, dropped.queue_full, dropped.too_old)
+
+    # -- network ------------------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        backoff = self.config.backoff.min
+        while True:
+            assert self.queue is not None
+            if self.queue.samples < self.config.batch_size:
+                # Not a full batch yet: wait for the flush interval or for a full batch.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_full(), self.config.flush_interval)
+            rows = await asyncio.to_thread(self.queue.peek, self.config.batch_size)
+            if not rows:
+                self._data.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._data.wait(), self.config.flush_interval)
+                continue
+            outcome = await self._send(rows)
+            if outcome == "retry":
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, self.config.backoff.max)
+            else:
+                backoff = self.config.backoff.min
+
+    async def _wait_full(self) -> None:
+        assert self.queue is not None
+        while self.queue.samples < self.config.batch_size and not self._draining:
+            self._data.clear()
+            await self._data.wait()
+
+    async def _send(self, rows: list[Row]) -> str:
+        """One request for `rows`; returns success, retry or rejected."""
+        assert self._client is not None and self.queue is not None
+        n = sum(r.samples for r in rows)
+        body = await asyncio.to_thread(_build_body, rows)
+        try:
+            resp = await self._client.post(self.config.url, content=body)
+            status, text = resp.status_code, resp.text[:200]
+        except httpx.HTTPError as e:
+            self._failed(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__, n)
+            return "retry"
+        if 200 <= status < 300:
+            sent = await asyncio.to_thread(self.queue.ack, rows)
+            self.counts["sent"] += sent
+            self.requests["success"] += 1
+            self.last_success = time.time()
+            if self._failing_since is not None:
+                log.info("remote write to %s recovered after %.0f s",
+                         self.config.safe_url(), time.monotonic() - self._failing_since)
+                self._failing_since = None
+            return "success"
+        if status == 429 or status >= 500 or status in (401, 403, 404, 408):
+            # 401/403/404: usually a fix on the central side is coming; keep the data.
+            self._failed(f"HTTP {status}: {_one_line(text)}", n)
+            return "retry"
+        self.requests["rejected"] += 1
+        if len(rows) > 1:
+            # A receiver commits a request whole or not at all, so one bad row (too old, or
+            # already delivered before a lost reply) must not take its neighbours down with
+            # it: split until the refused rows stand alone, deliver the rest.
+            mid = len(rows) // 2
+            for part in (rows[:mid], rows[mid:]):
+                if await self._send(part) == "retry":
+                    return "retry"
+            return "success"
+        rejected = await asyncio.to_thread(self.queue.ack, rows)
+        self.counts["rejected"] += rejected
+        now = time.monotonic()
+        if now - self._last_reject_log >= 60:
+            self._last_reject_log = now
+            log.error("remote write: %s refused %d samples with HTTP %d (not retried): %s",
+                      self.config.safe_url(), n, status, _one_line(text))
+        return "rejected"
+
+    def _failed(self, reason: str, n: int) -> None:
+        self.requests["retry"] += 1
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            self._last_failure_log = now
+            log.warning("remote write to %s failed, will retry (%d samples waiting): %s",
+                        self.config.safe_url(), self.queue.samples if self.queue else n, reason)
+        elif now - self._last_failure_log >= 60:
+            self._last_failure_log = now
+            log.warning("remote write to %s still failing after %.0f s (%d samples queued): %s",
+                        self.config.safe_url(), now - self._failing_since,
+                        self.queue.samples if self.queue else n, reason)
+
+    # -- self metrics -------------------------------------------------------------------
+    def samples(self) -> list[Sample]:
+        q = self.queue
+        out = [Sample.of("pantau_remote_write_samples_total", v, result=k)
+               for k, v in self.counts.items()]
+        out += [Sample.of("pantau_remote_write_dropped_samples_total", v, reason=k)
+                for k, v in self.dropped.items()]
+        out += [Sample.of("pantau_remote_write_requests_total", v, result=k)
+                for k, v in self.requests.items()]
+        out += [
+            Sample.of("pantau_remote_write_queue_bytes", q.bytes if q else 0),
+            Sample.of("pantau_remote_write_queue_samples", q.samples if q else 0),
+            Sample.of("pantau_remote_write_oldest_sample_age_seconds",
+                      q.oldest_age() if q else 0.0),
+            Sample.of("pantau_remote_write_last_success_timestamp_seconds", self.last_success),
+        ]
+        return out
+
+
+def _build_body(rows: list[Row]) -> bytes:
+    if len(rows) == 1:
+        return rows[0].payload
+    return rw_proto.compress(b"".join(rw_proto.decompress(r.payload) for r in rows))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
