@@ -23,13 +23,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from collectors.base import Context, MetricKind, MetricSpec, Observation, Sample
+from collectors.common import procfs
+from collectors.common.procfs import Mount
 from collectors.config import Duration, StrictModel
 
 # node_exporter 1.5 upstream defaults (Debian's package patches some of them; we keep upstream's).
@@ -250,14 +251,8 @@ def parse_stat(text: str, user_hz: float = _USER_HZ) -> list[Sample]:
 
 
 def parse_loadavg(text: str) -> list[Sample]:
-    parts = text.split()
-    if len(parts) < 3:
-        raise ValueError(f"unexpected loadavg {text[:40]!r}")
-    return [
-        Sample("node_load1", float(parts[0])),
-        Sample("node_load5", float(parts[1])),
-        Sample("node_load15", float(parts[2])),
-    ]
+    one, five, fifteen = procfs.loadavg(text)
+    return [Sample("node_load1", one), Sample("node_load5", five), Sample("node_load15", fifteen)]
 
 
 _KNOWN_MEMINFO = frozenset(_MEMINFO_FIELDS)
@@ -267,19 +262,12 @@ def parse_meminfo(text: str) -> tuple[list[Sample], list[str]]:
     """Returns the samples and the fields this kernel printed that are not in the catalogue."""
     out: list[Sample] = []
     unknown: list[str] = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) < 2 or not parts[0].endswith(":"):
-            continue
-        value = float(int(parts[1]))
-        has_unit = len(parts) == 3
-        if has_unit:
-            value *= 1024  # the kernel prints kB (KiB)
-        field = _meminfo_field(parts[0][:-1], has_unit)
-        if field in _KNOWN_MEMINFO:
-            out.append(Sample(f"node_memory_{field}", value))
+    for f in procfs.meminfo(text):
+        name = _meminfo_field(f.key, f.has_unit)
+        if name in _KNOWN_MEMINFO:
+            out.append(Sample(f"node_memory_{name}", f.value))
         else:
-            unknown.append(field)
+            unknown.append(name)
     return out, unknown
 
 
@@ -317,36 +305,13 @@ def parse_netdev(text: str, exclude: re.Pattern[str] | None) -> list[Sample]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
-    device: str
-    mountpoint: str
-    fstype: str
-    options: str
-
-    @property
-    def labels(self) -> tuple[tuple[str, str], ...]:
-        return (("device", self.device), ("fstype", self.fstype), ("mountpoint", self.mountpoint))
-
-    @property
-    def readonly(self) -> float:
-        return 1.0 if "ro" in self.options.split(",") else 0.0
-
-
 def parse_mounts(
     text: str, mount_exclude: re.Pattern[str] | None, fstype_exclude: re.Pattern[str] | None
 ) -> list[Mount]:
     """/proc/1/mounts, minus excluded mount points/types and duplicate lines."""
     seen: set[tuple[str, str, str]] = set()
     out: list[Mount] = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) < 4:
-            if parts:
-                raise ValueError(f"malformed mount line {line[:60]!r}")
-            continue
-        mountpoint = parts[1].replace("\\040", " ").replace("\\011", "\t")
-        m = Mount(parts[0], mountpoint, parts[2], parts[3])
+    for m in procfs.mounts(text):
         if mount_exclude is not None and mount_exclude.search(m.mountpoint):
             continue
         if fstype_exclude is not None and fstype_exclude.search(m.fstype):

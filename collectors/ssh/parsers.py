@@ -8,7 +8,13 @@ command, which line and what was expected. No parser ever lets an IndexError esc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from collectors.common import procfs
+
+T = TypeVar("T")
 
 SECTION_MARK = "@@pantau@@"
 
@@ -58,58 +64,28 @@ class LinuxStats:
 
 
 def parse_loadavg(text: str) -> tuple[float, float, float]:
-    parts = text.split()
-    try:
-        return float(parts[0]), float(parts[1]), float(parts[2])
-    except (IndexError, ValueError):
-        raise ParseError(f"/proc/loadavg: expected three numbers, got {text.strip()[:60]!r}")\
-            from None
+    return _proc(procfs.loadavg, text)
 
 
 def parse_meminfo(text: str) -> tuple[float, float]:
     """MemTotal and MemAvailable in bytes (MemFree+Buffers+Cached before Linux 3.14)."""
-    values: dict[str, float] = {}
-    for line in text.splitlines():
-        key, sep, rest = line.partition(":")
-        if not sep:
-            continue
-        fields = rest.split()
-        if not fields:
-            continue
-        try:
-            v = float(fields[0])
-        except ValueError:
-            raise ParseError(f"/proc/meminfo: bad value in line {line.strip()[:60]!r}") from None
-        if len(fields) > 1 and fields[1] == "kB":
-            v *= 1024
-        values[key.strip()] = v
-    if "MemTotal" not in values:
-        raise ParseError("/proc/meminfo: MemTotal missing")
-    avail = values.get("MemAvailable")
-    if avail is None:
-        avail = sum(values.get(k, 0.0) for k in ("MemFree", "Buffers", "Cached"))
-    return values["MemTotal"], avail
+    return _proc(lambda x: procfs.mem_available(procfs.meminfo(x)), text)
 
 
 def parse_uptime(text: str) -> float:
-    try:
-        return float(text.split()[0])
-    except (IndexError, ValueError):
-        raise ParseError(f"/proc/uptime: expected a number, got {text.strip()[:60]!r}") from None
-
-
-def _unescape_mount(s: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+    return _proc(procfs.uptime, text)
 
 
 def parse_mounts(text: str) -> dict[str, str]:
     """mountpoint -> fstype (the last mount on a point wins, as the kernel shows it)."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 3:
-            out[_unescape_mount(parts[1])] = parts[2]
-    return out
+    return {m.mountpoint: m.fstype for m in _proc(procfs.mounts, text)}
+
+
+def _proc(parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise ParseError(str(e)) from None
 
 
 def parse_df(text: str, fstypes: dict[str, str]) -> list[Filesystem]:

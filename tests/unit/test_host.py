@@ -145,7 +145,7 @@ def test_parse_mounts_excludes_dedups_and_unescapes() -> None:
     )
     assert [m.mountpoint for m in mounts] == ["/", "/srv/my data", "/mnt/nfs"]
     assert [m.readonly for m in mounts] == [0.0, 1.0, 0.0]
-    with pytest.raises(ValueError, match="malformed mount line"):
+    with pytest.raises(ValueError, match="mounts: malformed line"):
         parse_mounts("garbage line\n", None, None)
 
 
@@ -333,5 +333,5 @@ def test_garbled_file_fails_only_its_part(tmp_path: Path) -> None:
     (cfg.procfs / "loadavg").write_text("garbage\n")
     obs = run(HostCollector(cfg))
     assert not obs.success
-    assert obs.reason == "loadavg: ValueError: unexpected loadavg 'garbage\\n'"
+    assert obs.reason == "loadavg: ValueError: /proc/loadavg: expected three numbers, got 'garbage'"
     assert "node_memory_MemTotal_bytes" in {s.name for s in obs.samples}
