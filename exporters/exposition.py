@@ -54,6 +54,10 @@ class _Source:
     lines: dict[str, str]
 
 
+def _describe(spec: MetricSpec) -> str:
+    return f"{spec.kind} {{{','.join(spec.labels)}}} {spec.help!r}"
+
+
 class Exposition:
     """The current /metrics body, kept up to date by `update`/`remove` and `refresh`.
 
@@ -75,8 +79,11 @@ class Exposition:
         with self._lock:
             for spec in specs:
                 known = self._specs.get(spec.name)
-                if known is not None and known.kind != spec.kind:
-                    raise ValueError(f"metric {spec.name} declared as {known.kind} and {spec.kind}")
+                if known is not None and known != spec:
+                    # Two parts emitting one family with different meanings would make every
+                    # query over it wrong; refuse at start rather than serve it.
+                    raise ValueError(f"metric {spec.name} declared twice differently: "
+                                     f"{_describe(known)} and {_describe(spec)}")
                 self._specs.setdefault(spec.name, spec)
             self._dirty = True
 

@@ -65,8 +65,9 @@ METRICS: tuple[MetricSpec, ...] = (
                "Failed writes to the outage history (the change is kept and retried)."),
     MetricSpec("pantau_history_disk_full", "gauge",
                "1 while the outage history cannot be written because the disk is full."),
-    MetricSpec("pantau_playbook_runs_total", "counter",
-               "Alert-triggered playbook runs by playbook and result.",
+    MetricSpec("pantau_alert_playbook_runs_total", "counter",
+               "Playbook runs triggered by down checks, by the check's playbook (NAME@HOST) "
+               "and result (ok, failed, rate_limited, unavailable).",
                ("playbook", "result")),
 )
 
@@ -489,7 +490,7 @@ class Alerting:
         out.append(Sample.of("pantau_history_write_errors_total", self._write_errors))
         out.append(Sample.of("pantau_history_disk_full", 1 if self._disk_full else 0))
         for (pb, result), v in sorted(self._playbook_counts.items()):
-            out.append(Sample.of("pantau_playbook_runs_total", v, playbook=pb, result=result))
+            out.append(Sample.of("pantau_alert_playbook_runs_total", v, playbook=pb, result=result))
         return out
 
     def publish(self) -> None:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.cli.common import EXIT_BAD_INPUT
+from collectors.common.hostport import join_host_port, split_host_port
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RESERVED = frozenset({"site", "instance", "job"})
@@ -39,12 +40,10 @@ class Office(BaseModel):
     def _address(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        host, port = _split(v)
-        if not host or any(c.isspace() or c in "/@?#" for c in host):
+        host, port = split_host_port(v, DEFAULT_PORT)
+        if any(c in "/@?#" for c in host):
             raise ValueError(f"invalid address {v!r}: use HOST or HOST:PORT")
-        if not 1 <= port <= 65535:
-            raise ValueError(f"invalid port in address {v!r}")
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return join_host_port(host, port)
 
     @field_validator("labels")
     @classmethod
@@ -58,20 +57,6 @@ class Office(BaseModel):
 
     def scraped(self) -> bool:
         return (self.mode or ("scrape" if self.address else "push")) == "scrape"
-
-
-def _split(v: str) -> tuple[str, int]:
-    v = v.strip()
-    if v.startswith("["):
-        host, _, rest = v[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif v.count(":") == 1:
-        host, _, port = v.partition(":")
-    else:
-        host, port = v, ""
-    if port and not port.isdigit():
-        return host, -1
-    return host, int(port) if port else DEFAULT_PORT
 
 
 def load_offices(text: str) -> list[Office]:

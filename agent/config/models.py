@@ -24,6 +24,7 @@ from agent.probe import ProbeModule
 from agent.reports import ReportsConfig
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.base import JobSpec
+from collectors.common.hostport import split_host_port
 from collectors.config import CheckConfig, StrictModel
 from collectors.host import HostConfig
 from collectors.snmp import SnmpSection
@@ -35,19 +36,9 @@ DEFAULT_STATE_DIR = Path("/var/lib/pantau")
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """Split HOST:PORT, [V6]:PORT or :PORT; raise ValueError with the reason."""
-    v = value.strip()
-    if v.startswith("["):
-        host, sep, port = v[1:].partition("]:")
-        if not sep:
-            raise ValueError(f"invalid listen address {value!r}: use [IPv6]:PORT")
-    else:
-        host, sep, port = v.rpartition(":")
-        if not sep:
-            raise ValueError(f"invalid listen address {value!r}: use HOST:PORT, e.g. 0.0.0.0:9877")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid port in listen address {value!r}")
-    return host or "0.0.0.0", int(port)
+    """HOST:PORT, [V6]:PORT or :PORT (all addresses); ValueError with the reason."""
+    return split_host_port(value, what="listen address", empty_host="0.0.0.0",
+                           allow_port_zero=True)
 
 
 class AgentConfig(StrictModel):

@@ -230,3 +230,14 @@ def outages_from_transitions(transitions: Iterable[Transition]) -> list[Outage]:
     for check, first in open_.items():
         out.append(Outage(check, first.at, None, first.root_cause, first.reason))
     return sorted(out, key=lambda o: (o.start, o.check))
+
+
+@dataclass
+class SiteData:
+    """Everything needed to report one site: its checks and what happened to them."""
+
+    site: str
+    checks: list[str]
+    outages: list[Outage] = field(default_factory=list)
+    maintenance: list[Maintenance] = field(default_factory=list)
+    monitored_from: dict[str, datetime] = field(default_factory=dict)

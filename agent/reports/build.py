@@ -4,25 +4,14 @@ maintenance, then the figures of agent/reports/availability.py per check."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.reports.availability import CheckAvailability, Maintenance, Outage, compute, day_spans
+from agent.reports.availability import CheckAvailability, Maintenance, SiteData, compute, day_spans
 from agent.reports.config import Lang, ReportsConfig
 from collectors.common.timefmt import resolve_zone
-
-
-@dataclass
-class SiteData:
-    """Everything needed to report one site: its checks and what happened to them."""
-
-    site: str
-    checks: list[str]
-    outages: list[Outage] = field(default_factory=list)
-    maintenance: list[Maintenance] = field(default_factory=list)
-    monitored_from: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass

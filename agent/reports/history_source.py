@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.history import History, HistoryError
-from agent.reports.availability import Maintenance, Transition, outages_from_transitions
-from agent.reports.build import SiteData
+from agent.reports.availability import Maintenance, SiteData, Transition, outages_from_transitions
 
 
 def _open(cfg: Any, readonly: bool = True) -> History | None:

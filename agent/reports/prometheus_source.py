@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.reports.availability import Outage
-from agent.reports.build import SiteData
+from agent.reports.availability import Outage, SiteData
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 

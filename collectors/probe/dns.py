@@ -55,7 +55,7 @@ class DnsConfig(CheckConfig):
     def _target_valid(cls, v: str) -> str:
         import ipaddress
 
-        host, _ = split_host_port(v, default_port=53)
+        host, _ = split_host_port(v, 53, what="target")
         try:
             ipaddress.ip_address(host)
         except ValueError:
@@ -126,7 +126,7 @@ class DnsCollector:
         samples: list[Sample] = []
         details: dict[str, object] = {}
         try:
-            host, port = split_host_port(cfg.target, default_port=53)
+            host, port = split_host_port(cfg.target, 53, what="target")
             query = dns.message.make_query(cfg.query_name, cfg.query_type)
             if not cfg.recursion_desired:
                 query.flags &= ~dns.flags.RD

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from collectors.base import Context, Deadline, JobSpec, MetricSpec, Observation, Sample
+from collectors.common.hostport import split_host_port
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from collectors.snmp.traps import TrapsConfig
 from collectors.snmp.v2c import V2cTarget
@@ -198,16 +199,7 @@ class SnmpDevice(StrictModel):
     labels: dict[str, str] = Field(default_factory=dict)
 
     def host_port(self) -> tuple[str, int]:
-        a = self.address.strip()
-        if a.startswith("["):
-            host, _, rest = a[1:].partition("]")
-            return host, int(rest[1:]) if rest.startswith(":") else 161
-        if a.count(":") == 1:
-            host, port = a.split(":")
-            if not port.isdigit():
-                raise ValueError(f"invalid port in {a!r}")
-            return host, int(port)
-        return a, 161
+        return split_host_port(self.address, 161, what="SNMP address")
 
 
 class SnmpSection(StrictModel):

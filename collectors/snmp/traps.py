@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from collectors.base import Context, JobSpec, MetricSpec, Observation, Sample
+from collectors.common.hostport import split_host_port
 from collectors.config import Duration, StrictModel
 
 log = logging.getLogger(__name__)
@@ -70,17 +71,6 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 
-def _host_port(text: str, default_port: int) -> tuple[str, int]:
-    a = text.strip()
-    if a.startswith("["):
-        host, _, rest = a[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if a.count(":") == 1:
-        host, port = a.split(":")
-        return host, int(port)
-    return a, default_port
-
-
 class TrapsConfig(StrictModel):
     """`snmp.traps`: where to listen and which credentials (names in snmp.auths) to accept."""
 
@@ -95,12 +85,7 @@ class TrapsConfig(StrictModel):
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        try:
-            host, port = _host_port(v, 162)
-        except ValueError:
-            raise ValueError(f"invalid listen address {v!r}: use host:port") from None
-        if not host or not 0 < port < 65536:
-            raise ValueError(f"invalid listen address {v!r}: use host:port")
+        split_host_port(v, 162, what="listen address")
         return v
 
     @field_validator("engine_ids")
@@ -170,7 +155,7 @@ class TrapCollector:
         from pysnmp.entity.rfc3413 import ntfrcv
         from pysnmp.proto.api import v2c
 
-        host, port = _host_port(self.config.listen, 162)
+        host, port = split_host_port(self.config.listen, 162, what="listen address")
         eng = engine.SnmpEngine()
         try:
             v6 = ":" in host

@@ -31,9 +31,9 @@ class PlaybookRunsCollector:
     per_check: ClassVar[bool] = False
     METRICS: ClassVar[tuple[MetricSpec, ...]] = (
         MetricSpec("pantau_playbook_runs_total", "counter",
-                   "Playbook runs by playbook and result. Per host from the audit log for "
-                   "CLI runs (ok, failed, rejected, dry_run); alert-triggered runs are counted "
-                   "by the alerting engine.", ("playbook", "result")),
+                   "Playbook runs by playbook name and result (ok, failed, rejected, "
+                   "dry_run), counted from the audit log; alert-triggered runs are also in "
+                   "pantau_alert_playbook_runs_total.", ("playbook", "result")),
     )
 
     def __init__(self, config: PlaybookRunsConfig | Path) -> None:

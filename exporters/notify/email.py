@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from collectors.common.hostport import split_host_port
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import DeliveryError, Notification, redact
 
@@ -39,9 +40,7 @@ class EmailReceiver(StrictModel):
     @field_validator("smarthost")
     @classmethod
     def _hostport(cls, v: str) -> str:
-        host, _, port = v.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"invalid smarthost {v!r}: use HOST:PORT, e.g. mail.example:587")
+        split_host_port(v, what="smarthost")
         return v
 
     @field_validator("to")
@@ -78,8 +77,7 @@ class EmailNotifier:
     def __init__(self, cfg: EmailReceiver) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        host, _, port = cfg.smarthost.rpartition(":")
-        self._host, self._port = host.strip("[]"), int(port)
+        self._host, self._port = split_host_port(cfg.smarthost, what="smarthost")
         self._secret = cfg.password.get_secret_value() if cfg.password else ""
 
     def _context(self) -> ssl.SSLContext:

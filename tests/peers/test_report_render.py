@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.reports import ReportsConfig, render
-from agent.reports.availability import Maintenance, Outage
-from agent.reports.build import SiteData, build_report
+from agent.reports.availability import Maintenance, Outage, SiteData
+from agent.reports.build import build_report
 from agent.reports.render import CHROMIUM_FLAGS, chromium, fmt_percent, to_csv, to_json
 
 WITA = ZoneInfo("Asia/Makassar")

@@ -46,7 +46,7 @@ def test_playbooks_run_only_when_allowed_rate_limited_and_recorded(tmp_path: Pat
                 store.put("check:web", "web", "tcp", Observation(True), per_check=True)
                 await asyncio.sleep(0.1)
             counts = {dict(s.labels)["result"]: s.value for s in alerting.samples()
-                      if s.name == "pantau_playbook_runs_total"}
+                      if s.name == "pantau_alert_playbook_runs_total"}
             assert counts == {"ok": 2, "rate_limited": 1, "not_allowed": 3}
         finally:
             await alerting.stop()

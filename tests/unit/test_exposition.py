@@ -7,6 +7,8 @@ import math
 import shutil
 import subprocess
 
+import pytest
+
 from collectors.base import MetricSpec, Sample
 from exporters.exposition import Exposition
 
@@ -71,3 +73,25 @@ def test_promtool_check_metrics_clean() -> None:
                        timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == b"" and r.stderr.strip() == b"", r.stdout + r.stderr
+
+
+
+@pytest.mark.parametrize("other", [
+    MetricSpec("pantau_x_total", "counter", "Other help.", ("playbook",)),
+    MetricSpec("pantau_x_total", "counter", "Runs.", ("playbook", "host")),
+    MetricSpec("pantau_x_total", "gauge", "Runs.", ("playbook",)),
+])
+def test_a_family_declared_twice_differently_is_refused(other: MetricSpec) -> None:
+    exp = Exposition([MetricSpec("pantau_x_total", "counter", "Runs.", ("playbook",))])
+    exp.declare([MetricSpec("pantau_x_total", "counter", "Runs.", ("playbook",))])  # same: fine
+    with pytest.raises(ValueError, match="pantau_x_total declared twice differently"):
+        exp.declare([other])
+
+
+def test_every_family_pantau_can_emit_is_declared_once() -> None:
+    from agent.runtime import all_metric_specs
+
+    specs = all_metric_specs()
+    Exposition(specs)  # raises if two parts disagree on a family
+    differing = {s.name for s in specs if len({x for x in specs if x.name == s.name}) > 1}
+    assert differing == set()

@@ -44,7 +44,8 @@ def test_stdout_and_plain_list(tmp_path: Path) -> None:
 
 def test_bad_input_one_line_each_exit_2(tmp_path: Path) -> None:
     cases = {
-        "- site: a\n  address: 'x:99999'\n": "offices[0].address: invalid port in address",
+        "- site: a\n  address: 'x:99999'\n":
+            "offices[0].address: invalid address 'x:99999': port must be 1-65535",
         "- site: a\n  labels: {job: x}\n": "offices[0].labels: label 'job' is set by",
         "- {site: a}\n- {site: a}\n": "offices[1].site: duplicate site 'a'",
         "- {site: a, mode: scrape}\n": "offices[0].address: mode scrape needs an address",
