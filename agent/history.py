@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,14 +295,6 @@ class History:
         result: list[int] = self._tx(body)
         return result
 
-    def forget_checks(self, keep: Iterable[str]) -> None:
-        """Drop current status of checks no longer configured (their history stays)."""
-        names = list(keep)
-        marks = ",".join("?" * len(names)) or "''"
-        self._tx(lambda: self.conn.execute(
-            f"DELETE FROM check_status WHERE check_name NOT IN ({marks})", names))
-
-    # -- outbox ---------------------------------------------------------------------------
     def next_pending(self, receiver: str) -> OutboxItem | None:
         """The oldest undelivered notification for `receiver`: delivery is strictly in order."""
         row = self.conn.execute(

@@ -8,25 +8,29 @@ running (pantau_config_last_reload_successful drops to 0 until a good one is loa
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import platform
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any  # Any: remote_write
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
+from agent.alerting.engine import METRICS as ALERTING_METRICS
 from agent.config import AgentConfig, ConfigError, load_config, parse_listen
+from agent.probe import ProbeHandler, make_handler
 from agent.scheduler import SELF_METRICS, Scheduler
 from agent.store import Result, Store
 from collectors import REGISTRY
 from collectors.base import MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
+from exporters.remote_write.writer import METRICS as REMOTE_WRITE_METRICS
 
 if TYPE_CHECKING:
+    from agent.alerting import Alerting
     from exporters.http_server import MetricsServer
+    from exporters.remote_write import RemoteWriter
     from exporters.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -58,32 +62,16 @@ def all_metric_specs() -> list[MetricSpec]:
     specs: list[MetricSpec] = [*RUNTIME_METRICS, *SELF_METRICS]
     for cls in REGISTRY.values():
         specs.extend(cls.METRICS)
-    specs.extend(_extra_specs())
+    specs.extend(ALERTING_METRICS)
+    specs.extend(REMOTE_WRITE_METRICS)
     return specs
 
 
-def _extra_specs() -> list[MetricSpec]:
-    """Metrics of optional parts (alerting, remote write), when those modules are present."""
-    out: list[MetricSpec] = []
-    for mod_name in ("agent.alerting.engine", "exporters.remote_write.writer"):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError:
-            continue
-        out.extend(getattr(mod, "METRICS", ()))
-    return out
-
-
 def icmp_mode() -> str:
+    from collectors.probe.pinger import detect_mode
+
     try:
-        pinger = importlib.import_module("collectors.probe.pinger")
-    except ImportError:
-        return "none"
-    detect = getattr(pinger, "detect_mode", None)
-    if detect is None:
-        return "unknown"
-    try:
-        return str(detect())
+        return str(detect_mode())
     except Exception:
         return "none"
 
@@ -115,10 +103,10 @@ class Agent:
         self.store.subscribe(self._on_result)
         self.store.subscribe_removals(self._on_remove)
         self.server: MetricsServer | None = None
-        self.remote_writer: Any = None  # remote_write
-        self._rw_task: asyncio.Task[None] | None = None  # remote_write
-        self.store.subscribe(self._on_result_push)  # remote_write
-        self.alerting: Any = None  # alerting
+        self.remote_writer: RemoteWriter | None = None
+        self._rw_task: asyncio.Task[None] | None = None
+        self.store.subscribe(self._on_result_push)
+        self.alerting: Alerting | None = None
 
     # -- store -> exposition ------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
@@ -161,10 +149,10 @@ class Agent:
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
         from agent.alerting import Alerting
 
-        self.alerting = Alerting(self.config, self.store, None, self.config.site)  # alerting
-        await self.alerting.start()  # alerting: before the scheduler, so no result is missed
+        self.alerting = Alerting(self.config, self.store, None, self.config.site)
+        await self.alerting.start()  # before the scheduler: no result may be missed
         await self.scheduler.start(self.config.jobs())
-        await self._start_remote_write()  # remote_write: push runs beside pull
+        await self._start_remote_write()  # push runs beside pull
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload, probe=self._probe_handler(),
@@ -187,8 +175,8 @@ class Agent:
             log.info("stopping")
             await server.stop()
             await self.scheduler.stop()
-            await self._stop_remote_write()  # remote_write
-            await self.alerting.stop()  # alerting
+            await self._stop_remote_write()
+            await self.alerting.stop()
             refresher.cancel()
             monthly.cancel()
 
@@ -222,13 +210,8 @@ class Agent:
             await writer.stop()
             self.store.remove("self:remote_write")
 
-    def _probe_handler(self):  # type: ignore[no-untyped-def]
-        try:
-            probe = importlib.import_module("agent.probe.endpoint")
-        except ImportError:
-            return None
-        factory = getattr(probe, "make_handler", None)
-        return factory(lambda: self.config) if factory else None
+    def _probe_handler(self) -> ProbeHandler:
+        return make_handler(lambda: self.config)
 
     async def reload(self) -> tuple[bool, str]:
         async with self._reload_lock:
@@ -258,10 +241,11 @@ class Agent:
             if new.site != self.config.site:
                 self.store.site = new.site
             await self.scheduler.stop()
-            rw_changed = new.remote_write != self.config.remote_write  # remote_write
+            rw_changed = new.remote_write != self.config.remote_write
             self.config = new
-            await self.alerting.reload(new)  # alerting
-            if rw_changed:  # remote_write
+            if self.alerting is not None:
+                await self.alerting.reload(new)
+            if rw_changed:
                 await self._stop_remote_write()
                 try:
                     await self._start_remote_write()

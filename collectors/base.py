@@ -11,7 +11,7 @@ import asyncio
 import builtins
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -134,14 +134,6 @@ class Collector(Protocol):
     async def collect(self, ctx: Context) -> Observation: ...
 
     async def aclose(self) -> None: ...
-
-
-def label_pairs(
-    labels: Mapping[str, str] | Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    """Normalise labels to the tuple form Sample uses."""
-    items = labels.items() if isinstance(labels, Mapping) else labels
-    return tuple((str(k), str(v)) for k, v in items)
 
 
 @dataclass

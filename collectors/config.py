@@ -136,7 +136,7 @@ class CheckConfig(StrictModel):
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra labels on every series of this check."
     )
-    # Alerting (issue 6) reads these; kept here so every check type accepts them.
+    # The alert engine reads these; here so that every check type accepts them.
     severity: Literal["critical", "warning", "info"] = Field(
         "critical", description="Alert severity when this check is down."
     )

@@ -55,17 +55,6 @@ class JsonlAuditSink:
         return out
 
 
-class MultiSink:
-    """Record to several sinks (the JSONL file and the history DB)."""
-
-    def __init__(self, *sinks: AuditSink) -> None:
-        self.sinks = sinks
-
-    def record(self, run: dict[str, Any]) -> None:
-        for s in self.sinks:
-            s.record(run)
-
-
 def clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
     if len(text) <= limit:
         return text

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from collectors.ssh import Auth, SshError, SshSection, SshSession
 from collectors.ssh.session import parse_target
@@ -339,9 +338,3 @@ class AlertTrigger:
     def _reject(self, playbook: str, host: str, msg: str, who: str, trig: str) -> None:
         PlaybookRunner(self.section, self.audit, known_hosts=self.known_hosts).record_rejected(
             playbook, {}, [host], msg, who=who, trigger=trig)
-
-
-def describe_params(pb: Playbook) -> list[dict[str, Any]]:
-    return [{"name": n, "type": p.type, "required": p.is_required, "default": p.default,
-             "choices": p.choices, "description": p.description}
-            for n, p in pb.parameters.items()]

@@ -15,8 +15,6 @@ from collectors.common.timefmt import format_span, format_time
 if TYPE_CHECKING:
     import jinja2
 
-LANGUAGES = ("id", "en")
-
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "id": {
         "firing": (

@@ -19,18 +19,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent.history import History, HistoryError, OutboxItem
+from collectors.common.retry import backoff
 from exporters.notify import DeliveryError, Notification, Notifier
 
 log = logging.getLogger(__name__)
 
 ResultHook = Callable[[str, str], None]  # (receiver, "sent" | "retry" | "failed")
-
-
-def backoff(attempts: int, initial: float, maximum: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: uniformly within the upper half of the step, so many
-    agents coming back online at once do not retry in lockstep."""
-    step = min(maximum, initial * (2 ** max(0, attempts - 1)))
-    return step * (0.5 + rng.random() / 2)
 
 
 class Outbox:

@@ -316,6 +316,3 @@ class StateMachine:
                 out.verdicts.append(VerdictChange(st.name, old_verdict, st.verdict, at, st.cause))
             return True
         return False
-
-    def snapshot(self) -> dict[str, CheckStatus]:
-        return dict(self.checks)

@@ -65,7 +65,7 @@ class AgentConfig(StrictModel):
         default_factory=SnmpSection, description="Network gear polled over SNMP."
     )
     ssh: SshSectionField = Field(default_factory=SshSection)
-    alerts: AlertsConfig = Field(  # alerting engineer
+    alerts: AlertsConfig = Field(
         default_factory=AlertsConfig, description="Check states, root cause and notifications."
     )
     remote_write: RemoteWriteConfig | None = None

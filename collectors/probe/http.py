@@ -22,13 +22,13 @@ import builtins
 import re
 import ssl
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
 from collectors.common.lazy import lazy_import
+from collectors.common.tls import TLSConfig
 from collectors.config import CheckConfig, Secret
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.tcp import (
@@ -38,8 +38,8 @@ from collectors.probe.tcp import (
     ProbeError,
     error_reason,
     own_deadline,
+    probe_tls_context,
     resolve,
-    tls_context,
     tls_samples,
 )
 
@@ -81,8 +81,8 @@ class HttpConfig(CheckConfig):
         default_factory=list, description="Regexes that fail the check when found in the body.")
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=50)
-    ca_file: Path | None = Field(None, description="CA bundle instead of the system's.")
-    insecure_skip_verify: bool = Field(False, description="Do not verify the certificate.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="CA, client certificate, SNI name, verification.")
     preferred_ip_protocol: IpProtocol = "ip4"
     ip_protocol_fallback: bool = True
     max_body_bytes: int = Field(10 << 20, ge=0, description="Larger bodies fail the check.")
@@ -224,7 +224,7 @@ class HttpCollector:
         details: dict[str, Any] = {}
         try:
             if self._ssl_ctx is None:  # loading the CA store costs ~10 ms: once per check
-                self._ssl_ctx = tls_context(cfg.ca_file, cfg.insecure_skip_verify)
+                self._ssl_ctx = probe_tls_context(cfg.tls_config)
             ssl_ctx = self._ssl_ctx
             async with (
                 asyncio.timeout(dl.remaining()),
@@ -277,7 +277,7 @@ class HttpCollector:
             request = client.build_request(
                 method, url.copy_with(host=res.address), headers=headers,
                 content=body.encode() if body is not None else None,
-                extensions={"trace": trace, "sni_hostname": url.host},
+                extensions={"trace": trace, "sni_hostname": cfg.tls_config.server_name or url.host},
                 timeout=httpx.Timeout(max(0.001, dl.remaining())),
             )
             response = await client.send(request, stream=True)
@@ -314,7 +314,7 @@ class HttpCollector:
                                  int(length) if length.isdigit() else -1))
         if url.scheme == "https":
             samples.extend(tls_samples(trace.ssl_object,
-                                       None if cfg.insecure_skip_verify else True))
+                                       None if cfg.tls_config.insecure_skip_verify else True))
         details.update(status=status, final_url=str(url))
         t0 = time.monotonic()
         chunks: list[bytes] = []

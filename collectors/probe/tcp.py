@@ -17,13 +17,13 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
 from collectors.common.hostport import split_host_port
+from collectors.common.tls import TLSConfig
 from collectors.config import CheckConfig, Regex
 from collectors.probe.common import PROBE_METRICS, probe_samples
 
@@ -96,24 +96,16 @@ def own_deadline(ctx: Context) -> tuple[Deadline, float]:
     return Deadline(max(0.0, budget - min(0.2, 0.1 * budget))), budget
 
 
-def url_host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
-
-
 # --------------------------------------------------------------------------------------------
 # TLS
 
 
-def tls_context(ca_file: Path | None, insecure: bool) -> ssl.SSLContext:
-    """A client context; `insecure` still handshakes, it just doesn't judge the certificate."""
+def probe_tls_context(tls: TLSConfig) -> ssl.SSLContext:
+    """The check's client context; a certificate that cannot be loaded is the check's reason."""
     try:
-        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as e:
-        raise ProbeError(f"cannot load CA file {ca_file}: {e}") from None
-    if insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+        return tls.client_context()
+    except ValueError as e:
+        raise ProbeError(str(e)) from None
 
 
 def earliest_expiry(ssl_object: Any) -> float | None:
@@ -219,9 +211,8 @@ class TcpConfig(CheckConfig):
     send: str | None = Field(None, description="Text sent once connected (e.g. \"QUIT\\r\\n\").")
     expect: Regex | None = Field(None, description="Regex the received data must match.")
     tls: bool = Field(False, description="Do a TLS handshake after connecting.")
-    tls_server_name: str | None = Field(None, description="SNI and name to verify.")
-    ca_file: Path | None = Field(None, description="CA bundle for TLS instead of the system's.")
-    insecure_skip_verify: bool = Field(False, description="Do not verify the certificate.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="CA, client certificate, SNI name, verification.")
     preferred_ip_protocol: IpProtocol = "ip4"
     ip_protocol_fallback: bool = True
     max_read_bytes: int = Field(4096, ge=1, le=1 << 20)
@@ -234,8 +225,8 @@ class TcpConfig(CheckConfig):
 
     @model_validator(mode="after")
     def _tls_fields(self) -> TcpConfig:
-        if not self.tls and (self.ca_file or self.insecure_skip_verify or self.tls_server_name):
-            raise ValueError("ca_file / insecure_skip_verify / tls_server_name need tls: true")
+        if not self.tls and not self.tls_config.is_default:
+            raise ValueError("tls_config needs tls: true")
         return self
 
 
@@ -266,7 +257,7 @@ class TcpCollector:
         try:
             host, port = split_host_port(cfg.target, what="target")
             if cfg.tls and self._ssl_ctx is None:
-                self._ssl_ctx = tls_context(cfg.ca_file, cfg.insecure_skip_verify)
+                self._ssl_ctx = probe_tls_context(cfg.tls_config)
             ssl_ctx = self._ssl_ctx
             res = await resolve(host, port, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback,
                                 dl.remaining())
@@ -278,13 +269,13 @@ class TcpCollector:
                 if ssl_ctx is not None:
                     phase = "in the TLS handshake"
                     try:
-                        await writer.start_tls(ssl_ctx, server_hostname=cfg.tls_server_name
+                        await writer.start_tls(ssl_ctx, server_hostname=cfg.tls_config.server_name
                                                or host)
                     except ssl.SSLCertVerificationError:
                         samples.append(Sample.of(TLS_CHAIN_VALID.name, 0))
                         raise
-                    samples.extend(tls_samples(writer.get_extra_info("ssl_object"),
-                                               None if cfg.insecure_skip_verify else True))
+                    verified = None if cfg.tls_config.insecure_skip_verify else True
+                    samples.extend(tls_samples(writer.get_extra_info("ssl_object"), verified))
                 if cfg.send is not None:
                     phase = "sending"
                     writer.write(cfg.send.encode())

@@ -182,10 +182,6 @@ class SshSection(StrictModel):
             if callable(bind):
                 bind(self)
 
-    def validate_checks(self, checks: Iterable[CheckConfig], state_dir: Path) -> None:
-        """Alias of bind_checks under the name the agent config may already call."""
-        self.bind_checks(checks, state_dir)
-
     def jobs(self, site: str) -> list[JobSpec]:
         """The playbook-run counter: read from the audit log, so CLI runs count too."""
         from collectors.ssh.playbook_runs import PlaybookRunsCollector

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator
 
 from collectors.common.lazy import lazy_import
+from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel
 from exporters.notify.base import DeliveryError, Notification, http_error, redact
 
@@ -31,6 +32,8 @@ class AlertmanagerReceiver(StrictModel):
     type: Literal["alertmanager"]
     url: str = Field(description="Base URL of Alertmanager, e.g. http://alertmanager:9093.")
     timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="How the server's certificate is verified.")
     resend_interval: Duration = Field(
         60.0, description="How often firing alerts are re-sent; endsAt is 4x this ahead."
     )
@@ -80,7 +83,8 @@ class AlertmanagerNotifier:
         if cfg.bearer_token is not None:
             self._secret = cfg.bearer_token.get_secret_value()
             headers["Authorization"] = f"Bearer {self._secret}"
-        self._client = httpx.AsyncClient(headers=headers, follow_redirects=False)
+        self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(), headers=headers,
+                                         follow_redirects=False)
 
     async def send(self, n: Notification, budget: float) -> None:
         await self.post([n], budget)

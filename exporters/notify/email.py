@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.common.hostport import split_host_port
+from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import DeliveryError, Notification, redact
 
@@ -32,7 +33,8 @@ class EmailReceiver(StrictModel):
     password: Secret | None = Field(None, description="SMTP password (${ENV} ok).")
     password_file: Path | None = Field(None, description="Read the SMTP password from this file.")
     starttls: bool = Field(True, description="Require STARTTLS (strongly recommended).")
-    ca_file: Path | None = Field(None, description="CA bundle to verify the server with.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="How the server's certificate is verified.")
     timeout: Duration = Field(20.0, description="Timeout of one delivery attempt.")
 
     model_config = {**StrictModel.model_config, "populate_by_name": True}
@@ -81,9 +83,7 @@ class EmailNotifier:
         self._secret = cfg.password.get_secret_value() if cfg.password else ""
 
     def _context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.cfg.ca_file) if self.cfg.ca_file
-                                         else None)
-        return ctx
+        return self.cfg.tls_config.client_context()
 
     def _send_blocking(self, msg: EmailMessage, timeout: float) -> None:
         with smtplib.SMTP(self._host, self._port, timeout=timeout) as smtp:

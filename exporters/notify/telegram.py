@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.common.lazy import lazy_import
+from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import REDACT, DeliveryError, Notification, http_error, redact
 
@@ -32,6 +33,8 @@ class TelegramReceiver(StrictModel):
     chat_id: str = Field(min_length=1, description="Chat, group or channel id (or @channel).")
     api_url: str = Field(DEFAULT_API, description="Bot API base URL (a local Bot API server).")
     timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="How the server's certificate is verified.")
 
     @field_validator("api_url")
     @classmethod
@@ -61,7 +64,8 @@ class TelegramNotifier:
         assert cfg.bot_token is not None
         self._token = cfg.bot_token.get_secret_value()
         REDACT.secrets.add(self._token)
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(),
+                                         follow_redirects=False)
 
     async def send(self, n: Notification, budget: float) -> None:
         url = f"{self.cfg.api_url}/bot{self._token}/sendMessage"

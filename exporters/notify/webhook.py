@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.common.lazy import lazy_import
+from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import DeliveryError, Notification, http_error, redact
 
@@ -32,6 +33,8 @@ class WebhookReceiver(StrictModel):
     type: Literal["webhook"]
     url: str = Field(description="Where to POST the JSON.")
     timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
+    tls_config: TLSConfig = Field(default_factory=TLSConfig,
+                                  description="How the server's certificate is verified.")
     hmac_secret: Secret | None = Field(
         None, description="If set, X-Pantau-Signature: sha256=<hex HMAC of the body>."
     )
@@ -82,7 +85,8 @@ class WebhookNotifier:
         self.cfg = cfg
         self.name = cfg.name
         self._secret = cfg.hmac_secret.get_secret_value().encode() if cfg.hmac_secret else b""
-        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(),
+                                         follow_redirects=False)
 
     async def send(self, n: Notification, budget: float) -> None:
         body = json.dumps(webhook_body(n), ensure_ascii=False).encode()

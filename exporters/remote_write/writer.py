@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections.abc import Sequence
@@ -29,6 +28,8 @@ from pydantic import ByteSize, Field, SecretStr, field_validator, model_validato
 
 from collectors.base import MetricSpec, Sample
 from collectors.common.lazy import lazy_import
+from collectors.common.retry import backoff
+from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.remote_write import proto as rw_proto
 from exporters.remote_write.queue import DiskQueue, NewRow, Row
@@ -106,38 +107,6 @@ class BasicAuth(StrictModel):
         return value
 
 
-class TLSConfig(StrictModel):
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    insecure_skip_verify: bool = False
-
-    @model_validator(mode="after")
-    def _pairs(self) -> TLSConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("tls: set cert_file and key_file together")
-        for name in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                raise ValueError(f"tls.{name}: {path} is not a readable file")
-        return self
-
-    def context(self) -> ssl.SSLContext:
-        """Built when the writer starts, so a bad certificate is a clear startup error."""
-        try:
-            ctx = ssl.create_default_context(
-                cafile=str(self.ca_file) if self.ca_file else None
-            )
-            if self.cert_file and self.key_file:
-                ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
-        except (ssl.SSLError, OSError) as e:
-            raise ValueError(f"remote_write.tls: cannot load certificates: {e}") from None
-        if self.insecure_skip_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
-
 class QueueConfig(StrictModel):
     # 256 MiB holds about a week of a 2000-series office at 30 s (see BENCHMARKS.md).
     max_bytes: ByteSize = Field(default=ByteSize(256 * 1024 * 1024), ge=64 * 1024)
@@ -165,7 +134,7 @@ class RemoteWriteConfig(StrictModel):
     basic_auth: BasicAuth | None = None
     bearer_token: Secret | None = None
     bearer_token_file: Path | None = None
-    tls: TLSConfig = Field(default_factory=TLSConfig)
+    tls_config: TLSConfig = Field(default_factory=TLSConfig)
     headers: dict[str, str] = Field(default_factory=dict)  # e.g. X-Scope-OrgID for Mimir
     proxy_url: str | None = None
     timeout: Duration = 30.0
@@ -279,7 +248,7 @@ class RemoteWriter:
             raise ValueError(f"remote_write: cannot open the queue {self.path}: {e}") from None
         verify: ssl.SSLContext | bool = True
         if self.config.url.startswith("https:"):
-            verify = self.config.tls.context()
+            verify = self.config.tls_config.client_context()
         auth: httpx.Auth | None = None
         if self.config.basic_auth is not None:
             ba = self.config.basic_auth
@@ -396,7 +365,7 @@ class RemoteWriter:
 
     # -- network ------------------------------------------------------------------------
     async def _send_loop(self) -> None:
-        backoff = self.config.backoff.min
+        failures = 0
         while True:
             assert self.queue is not None
             if self.queue.samples < self.config.batch_size:
@@ -411,10 +380,11 @@ class RemoteWriter:
                 continue
             outcome = await self._send(rows)
             if outcome == "retry":
-                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-                backoff = min(backoff * 2, self.config.backoff.max)
+                failures += 1
+                await asyncio.sleep(backoff(failures, self.config.backoff.min,
+                                            self.config.backoff.max))
             else:
-                backoff = self.config.backoff.min
+                failures = 0
 
     async def _wait_full(self) -> None:
         assert self.queue is not None

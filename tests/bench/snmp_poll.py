@@ -34,6 +34,8 @@ from collectors.snmp import SnmpSection  # noqa: E402
 from tests.helpers.agent import free_port, parse_metrics  # noqa: E402
 from tests.helpers.benchmarks import replace_section  # noqa: E402
 from tests.helpers.procs import stop_process  # noqa: E402
+from tests.helpers.snmpd import Snmpd  # noqa: E402
+from tests.helpers.waiting import wait_http  # noqa: E402
 
 PORTS = 48
 POLLS = 100
@@ -58,7 +60,8 @@ def self_cpu() -> float:
 def main() -> int:
     ns = f"pt-snmpbench-{secrets.token_hex(3)}"
     tmp = Path(tempfile.mkdtemp(prefix="pantau-snmpbench-"))
-    snmpd = exporter = None
+    snmpd: Snmpd | None = None
+    exporter: subprocess.Popen[bytes] | None = None
     try:
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "add", f"psb{ns[-6:]}", "type", "veth", "peer", "name", "up0",
@@ -72,15 +75,10 @@ def main() -> int:
             sh("ip", "-n", ns, "link", "add", f"pa{i}", "type", "veth", "peer", "name", f"pb{i}")
             sh("ip", "-n", ns, "link", "set", f"pa{i}", "up")
             sh("ip", "-n", ns, "link", "set", f"pb{i}", "up")
-        (tmp / "snmpd.conf").write_text(
-            "rocommunity public default\nrouser benchv3 priv\n"
-            'createUser benchv3 SHA "bench-auth-1" AES "bench-priv-1"\n')
-        snmpd = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "/usr/sbin/snmpd", "-f", "-Lf", str(tmp / "log"), "-C",
-             "-c", str(tmp / "snmpd.conf"), "-p", str(tmp / "pid"), "udp:10.81.0.2:161"],
-            env={**os.environ, "SNMP_PERSISTENT_DIR": str(tmp / "p"), "MIBS": ""},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.5)
+        snmpd = Snmpd(tmp, ["rocommunity public default", "rouser benchv3 priv",
+                            'createUser benchv3 SHA "bench-auth-1" AES "bench-priv-1"'],
+                      address="10.81.0.2", port=161, netns=ns)
+        snmpd.start()
         cfg = tmp / "snmp.yml"
         cfg.write_text(yaml.safe_dump({"if_mib": {
             "version": 2, "auth": {"community": "public"}, "max_repetitions": 25,
@@ -94,7 +92,7 @@ def main() -> int:
         exporter = subprocess.Popen([exe, f"--config.file={cfg}",
                                      f"--web.listen-address=127.0.0.1:{port}"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
+        wait_http(f"http://127.0.0.1:{port}/", 10.0)
         url = f"http://127.0.0.1:{port}/snmp?module=if_mib&target=10.81.0.2"
         urllib.request.urlopen(url, timeout=30).read()  # warm up
         c0 = proc_cpu(exporter.pid)
@@ -131,9 +129,10 @@ def main() -> int:
         v3_polls = POLLS // 5  # the pysnmp path is slower: fewer polls keep the run short
         v3_cpu, v3_wall, v3_vb = asyncio.run(polls(jobs[1], v3_polls))
     finally:
-        for p in (exporter, snmpd):
-            if p is not None:
-                stop_process(p)
+        if exporter is not None:
+            stop_process(exporter)
+        if snmpd is not None:
+            snmpd.stop()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 

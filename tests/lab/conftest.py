@@ -1,4 +1,5 @@
-"""pytest fixtures for the namespace lab (see tests/lab/README.md).
+"""pytest fixtures for the namespace lab (see tests/lab/README.md); every test here is
+marked `lab` (`pytest -m lab`).
 
 One lab per test module (building it costs ~0.5 s); `office_lab` resets it after every test
 (links up, loss cleared, services running), so tests can break things freely.
@@ -7,10 +8,19 @@ One lab per test module (building it costs ~0.5 s); `office_lab` resets it after
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.lab.office import OfficeLab
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.lab)
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,6 @@ from tests.helpers.agent import RunningAgent, pick, run_agent
 from tests.helpers.notify_peers import Sink, _http_get, alertmanager, webhook_sink
 from tests.lab.office import OfficeLab
 
-pytestmark = pytest.mark.lab
-
 NET = "10.200.2.2"  # the lab's internet host
 ISP = "10.200.1.2"  # the ISP end of the uplink
 ISP_PORT = 2600

@@ -22,8 +22,6 @@ import pytest
 
 from tests.lab.office import OfficeLab
 
-pytestmark = pytest.mark.lab
-
 RUNNER = str(Path(__file__).with_name("probe_runner.py"))
 NET = "10.200.2.2"  # the lab's internet host (inside the lab namespaces only)
 
@@ -61,9 +59,9 @@ def test_http_tcp_dns_reasons(office_lab: OfficeLab) -> None:
     ca = str(lab.ca_file)
     checks = [
         http("ok", "http://portal.lab.test/", body_must_match=["Sistem Perizinan"]),
-        http("tls_ok", "https://portal.lab.test/", ca_file=ca),
+        http("tls_ok", "https://portal.lab.test/", tls_config={"ca_file": ca}),
         http("err500", f"http://{NET}/error"),
-        http("expired", "https://portal.lab.test:8443/", ca_file=ca),
+        http("expired", "https://portal.lab.test:8443/", tls_config={"ca_file": ca}),
         http("untrusted", "https://portal.lab.test/"),  # system CAs don't know the lab CA
         http("redirect", f"http://{NET}/redirect"),
         http("loop", f"http://{NET}/loop", max_redirects=3),
@@ -74,7 +72,7 @@ def test_http_tcp_dns_reasons(office_lab: OfficeLab) -> None:
         {"name": "banner", "type": "tcp", "target": f"{NET}:2525", "expect": r"^220 .*ESMTP"},
         {"name": "banner_bad", "type": "tcp", "target": f"{NET}:2525", "expect": r"^SSH-2\.0"},
         {"name": "tcp_tls", "type": "tcp", "target": "portal.lab.test:443", "tls": True,
-         "ca_file": ca},
+         "tls_config": {"ca_file": ca}},
         {"name": "dns_ok", "type": "dns", "target": NET, "query_name": "portal.lab.test",
          "expected_answers": [NET]},
         {"name": "dns_nx", "type": "dns", "target": NET, "query_name": "nosuch.lab.test"},
@@ -132,11 +130,13 @@ def test_ip_protocol_preference(office_lab: OfficeLab) -> None:
     lab = office_lab
     ca = str(lab.ca_file)
     r = run_checks(lab, [
-        http("v4", "https://portal.lab.test/", ca_file=ca),
-        http("v6", "https://portal.lab.test/", ca_file=ca, preferred_ip_protocol="ip6"),
+        http("v4", "https://portal.lab.test/", tls_config={"ca_file": ca}),
+        http("v6", "https://portal.lab.test/", tls_config={"ca_file": ca},
+             preferred_ip_protocol="ip6"),
         http("v6only_strict", "http://v6only.lab.test/", ip_protocol_fallback=False),
         http("v6only_fallback", "http://v6only.lab.test/"),
-        http("literal6", f"https://[{lab.addresses['internet6']}]/", ca_file=ca),
+        http("literal6", f"https://[{lab.addresses['internet6']}]/",
+             tls_config={"ca_file": ca}),
         {"name": "tcp6", "type": "tcp", "target": f"[{lab.addresses['internet6']}]:2525",
          "expect": "^220 "},
         {"name": "dns6", "type": "dns", "target": f"[{lab.addresses['internet6']}]:53",
@@ -283,9 +283,10 @@ def test_agrees_with_blackbox_exporter(office_lab: OfficeLab, tmp_path: Path) ->
             ("http_ok", "http_2xx", "http://portal.lab.test/", {"type": "http"}),
             ("http_500", "http_2xx", f"http://{NET}/error", {"type": "http"}),
             ("http_redirect", "http_2xx", f"http://{NET}/redirect", {"type": "http"}),
-            ("https_ok", "http_2xx", "https://portal.lab.test/", {"type": "http", "ca_file": ca}),
+            ("https_ok", "http_2xx", "https://portal.lab.test/",
+             {"type": "http", "tls_config": {"ca_file": ca}}),
             ("https_expired", "http_2xx", "https://portal.lab.test:8443/",
-             {"type": "http", "ca_file": ca}),
+             {"type": "http", "tls_config": {"ca_file": ca}}),
             ("http_refused", "http_2xx", f"http://{NET}:81/", {"type": "http"}),
             ("http_404", "http_2xx", "http://portal.lab.test/missing", {"type": "http"}),
             ("tcp_ok", "tcp_connect", f"{NET}:2525", {"type": "tcp"}),
@@ -371,7 +372,7 @@ def test_agent_in_office_exposes_probes(office_lab: OfficeLab, tmp_path: Path) -
         "site": "dpmptsp-lab",
         "checks": [
             {"name": "portal", "type": "http", "target": "https://portal.lab.test/health",
-             "ca_file": str(lab.ca_file), "interval": "2s", "timeout": "1500ms"},
+             "tls_config": {"ca_file": str(lab.ca_file)}, "interval": "2s", "timeout": "1500ms"},
             {"name": "dns-lab", "type": "dns", "target": NET, "query_name": "portal.lab.test",
              "expected_answers": [NET], "interval": "2s", "timeout": "1500ms"},
             {"name": "mail", "type": "tcp", "target": f"{NET}:2525", "expect": "^220 ",

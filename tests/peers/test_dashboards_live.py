@@ -19,6 +19,7 @@ from dashboards import generate
 from tests.helpers.agent import free_port, pick, run_agent
 from tests.helpers.procs import stop_process
 from tests.helpers.prometheus import run_prometheus
+from tests.helpers.waiting import wait_until
 from tests.peers.test_snmp import Gear, gear  # noqa: F401 - the snmpd-in-a-namespace fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +80,11 @@ def dnsmasq(tmp_path: Path) -> Iterator[int]:
          "--listen-address=127.0.0.1", f"--port={port}", "--user=root",
          f"--pid-file={tmp_path}/dnsmasq.pid", "--address=/portal.kab.test/127.0.0.1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
     try:
+        # dnsmasq writes its pid file once its sockets are bound
+        wait_until(lambda: (tmp_path / "dnsmasq.pid").exists() or proc.poll() is not None,
+                   10.0, "dnsmasq listening")
+        assert proc.poll() is None, "dnsmasq exited"
         yield port
     finally:
         stop_process(proc)
@@ -111,7 +115,7 @@ def test_every_dashboard_query_returns_data(tmp_path: Path, portal: tuple[int, i
             {"name": "portal", "type": "http", "target": f"http://127.0.0.1:{http_port}/",
              "interval": "2s", "timeout": "1s", "depends_on": ["dns"]},
             {"name": "portal-tls", "type": "http", "target": f"https://127.0.0.1:{https_port}/",
-             "ca_file": str(ca), "interval": "2s", "timeout": "1s"},
+             "tls_config": {"ca_file": str(ca)}, "interval": "2s", "timeout": "1s"},
             {"name": "portal-tcp", "type": "tcp", "target": f"127.0.0.1:{http_port}",
              "interval": "2s", "timeout": "1s"},
         ],

@@ -32,6 +32,7 @@ from tests.helpers.agent import parse_metrics, pick, run_agent, run_cli
 from tests.helpers.certs import make_pki
 from tests.helpers.procs import stop_process
 from tests.helpers.prometheus import run_prometheus
+from tests.helpers.waiting import wait_until
 
 BASE = {"site": "kantor-http", "host": {"interval": "2s", "timeout": "1s"},
         "checks": [{"name": "loop", "type": "icmp", "target": "127.0.0.1", "interval": "2s",
@@ -485,7 +486,7 @@ def test_malformed_requests_and_slow_clients() -> None:
         held = [socket.create_connection(("127.0.0.1", server.port), timeout=5)
                 for _ in range(4)]
         try:
-            time.sleep(0.2)  # let the server accept all four
+            wait_until(lambda: server._active >= 4, 5.0, "the server holding all four")
             assert srv.raw(b"GET /-/healthy HTTP/1.0\r\n\r\n").split(b" ")[1] == b"503"
             assert server.refused_connections >= 1
         finally:

@@ -91,7 +91,7 @@ def test_root_cause_only_to_every_receiver_then_all_resolutions(tmp_path: Path) 
              "hmac_secret": "hook-key"},
             {"name": "mail", "type": "email", "smarthost": f"127.0.0.1:{smtp_port}",
              "from": "pantau@kantor.go.id", "to": ["admin@kantor.go.id"],
-             "username": "pantau", "password": "s3cret-mail", "ca_file": str(cert)},
+             "username": "pantau", "password": "s3cret-mail", "tls_config": {"ca_file": str(cert)}},
             {"name": "tg", "type": "telegram", "bot_token": TOKEN, "chat_id": -1001,
              "api_url": f"{sink.url}/tg"},
         ])

@@ -39,7 +39,7 @@ def mail_yaml(port: int, ca: Path | str) -> str:
         "      to: [kepala@kab-contoh.go.id, admin@kab-contoh.go.id]\n"
         "      username: pantau\n"
         f"      password: {PASSWORD}\n"
-        f"      ca_file: {ca}\n"
+        f"      tls_config: {{ca_file: {ca}}}\n"
         "      timeout: 10s\n"
     )
 

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.agent import run_cli, write_config
-from tests.helpers.procs import stop_process
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers.snmpd import free_udp_port, running_snmpd
 
 
 @pytest.fixture
 def snmpd(tmp_path: Path) -> Iterator[int]:
-    port = _free_udp_port()
-    (tmp_path / "snmpd.conf").write_text("rocommunity kantor-ro 127.0.0.1\nsysName sw-cli\n")
-    proc = subprocess.Popen(
-        ["/usr/sbin/snmpd", "-f", "-Lf", str(tmp_path / "log"), "-C", "-c",
-         str(tmp_path / "snmpd.conf"), "-p", str(tmp_path / "pid"), f"udp:127.0.0.1:{port}"],
-        env={**os.environ, "SNMP_PERSISTENT_DIR": str(tmp_path / "persist"), "MIBS": ""},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(50):  # bounded: 5 s
-            r = subprocess.run(["snmpget", "-v2c", "-c", "kantor-ro", "-r0", "-t0.2",
-                                f"127.0.0.1:{port}", "1.3.6.1.2.1.1.5.0"],
-                               capture_output=True, timeout=5)
-            if r.returncode == 0:
-                break
-        else:
-            pytest.fail("snmpd did not start")
-        yield port
-    finally:
-        stop_process(proc)
+    with running_snmpd(tmp_path, ["rocommunity kantor-ro 127.0.0.1", "sysName sw-cli"]) as s:
+        yield s.port
 
 
 def _config(tmp_path: Path, port: int) -> Path:
-    dead = _free_udp_port()
+    dead = free_udp_port()
     return write_config({
         "site": "kantor-cli", "host": {"enabled": False},
         "snmp": {"auths": {"ro": {"community": "kantor-ro"}, "bad": {"community": "salah"}},

@@ -5,9 +5,7 @@ bounded, many devices sharing one socket without waiting for each other."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,48 +15,21 @@ import pytest
 from collectors.base import Deadline
 from collectors.snmp import SnmpError, convert
 from collectors.snmp.v2c import V2cTarget
-from tests.helpers.procs import stop_process
+from tests.helpers.snmpd import free_udp_port, running_snmpd
 
 EXTEND_ROWS, EXTEND_BYTES = 30, 3000
 NS_EXTEND_OUTPUT_FULL = (1, 3, 6, 1, 4, 1, 8072, 1, 3, 2, 3, 1, 2)
 IF_TABLE = (1, 3, 6, 1, 2, 1, 2, 2, 1)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    exe = "/usr/sbin/snmpd"
-    assert os.path.exists(exe), "snmpd missing: run tests/install-deps.sh"
-    tmp = tmp_path_factory.mktemp("snmpd-v2c")
     lines = ["rocommunity public 127.0.0.1", "maxGetbulkResponses -1", "maxGetbulkRepeats -1"]
     # 30 rows of 3000 bytes: a GETBULK for all of them needs ~90 kB, more than a datagram
     lines += [f"extend big{i} /usr/bin/printf %0{EXTEND_BYTES}d {i}"
               for i in range(EXTEND_ROWS)]
-    (tmp / "snmpd.conf").write_text("\n".join(lines) + "\n")
-    port = _free_udp_port()
-    proc = subprocess.Popen(
-        [exe, "-f", "-Lf", str(tmp / "log"), "-C", "-c", str(tmp / "snmpd.conf"),
-         "-p", str(tmp / "pid"), f"udp:127.0.0.1:{port}"],
-        env={**os.environ, "SNMP_PERSISTENT_DIR": str(tmp / "persist"), "MIBS": ""},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(50):  # bounded: up to 5 s for snmpd to answer
-            r = subprocess.run(["snmpget", "-v2c", "-c", "public", "-r0", "-t0.2", "-On",
-                                f"127.0.0.1:{port}", "1.3.6.1.2.1.1.3.0"],
-                               capture_output=True, text=True, timeout=5)
-            if r.returncode == 0:
-                break
-            assert proc.poll() is None, (tmp / "log").read_text()
-        else:
-            pytest.fail("snmpd did not answer within 5 s")
-        yield port
-    finally:
-        stop_process(proc)
+    with running_snmpd(tmp_path_factory.mktemp("snmpd-v2c"), lines) as s:
+        yield s.port
 
 
 def _netsnmp_walk(port: int, oid: str) -> dict[tuple[int, ...], str]:
@@ -114,7 +85,7 @@ def test_oversized_reply_halves_max_repetitions(snmpd: int) -> None:
 
 
 def test_dead_and_wrong_community_fail_fast_without_halving(snmpd: int) -> None:
-    dead_port = _free_udp_port()  # nothing listens there
+    dead_port = free_udp_port()  # nothing listens there
 
     async def run() -> list[tuple[str, float, int, int]]:
         out = []
@@ -137,7 +108,7 @@ def test_dead_and_wrong_community_fail_fast_without_halving(snmpd: int) -> None:
 
 
 def test_one_dead_device_does_not_delay_the_others(snmpd: int) -> None:
-    dead_port = _free_udp_port()
+    dead_port = free_udp_port()
 
     async def run() -> list[str]:
         targets = [V2cTarget("127.0.0.1", snmpd, "public", 2.0, 1, 25) for _ in range(20)]

@@ -6,59 +6,21 @@ new engine id (gear that lost its persistent storage: pysnmp alone would time ou
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from collectors.base import Context, Deadline, Observation
 from collectors.snmp import SnmpCollector, SnmpSection
-from tests.helpers.procs import stop_process
+from tests.helpers.snmpd import Snmpd
 
 V3 = {"version": "3", "username": "pantauv3", "auth_protocol": "SHA",
       "auth_password": "authpass-123", "priv_protocol": "AES", "priv_password": "privpass-123"}
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Snmpd:
-    def __init__(self, tmp: Path, port: int, keep_engine_id: bool) -> None:
-        self.tmp, self.port, self.keep = tmp, port, keep_engine_id
-        (tmp / "snmpd.conf").write_text(
-            'createUser pantauv3 SHA "authpass-123" AES "privpass-123"\nrouser pantauv3 priv\n')
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert os.path.exists("/usr/sbin/snmpd"), "snmpd missing: run tests/install-deps.sh"
-        persist = self.tmp / "persist"
-        self.proc = subprocess.Popen(
-            ["/usr/sbin/snmpd", "-f", "-Lf", str(self.tmp / "log"), *([] if self.keep else ["-C"]),
-             "-c",
-             str(self.tmp / "snmpd.conf"), "-p", str(self.tmp / "pid"),
-             f"udp:127.0.0.1:{self.port}"],
-            # like a switch: same engine id after the restart and snmpEngineBoots + 1. That
-            # needs the persistent file read back (no -C); SNMPCONFPATH keeps /etc/snmp out.
-            env={**os.environ, "SNMP_PERSISTENT_DIR": str(persist), "MIBS": "",
-                 "SNMPCONFPATH": f"{self.tmp / 'none'}:{persist}"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(50):  # bounded: 5 s
-            r = subprocess.run(["snmpget", "-v3", "-l", "authPriv", "-u", "pantauv3", "-a", "SHA",
-                                "-A", "authpass-123", "-x", "AES", "-X", "privpass-123", "-r0",
-                                "-t0.2", f"127.0.0.1:{self.port}", "1.3.6.1.2.1.1.3.0"],
-                               capture_output=True, timeout=5)
-            if r.returncode == 0:
-                return
-        raise AssertionError("snmpd did not start: " + (self.tmp / "log").read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
+V3_PROBE = ["-v3", "-l", "authPriv", "-u", "pantauv3", "-a", "SHA", "-A", "authpass-123",
+            "-x", "AES", "-X", "privpass-123"]
+V3_CONF = ['createUser pantauv3 SHA "authpass-123" AES "privpass-123"', "rouser pantauv3 priv"]
 
 
 def _reboots(obs: Observation) -> float:
@@ -69,8 +31,9 @@ def _reboots(obs: Observation) -> float:
 
 @pytest.mark.parametrize("keep_engine_id", [True, False], ids=["same-engine-id", "new-engine-id"])
 def test_v3_restart_rediscovered_in_the_same_loop(tmp_path: Path, keep_engine_id: bool) -> None:
-    port = _free_udp_port()
-    snmpd = Snmpd(tmp_path, port, keep_engine_id)
+    # like a switch: same engine id after the restart and snmpEngineBoots + 1 (keep_state)
+    snmpd = Snmpd(tmp_path, V3_CONF, probe=V3_PROBE, keep_state=keep_engine_id)
+    port = snmpd.port
     sec = SnmpSection.model_validate({
         "auths": {"v3": V3},
         "devices": [{"name": "sw", "address": f"127.0.0.1:{port}", "auth": "v3",

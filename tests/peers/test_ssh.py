@@ -26,22 +26,10 @@ from collectors.ssh.session import (
     fetch_host_key,
 )
 from tests.helpers.agent import run_cli
-from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
+from tests.helpers.sshd import Sshd, SshUser, running_sshd
 from tests.helpers.tarpit import Tarpit
 
 ROUTEROS_DATA = Path(__file__).resolve().parents[1] / "testdata" / "routeros"
-
-
-@pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshUser]:
-    with throwaway_user(tmp_path_factory.mktemp("sshuser")) as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory, user: SshUser) -> Iterator[Sshd]:
-    with running_sshd(tmp_path_factory.mktemp("sshd"), user.name) as s:
-        yield s
 
 
 @pytest.fixture()

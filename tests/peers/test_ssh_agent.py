@@ -3,26 +3,11 @@ pantau_ssh_up, and pantau_playbook_runs_total counted from the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from collectors.ssh.session import enrol_host_key, fetch_host_key
 from tests.helpers.agent import free_port, pick, run_agent, run_cli, write_config
-from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
-
-
-@pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshUser]:
-    with throwaway_user(tmp_path_factory.mktemp("sshuser")) as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory, user: SshUser) -> Iterator[Sshd]:
-    with running_sshd(tmp_path_factory.mktemp("sshd"), user.name) as s:
-        yield s
+from tests.helpers.sshd import Sshd, SshUser
 
 
 def test_agent_exposes_ssh_metrics(tmp_path: Path, sshd: Sshd, user: SshUser) -> None:

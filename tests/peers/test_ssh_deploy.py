@@ -13,15 +13,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from collectors.ssh.session import enrol_host_key, fetch_host_key
 from tests.helpers.agent import free_port, run_cli
-from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
+from tests.helpers.sshd import Sshd, SshUser
 
 REPO = Path(__file__).resolve().parents[2]
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
@@ -67,18 +65,6 @@ def build_wheelhouse(dest: Path) -> Path:
     for dep in deps.glob("*.whl"):
         shutil.copy(dep, wh / dep.name)
     return wh
-
-
-@pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshUser]:
-    with throwaway_user(tmp_path_factory.mktemp("sshuser")) as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory, user: SshUser) -> Iterator[Sshd]:
-    with running_sshd(tmp_path_factory.mktemp("sshd"), user.name) as s:
-        yield s
 
 
 def _kill_deployed(pidfile: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from collectors.ssh.session import enrol_host_key, fetch_host_key
 from playbooks.audit import JsonlAuditSink
 from playbooks.runner import AlertTrigger
 from tests.helpers.agent import free_port, run_cli
-from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
+from tests.helpers.sshd import Sshd, SshUser
 
 ECHO_PLAYBOOK = """
 name: echo-msg
@@ -38,18 +37,6 @@ steps:
   - name: after
     run: echo after-slow
 """
-
-
-@pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshUser]:
-    with throwaway_user(tmp_path_factory.mktemp("sshuser")) as u:
-        yield u
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory, user: SshUser) -> Iterator[Sshd]:
-    with running_sshd(tmp_path_factory.mktemp("sshd"), user.name) as s:
-        yield s
 
 
 @pytest.fixture()

@@ -98,7 +98,7 @@ def test_check_config_reports_alerts_errors_with_line(tmp_path: Path) -> None:
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     import random
 
-    from agent.alerting.outbox import backoff
+    from collectors.common.retry import backoff
 
     rng = random.Random(7)
     for attempt, step in ((1, 5.0), (2, 10.0), (3, 20.0), (6, 160.0), (7, 300.0), (30, 300.0)):

@@ -1,12 +1,15 @@
 """Config validation: every invalid file in tests/testdata/invalid-configs gives exactly the
-errors written in its .expected file, through the real `pantau check-config` command."""
+errors written in its .expected file, through `pantau check-config` run in process (the
+subprocess path, console script included, keeps its smoke tests below)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agent.cli import app
 from agent.config import AgentConfig, ConfigError, parse_config
 from collectors.config import format_duration, parse_duration
 from tests.helpers.agent import run_cli
@@ -27,8 +30,9 @@ def test_cases_exist() -> None:
 @pytest.mark.parametrize("case", _cases(), ids=lambda p: p.stem)
 def test_invalid_config_exact_errors(case: Path) -> None:
     expected = case.with_suffix(".expected").read_text().strip()
-    r = run_cli("check-config", str(case))
-    assert r.returncode == 2, r.stdout + r.stderr
+    r = CliRunner().invoke(app, ["check-config", str(case)])
+    assert r.exit_code == 2, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     assert "Traceback" not in r.stderr
     # the first line names the file; the rest are the errors, one per line
     lines = r.stderr.strip().splitlines()

@@ -62,10 +62,11 @@ def test_sizes_and_durations() -> None:
          "line 2: remote_write: cannot read secret file /nonexistent/token"),
         ("  url: http://c/w\n  headers: {Authorization: Bearer x}\n",
          "line 4: remote_write.headers: header 'Authorization' is set by pantau"),
-        ("  url: http://c/w\n  tls: {cert_file: /etc/hostname}\n",
-         "line 4: remote_write.tls: tls: set cert_file and key_file together"),
-        ("  url: http://c/w\n  tls: {ca_file: /nonexistent/ca.pem}\n",
-         "line 4: remote_write.tls: tls.ca_file: /nonexistent/ca.pem is not a readable file"),
+        ("  url: http://c/w\n  tls_config: {cert_file: /etc/hostname}\n",
+         "line 4: remote_write.tls_config: tls_config: set cert_file and key_file together"),
+        ("  url: http://c/w\n  tls_config: {ca_file: /nonexistent/ca.pem}\n",
+         "line 4: remote_write.tls_config: tls_config.ca_file: /nonexistent/ca.pem is not a "
+         "readable file"),
         ("  url: http://c/w\n  urls: http://d/w\n", "line 4: remote_write.urls: unknown field"),
     ],
 )

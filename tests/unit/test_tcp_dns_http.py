@@ -147,7 +147,8 @@ def test_registered() -> None:
     (TcpCollector, {"target": "host"}, "invalid target 'host': use HOST:PORT"),
     (TcpCollector, {"target": "host:99999"}, "port must be 1-65535"),
     (TcpCollector, {"target": "h:1", "expect": "("}, "invalid regex"),
-    (TcpCollector, {"target": "h:1", "ca_file": "/x"}, "need tls: true"),
+    (TcpCollector, {"target": "h:1", "tls_config": {"insecure_skip_verify": True}},
+     "tls_config needs tls: true"),
     (DnsCollector, {"target": "dns.google", "query_name": "a.b"}, "must be an IP address"),
     (DnsCollector, {"target": LO, "query_name": "a.b", "query_type": "BOGUS"},
      "unknown DNS record type"),
@@ -266,9 +267,9 @@ def test_https_reasons(peers: Peers) -> None:
     assert obs.reason.startswith("certificate signed by an unknown authority"), obs.reason
     assert val(obs, "pantau_tls_chain_valid") == 0
     # The lab certificate names portal.lab.test, not 127.0.0.1.
-    obs = run(HttpCollector, target=url, ca_file=str(peers.ca))
+    obs = run(HttpCollector, target=url, tls_config={"ca_file": str(peers.ca)})
     assert obs.reason.startswith("certificate does not match the host name"), obs.reason
-    obs = run(HttpCollector, target=url, insecure_skip_verify=True)
+    obs = run(HttpCollector, target=url, tls_config={"insecure_skip_verify": True})
     assert obs.success, obs.reason
     assert val(obs, "pantau_tls_chain_valid") is None  # not judged
     assert val(obs, "pantau_tls_cert_expiry_timestamp_seconds") == peers.not_after
@@ -301,13 +302,13 @@ def test_tcp_refused_and_timeout(peers: Peers) -> None:
 
 
 def test_tcp_tls(peers: Peers) -> None:
-    obs = run(TcpCollector, target=f"{LO}:{peers.https}", tls=True, ca_file=str(peers.ca),
-              tls_server_name="portal.lab.test")
+    obs = run(TcpCollector, target=f"{LO}:{peers.https}", tls=True,
+              tls_config={"ca_file": str(peers.ca), "server_name": "portal.lab.test"})
     assert obs.success, obs.reason
     assert val(obs, "pantau_tls_chain_valid") == 1
     assert val(obs, "pantau_tls_cert_expiry_timestamp_seconds") == peers.not_after
-    obs = run(TcpCollector, target=f"{LO}:{peers.expired}", tls=True, ca_file=str(peers.ca),
-              tls_server_name="portal.lab.test")
+    obs = run(TcpCollector, target=f"{LO}:{peers.expired}", tls=True,
+              tls_config={"ca_file": str(peers.ca), "server_name": "portal.lab.test"})
     assert obs.reason == "certificate expired"
     assert val(obs, "pantau_tls_chain_valid") == 0
 

@@ -1,0 +1,63 @@
+"""Client TLS settings, under prometheus/common's `tls_config` field names, for everything
+pantau connects to over TLS: http and tcp probes, remote write, e-mail and the notifiers.
+
+A bad file is a config error at load time; a certificate that cannot be loaded is a clear
+error when the context is built, naming the file.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from collectors.config import StrictModel
+
+TLSVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
+_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+class TLSConfig(StrictModel):
+    """`tls_config:` as Prometheus, Alertmanager and blackbox_exporter spell it."""
+
+    ca_file: Path | None = Field(None, description="CA bundle instead of the system's.")
+    cert_file: Path | None = Field(None, description="Client certificate (with key_file).")
+    key_file: Path | None = Field(None, description="Key of the client certificate.")
+    server_name: str | None = Field(None, description="Name sent as SNI and verified.")
+    insecure_skip_verify: bool = Field(
+        False, description="Handshake without judging the certificate (still reports it).")
+    min_version: TLSVersion | None = Field(None, description="Oldest TLS version accepted.")
+
+    @model_validator(mode="after")
+    def _files(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls_config: set cert_file and key_file together")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"tls_config.{name}: {path} is not a readable file")
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        return self == TLSConfig()
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context; insecure_skip_verify still handshakes, it just doesn't judge."""
+        try:
+            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if self.cert_file and self.key_file:
+                ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (ssl.SSLError, OSError) as e:
+            raise ValueError(f"tls_config: cannot load certificates: {e}") from None
+        if self.min_version:
+            ctx.minimum_version = _VERSIONS[self.min_version]
+        if self.insecure_skip_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
