@@ -2,8 +2,8 @@
 
 `AuditSink` is the seam: the outage history (agent/history.py, SQLite) can implement
 `record(run)` and be passed to the runner instead of, or next to, the file. The agent's
-pantau_playbook_runs_total is counted from this file (collectors/ssh_audit.py), so its record
-keys `playbook` and `result` are a contract.
+pantau_playbook_runs_total is counted from this file (collectors/ssh/playbook_runs.py), so its
+record keys `playbook` and `result` are a contract.
 """
 
 from __future__ import annotations

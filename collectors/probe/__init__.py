@@ -1,6 +1,6 @@
 """Connectivity probes, one file per prober: tcp, dns, http, icmp (over the shared-socket
-pinger). Shared network helpers: net (resolution, deadlines, error wording, TLS facts) and
-common (the probe_success/probe_duration samples every probe emits)."""
+pinger). Shared by them: net (resolution, deadlines, error wording, TLS facts) and common
+(the probe_success/probe_duration samples every probe emits)."""
 
 from collectors.probe.common import PROBE_METRICS, PROBE_SUCCESS, probe_samples
 from collectors.probe.dns import DnsCollector

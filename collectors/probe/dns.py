@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
+from collectors.common.hostport import split_host_port
 from collectors.common.lazy import lazy_import
 from collectors.config import CheckConfig, Regex
 from collectors.probe.common import PROBE_METRICS, probe_samples
-from collectors.probe.tcp import error_reason, own_deadline, split_host_port
+from collectors.probe.net import error_reason, own_deadline
 
 if TYPE_CHECKING:
     import dns.asyncquery

@@ -31,7 +31,7 @@ from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
 from collectors.config import CheckConfig, Secret
 from collectors.probe.common import PROBE_METRICS, probe_samples
-from collectors.probe.tcp import (
+from collectors.probe.net import (
     TLS_CHAIN_VALID,
     TLS_METRICS,
     IpProtocol,

@@ -1,205 +1,36 @@
 """`type: tcp` checks: can the office open a TCP (optionally TLS) connection and read a banner?
-
-Also home of the small network helpers the dns and http checks share (address resolution with an
-IP-protocol preference, TLS contexts and certificate facts, one-line error reasons), so the three
-probes word the same failure the same way: "connection refused", "timeout after 2.0s while
-connecting", "certificate expired".
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import errno
-import ipaddress
 import re
-import socket
 import ssl
 import time
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
+from collectors.base import Context, MetricSpec, Observation, Sample
 from collectors.common.hostport import split_host_port
 from collectors.common.tls import TLSConfig
 from collectors.config import CheckConfig, Regex
 from collectors.probe.common import PROBE_METRICS, probe_samples
+from collectors.probe.net import (
+    TLS_CHAIN_VALID,
+    TLS_METRICS,
+    IpProtocol,
+    ProbeError,
+    error_reason,
+    own_deadline,
+    probe_tls_context,
+    resolve,
+    short,
+    tls_samples,
+)
 
-IpProtocol = Literal["ip4", "ip6"]
 EXPECT_IDLE = 1.0  # seconds of silence after some data that end a banner wait
-
-TLS_CERT_EXPIRY = MetricSpec(
-    "pantau_tls_cert_expiry_timestamp_seconds", "gauge",
-    "Earliest notAfter (Unix time) among the certificates the server presented.",
-    unit="seconds",
-)
-TLS_CHAIN_VALID = MetricSpec(
-    "pantau_tls_chain_valid", "gauge",
-    "1 if the presented chain verified against the configured CAs and name, 0 if not.",
-)
-TLS_METRICS: tuple[MetricSpec, ...] = (TLS_CERT_EXPIRY, TLS_CHAIN_VALID)
-
-
-class ProbeError(Exception):
-    """A failure whose message is already the one-line reason shown to the admin."""
-
-
-# --------------------------------------------------------------------------------------------
-# Targets and resolution
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    address: str
-    family: int
-    seconds: float
-
-
-async def resolve(host: str, port: int, prefer: IpProtocol, fallback: bool,
-                  budget: float) -> Resolved:
-    """Resolve with blackbox's preferred_ip_protocol / ip_protocol_fallback semantics."""
-    try:
-        ip = ipaddress.ip_address(host)
-        return Resolved(str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET, 0.0)
-    except ValueError:
-        pass
-    started = time.monotonic()
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), budget)
-    except TimeoutError:
-        raise ProbeError(f"timeout after {budget:.1f}s while resolving {host}") from None
-    except socket.gaierror as e:
-        raise ProbeError(f"DNS lookup of {host} failed: {e.strerror}") from None
-    seconds = time.monotonic() - started
-    want = socket.AF_INET if prefer == "ip4" else socket.AF_INET6
-    for fam in (want, socket.AF_INET6 if want == socket.AF_INET else socket.AF_INET):
-        for info in infos:
-            if info[0] == fam:
-                return Resolved(str(info[4][0]), fam, seconds)
-        if not fallback:
-            break
-    raise ProbeError(f"{host} has no {'IPv4' if prefer == 'ip4' else 'IPv6'} address")
-
-
-def own_deadline(ctx: Context) -> tuple[Deadline, float]:
-    """The deadline the probe works to, a little before the scheduler's, and the full budget.
-
-    The scheduler stops waiting at ctx.deadline and records a bare timeout without samples;
-    finishing slightly earlier lets the probe report its own reason ("timeout after 2.0s
-    while connecting") and its pantau_probe_success 0. The reason quotes the full budget.
-    """
-    budget = ctx.deadline.remaining()
-    return Deadline(max(0.0, budget - min(0.2, 0.1 * budget))), budget
-
-
-# --------------------------------------------------------------------------------------------
-# TLS
-
-
-def probe_tls_context(tls: TLSConfig) -> ssl.SSLContext:
-    """The check's client context; a certificate that cannot be loaded is the check's reason."""
-    try:
-        return tls.client_context()
-    except ValueError as e:
-        raise ProbeError(str(e)) from None
-
-
-def earliest_expiry(ssl_object: Any) -> float | None:
-    """Earliest notAfter of the chain the server presented (leaf only if the chain is hidden).
-
-    Python 3.11 keeps get_unverified_chain private (public in 3.13); the leaf from
-    getpeercert() is the fallback.
-    """
-    from cryptography import x509
-
-    ders: list[bytes] = []
-    inner = getattr(ssl_object, "_sslobj", None)
-    getter = getattr(ssl_object, "get_unverified_chain", None) or getattr(
-        inner, "get_unverified_chain", None)
-    if getter is not None:
-        try:
-            for cert in getter() or []:
-                ders.append(cert if isinstance(cert, bytes) else cert.public_bytes(2))
-        except (ssl.SSLError, ValueError, AttributeError):
-            ders = []
-    if not ders:
-        leaf = ssl_object.getpeercert(binary_form=True)
-        if leaf:
-            ders = [leaf]
-    stamps = []
-    for der in ders:
-        try:
-            stamps.append(x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp())
-        except ValueError:
-            continue
-    return min(stamps) if stamps else None
-
-
-def tls_samples(ssl_object: Any | None, verified: bool | None) -> list[Sample]:
-    """TLS facts for a finished handshake; chain_valid only when the chain was judged."""
-    out: list[Sample] = []
-    if ssl_object is not None:
-        expiry = earliest_expiry(ssl_object)
-        if expiry is not None:
-            out.append(Sample.of(TLS_CERT_EXPIRY.name, expiry))
-    if verified is not None:
-        out.append(Sample.of(TLS_CHAIN_VALID.name, 1 if verified else 0))
-    return out
-
-
-def cert_reason(e: ssl.SSLCertVerificationError) -> str:
-    code = getattr(e, "verify_code", None)
-    msg = getattr(e, "verify_message", "") or str(e)
-    if code == 10:
-        return "certificate expired"
-    if code == 9:
-        return "certificate not yet valid"
-    if code in (18, 19, 20, 21):
-        return f"certificate signed by an unknown authority ({msg})"
-    if code == 62 or "hostname" in msg.lower() or "ip address mismatch" in msg.lower():
-        return f"certificate does not match the host name ({msg})"
-    return f"certificate verification failed: {msg}"
-
-
-# --------------------------------------------------------------------------------------------
-# Error wording
-
-
-_ERRNO_TEXT = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ENETUNREACH: "network unreachable",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ECONNRESET: "connection reset by peer",
-    errno.ETIMEDOUT: "connection timed out",
-    errno.EADDRNOTAVAIL: "address not available",
-}
-
-
-def error_reason(e: BaseException, *, phase: str, budget: float) -> str:
-    """One line for the admin: what went wrong and in which step."""
-    if isinstance(e, ProbeError):
-        return str(e)
-    if isinstance(e, TimeoutError | asyncio.TimeoutError):
-        return f"timeout after {budget:.1f}s while {phase}"
-    if isinstance(e, ssl.SSLCertVerificationError):
-        return cert_reason(e)
-    if isinstance(e, ssl.SSLError):
-        return f"TLS handshake failed: {e.reason or e}"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, OSError) and e.errno in _ERRNO_TEXT:
-        return _ERRNO_TEXT[e.errno]
-    if isinstance(e, OSError):
-        return f"{phase}: {e.strerror or e}"
-    return f"{phase}: {type(e).__name__}: {e}"
-
-
-def short(data: str, limit: int = 60) -> str:
-    return repr(data if len(data) <= limit else data[:limit] + "…")
 
 
 # --------------------------------------------------------------------------------------------

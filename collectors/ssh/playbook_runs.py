@@ -2,7 +2,7 @@
 
 Playbooks run from the CLI, a separate process, so the agent counts them by reading the
 append-only audit log the CLI writes. Alert-triggered runs (trigger "alert:<check>") are in
-the same log but are counted by the alerting engine (agent/alerting.py), which also counts
+the same log but are counted by the alerting engine (agent/alerting/engine.py), which also counts
 the runs it refused; they are skipped here so no run is counted twice.
 The file is read incrementally; a log rotated or truncated under us is re-read from the start
 (a counter reset Prometheus handles).

@@ -334,7 +334,7 @@ def _fping_loss(lab: OfficeLab, count: int) -> float:
 
 
 def _pantau_icmp_loss(lab: OfficeLab, count: int) -> float:
-    """Loss measured by pantau's icmp check (collectors/icmp.py) from the office."""
+    """Loss measured by pantau's icmp check (collectors/probe/icmp.py) from the office."""
     r = run_checks(lab, [{"name": "icmp", "type": "icmp", "target": NET, "count": count,
                           "packet_interval": "10ms", "timeout": "4s",
                           "interval": "30s"}])["icmp"]

@@ -207,7 +207,7 @@ def test_alert_trigger_allowed_rate_limited_and_counted(env: dict[str, Any], use
         ("collect-diagnostics", "ok", "alert:web"),
     ]
     # the agent's counter reads the same log: CLI runs count there, alert runs are counted
-    # by the alerting engine (agent/alerting.py), so they are skipped here
+    # by the alerting engine (agent/alerting/engine.py), so they are skipped here
     coll = PlaybookRunsCollector(env["audit"])
     ctx = Context(Deadline(5), "test", "playbook-runs")
     assert asyncio.run(coll.collect(ctx)).samples == []

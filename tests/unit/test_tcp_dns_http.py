@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from collectors import REGISTRY
 from collectors.base import Context, Deadline, Observation
+from collectors.common.hostport import split_host_port
 from collectors.probe import DnsCollector, HttpCollector, TcpCollector
-from collectors.probe.tcp import split_host_port
 from tests.lab.office import make_certs
 
 SERVERS = Path(__file__).resolve().parents[1] / "lab" / "servers.py"
@@ -373,7 +373,7 @@ def test_dns_timeout() -> None:
 
 
 def test_ip_protocol_preference() -> None:
-    from collectors.probe.tcp import ProbeError, resolve
+    from collectors.probe.net import ProbeError, resolve
 
     async def go(prefer: Any, fallback: bool) -> str:
         return (await resolve("localhost", 80, prefer, fallback, 2.0)).address
