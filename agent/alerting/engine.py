@@ -42,7 +42,7 @@ from exporters.notify import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,6 @@ def make_notifier(r: Any) -> Notifier:
     raise ValueError(f"unknown receiver type {type(r).__name__}")
 
 
-def alerts_config(config: Any) -> AlertsConfig:
-    raw = getattr(config, "alerts", None)
-    if isinstance(raw, AlertsConfig):
-        return raw
-    return AlertsConfig.model_validate(raw or {})
-
-
 def build_graph(checks: list[CheckConfig]) -> Graph:
     return Graph.build(
         [c.name for c in checks],
@@ -117,7 +110,7 @@ class Alerting:
     """Wire it into the agent: `Alerting(config, store, history_or_None, site)`, then
     `await start()` after the store exists and `await stop()` on shutdown."""
 
-    def __init__(self, config: Any, store: Store, history: History | None = None,
+    def __init__(self, config: AgentConfig, store: Store, history: History | None = None,
                  site: str | None = None) -> None:
         self.store = store
         self.history = history
@@ -141,10 +134,10 @@ class Alerting:
         self.playbook_hook: PlaybookHook | None = None
         self._setup(config, site)
 
-    def _setup(self, config: Any, site: str | None) -> None:
+    def _setup(self, config: AgentConfig, site: str | None) -> None:
         self.config = config
         self.site = site or config.site
-        self.cfg = alerts_config(config)
+        self.cfg: AlertsConfig = config.alerts
         self.zone = resolve_zone(self.cfg.timezone)
         self.checks: dict[str, CheckConfig] = {c.name: c for c in config.checks}
         self.machine = self._new_machine()
@@ -232,11 +225,11 @@ class Alerting:
             await asyncio.to_thread(self.history.close)
             self.history = None
 
-    async def reload(self, config: Any) -> None:
+    async def reload(self, config: AgentConfig) -> None:
         """Apply a new config: keep every check's state, rebuild graph and receivers."""
         try:  # refuse a graph that cannot work before touching the running one
             build_graph(list(config.checks))
-            resolve_zone(alerts_config(config).timezone)
+            resolve_zone(config.alerts.timezone)
         except ValueError as e:
             log.error("alerting keeps its previous configuration: %s", e)
             return
@@ -514,7 +507,7 @@ def _last_firing(history: History, check: str) -> dict[str, Any] | None:
     return json.loads(row[0]) if row else None
 
 
-def _make_playbook_hook(config: Any) -> PlaybookHook | None:
+def _make_playbook_hook(config: AgentConfig) -> PlaybookHook | None:
     """Use the SSH playbook runner (playbooks/runner.py) when it and an `ssh:` section exist.
 
     A check names its playbook as NAME@HOST, HOST from ssh.hosts. The runner enforces its own

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from agent.reports.availability import CheckAvailability, Maintenance, SiteData, compute, day_spans
 from agent.reports.config import Lang, ReportsConfig
 from collectors.common.timefmt import resolve_zone
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
 
 
 @dataclass
@@ -76,7 +79,7 @@ def parse_period(from_: str, to: str, tz: ZoneInfo) -> tuple[datetime, datetime]
     return start, end
 
 
-def build(cfg: Any, period: tuple[datetime, datetime], *, site: str | None = None,
+def build(cfg: AgentConfig, period: tuple[datetime, datetime], *, site: str | None = None,
           prometheus: str | None = None, step: float = 15.0, lang: str | None = None,
           now: datetime | None = None) -> Any:
     """Gather the inputs (history or Prometheus) and compute the report."""

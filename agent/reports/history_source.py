@@ -8,13 +8,16 @@ shown beside it. A check is monitored from its first recorded state.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent.history import History, HistoryError
 from agent.reports.availability import Maintenance, SiteData, Transition, outages_from_transitions
 
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
 
-def _open(cfg: Any, readonly: bool = True) -> History | None:
+
+def _open(cfg: AgentConfig, readonly: bool = True) -> History | None:
     try:
         return History.open(cfg.state_dir, cfg.site, readonly=readonly)
     except HistoryError:
@@ -23,7 +26,7 @@ def _open(cfg: Any, readonly: bool = True) -> History | None:
         raise
 
 
-def sites_from_history(cfg: Any, period: tuple[datetime, datetime],
+def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
                        now: datetime | None = None) -> list[SiteData]:
     tz = period[0].tzinfo or UTC
     configured = [c.name for c in cfg.checks]
@@ -59,7 +62,7 @@ def sites_from_history(cfg: Any, period: tuple[datetime, datetime],
     return [site]
 
 
-def maintenance_from_history(cfg: Any) -> list[Maintenance]:
+def maintenance_from_history(cfg: AgentConfig) -> list[Maintenance]:
     hist = _open(cfg)
     if hist is None:
         return []
@@ -72,7 +75,7 @@ def maintenance_from_history(cfg: Any) -> list[Maintenance]:
                         tuple(r["checks"]), r["reason"]) for r in rows]
 
 
-def add_maintenance(cfg: Any, start: datetime, end: datetime, checks: tuple[str, ...],
+def add_maintenance(cfg: AgentConfig, start: datetime, end: datetime, checks: tuple[str, ...],
                     reason: str) -> None:
     hist = _open(cfg, readonly=False)
     assert hist is not None

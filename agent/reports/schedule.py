@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from exporters.notify import EmailReceiver
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +39,14 @@ def next_run(now: datetime) -> datetime:
     return first_next + timedelta(minutes=10)
 
 
-def report_files(cfg: Any, now: datetime) -> list[Path]:
+def report_files(cfg: AgentConfig, now: datetime) -> list[Path]:
     """Where last month's report goes, one file per configured format."""
     start, _ = previous_month(now)
     out_dir = Path(cfg.state_dir) / "reports"
     return [out_dir / f"{cfg.site}-{start:%Y-%m}.{fmt}" for fmt in cfg.reports.monthly_formats]
 
 
-def write_monthly(cfg: Any, now: datetime) -> list[Path]:
+def write_monthly(cfg: AgentConfig, now: datetime) -> list[Path]:
     """Write last month's report in each configured format, unless it already exists."""
     from agent.reports.build import build
     from agent.reports.render import render
@@ -58,13 +64,13 @@ def write_monthly(cfg: Any, now: datetime) -> list[Path]:
     return written
 
 
-def _mailed_marker(cfg: Any, now: datetime) -> Path:
+def _mailed_marker(cfg: AgentConfig, now: datetime) -> Path:
     start, _ = previous_month(now)
     return (Path(cfg.state_dir) / "reports"
             / f".{cfg.site}-{start:%Y-%m}.mailed-{cfg.reports.monthly_email}")
 
 
-def monthly_message(cfg: Any, now: datetime) -> EmailMessage:
+def monthly_message(cfg: AgentConfig, now: datetime) -> EmailMessage:
     """Subject and a short summary in the report language, the report files attached; the
     Message-ID is derived from site and month, so a resent report is recognisably the same."""
     from agent.reports.build import build
@@ -73,7 +79,7 @@ def monthly_message(cfg: Any, now: datetime) -> EmailMessage:
     start, end = previous_month(now)
     report = build(cfg, (start, end), now=now)
     lang = report.lang
-    receiver = next(r for r in cfg.alerts.receivers if r.name == cfg.reports.monthly_email)
+    receiver = _mail_receiver(cfg)
     lines = [f"{t('title', lang)} — {cfg.site}", f"{t('period', lang)}: {start:%Y-%m} "
              f"({cfg.reports.timezone})", ""]
     for row in report.rows:
@@ -100,11 +106,19 @@ def monthly_message(cfg: Any, now: datetime) -> EmailMessage:
     return msg
 
 
+def _mail_receiver(cfg: AgentConfig) -> EmailReceiver:
+    """The e-mail receiver reports.monthly_email names (the config check guarantees one)."""
+    for r in cfg.alerts.receivers:
+        if r.name == cfg.reports.monthly_email and isinstance(r, EmailReceiver):
+            return r
+    raise ValueError(f"reports.monthly_email: no e-mail receiver {cfg.reports.monthly_email!r}")
+
+
 _MIME = {"html": ("text", "html"), "csv": ("text", "csv"), "json": ("application", "json"),
          "pdf": ("application", "pdf")}
 
 
-async def mail_monthly(cfg: Any, now: datetime) -> bool:
+async def mail_monthly(cfg: AgentConfig, now: datetime) -> bool:
     """Mail last month's report once; True when sent now. DeliveryError when the server did
     not take it (the caller retries later; the marker is only written after acceptance)."""
     from exporters.notify import EmailNotifier
@@ -115,7 +129,7 @@ async def mail_monthly(cfg: Any, now: datetime) -> bool:
     if marker.exists():
         return False
     msg = await asyncio.to_thread(monthly_message, cfg, now)
-    receiver = next(r for r in cfg.alerts.receivers if r.name == cfg.reports.monthly_email)
+    receiver = _mail_receiver(cfg)
     await EmailNotifier(receiver).send_message(msg, receiver.timeout)
     marker.write_text(f"{msg['Message-ID']} accepted by {receiver.smarthost} "
                       f"for {msg['To']}\n", encoding="utf-8")
@@ -123,7 +137,7 @@ async def mail_monthly(cfg: Any, now: datetime) -> bool:
     return True
 
 
-async def monthly_loop(get_config: Any) -> None:
+async def monthly_loop(get_config: Callable[[], AgentConfig]) -> None:
     """Run forever; a failure is logged and retried next hour, never fatal."""
     from collectors.common.timefmt import resolve_zone
 
