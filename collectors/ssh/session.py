@@ -31,6 +31,7 @@ else:
     paramiko = lazy_import("paramiko")
 
 DEFAULT_PORT = 22
+EXIT_GRACE = 1.0  # seconds to wait for EOF once the remote command has exited
 MAX_OUTPUT_BYTES = 1024 * 1024
 OutputCallback = Callable[[str, str], None]  # (stream "stdout"|"stderr", text)
 
@@ -276,37 +277,50 @@ class SshSession:
         total = 0
         timed_out = truncated = False
         chan.setblocking(False)
+
+        def drain() -> bool:
+            nonlocal total
+            got = False
+            for stream, ready, recv in (
+                ("stdout", chan.recv_ready, chan.recv),
+                ("stderr", chan.recv_stderr_ready, chan.recv_stderr),
+            ):
+                while ready():
+                    data = recv(65536)
+                    if not data:
+                        break
+                    got = True
+                    total += len(data)
+                    room = self.max_output - len(bufs["stdout"]) - len(bufs["stderr"])
+                    bufs[stream] += data[: max(0, room)]
+                    if on_output is not None:
+                        on_output(stream, decoders[stream].decode(data))
+            return got
+
+        exited_at: float | None = None
         try:
             while True:
-                got = False
-                for stream, ready, recv in (
-                    ("stdout", chan.recv_ready, chan.recv),
-                    ("stderr", chan.recv_stderr_ready, chan.recv_stderr),
-                ):
-                    while ready():
-                        data = recv(65536)
-                        if not data:
-                            break
-                        got = True
-                        total += len(data)
-                        room = self.max_output - len(bufs["stdout"]) - len(bufs["stderr"])
-                        bufs[stream] += data[: max(0, room)]
-                        if on_output is not None:
-                            on_output(stream, decoders[stream].decode(data))
+                got = drain()
                 if total > self.max_output:
                     truncated = True
                     break
-                if chan.exit_status_ready() and not chan.recv_ready() \
-                        and not chan.recv_stderr_ready():
-                    break
                 if chan.closed or not transport.is_active():
+                    drain()  # what arrived before the close is in the buffer by now
                     break
+                if chan.exit_status_ready() and not got:
+                    # OpenSSH may send exit-status before the last output of the other
+                    # stream: wait for EOF, but not for a background child that keeps the
+                    # pipes open after the command itself has exited.
+                    exited_at = exited_at or time.monotonic()
+                    if chan.eof_received or time.monotonic() - exited_at > EXIT_GRACE:
+                        drain()
+                        break
                 if time.monotonic() - started >= limit:
                     timed_out = True
                     break
                 if not got:
                     with contextlib.suppress(OSError, ValueError):
-                        select.select([chan], [], [], 0.1)
+                        select.select([chan], [], [], 0.05)
         finally:
             status: int | None = None
             if timed_out or truncated:

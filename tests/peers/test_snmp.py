@@ -86,6 +86,11 @@ def gear(tmp_path: Path) -> Iterator[Gear]:
         for n in (ns, peer):
             sh("ip", "netns", "add", n)
             sh("ip", "-n", n, "link", "set", "lo", "up")
+            # No IPv6 on the gear's ports: router solicitations (70 bytes each, seconds after
+            # link-up) would move idle counters between the kernel reads and snmpd's cache.
+            for scope in ("all", "default"):
+                sh("ip", "netns", "exec", n, "sysctl", "-qw",
+                   f"net.ipv6.conf.{scope}.disable_ipv6=1")
         sh("ip", "link", "add", root_if, "type", "veth", "peer", "name", "up0", "netns", ns)
         sh("ip", "addr", "add", f"{net}.1/30", "dev", root_if)
         sh("ip", "link", "set", root_if, "up")
