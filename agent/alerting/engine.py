@@ -26,6 +26,7 @@ from agent.alerting.state import Damping, Graph, Notice, Outcome, StateMachine
 from agent.history import ChangeRow, History, HistoryError, NewNotification, StatusRow
 from agent.store import Result, Store
 from collectors.base import MetricSpec, Observation, Sample
+from collectors.common.tasks import cancel_all
 from collectors.common.timefmt import resolve_zone
 from collectors.config import CheckConfig
 from exporters.notify import (
@@ -207,11 +208,7 @@ class Alerting:
         if not self._started:
             return
         self._started = False
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all(self._tasks)
         self._tasks.clear()
         if self._queue:  # a last try to keep what was observed
             with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.history import History, HistoryError, OutboxItem
 from collectors.common.retry import backoff
+from collectors.common.tasks import cancel_all
 from exporters.notify import DeliveryError, Notification, Notifier
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,7 @@ class Outbox:
         await self.refresh_pending()
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all(self._tasks)
         self._tasks.clear()
 
     def wake(self) -> None:

@@ -29,6 +29,7 @@ from pydantic import ByteSize, Field, SecretStr, field_validator, model_validato
 from collectors.base import MetricSpec, Sample
 from collectors.common.lazy import lazy_import
 from collectors.common.retry import backoff
+from collectors.common.tasks import cancel_all
 from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.remote_write import proto as rw_proto
@@ -286,11 +287,7 @@ class RemoteWriter:
 
     async def stop(self) -> None:
         """Commit what is still in memory; whatever is unsent stays on disk for next time."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
         if self.queue is not None:
             await self._commit()

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.markers import mark_folder
 from tests.helpers.sshd import Sshd, SshUser, running_sshd, throwaway_user
 
 HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.peers)
+    mark_folder(items, HERE, pytest.mark.peers)
 
 
 @pytest.fixture(scope="module")

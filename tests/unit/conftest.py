@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.markers import mark_folder
+
 HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.is_relative_to(HERE):
-            item.add_marker(pytest.mark.unit)
+    mark_folder(items, HERE, pytest.mark.unit)
