@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from collectors.common.threads import ThreadTracker
 
-MetricKind = Literal["gauge", "counter", "info"]
+# "untyped" only where node_exporter itself exposes a family untyped (netstat, vmstat).
+MetricKind = Literal["gauge", "counter", "info", "untyped"]
 T = TypeVar("T")
 
 # Labels the agent adds itself: a collector never sets them, and a user can't override them.

@@ -26,12 +26,43 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from collectors.base import Context, MetricKind, MetricSpec, Observation, Sample
 from collectors.common import procfs
 from collectors.common.procfs import Mount
 from collectors.config import Duration, StrictModel
+from collectors.host import (
+    arp,
+    conntrack,
+    cpufreq,
+    entropy,
+    filefd,
+    netclass,
+    netstat,
+    os_release,
+    pressure,
+    schedstat,
+    sockstat,
+    softnet,
+    thermal_zone,
+    timex,
+    udp_queues,
+    uname,
+    vmstat,
+)
+from collectors.host.part import Absent, Env, Part
+
+# The parts in their own modules, one per node_exporter collector, in node_exporter's order of
+# importance for dashboards. Adding a part means adding it here; `host.collectors` names them.
+PARTS: tuple[Part, ...] = (
+    uname.PART, os_release.PART, netstat.PART, sockstat.PART, vmstat.PART, filefd.PART,
+    entropy.PART, pressure.PART, timex.PART, netclass.PART, softnet.PART, conntrack.PART,
+    udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, thermal_zone.PART,
+)
+# node_exporter collectors implemented inside this module (they share its parsers).
+BUILTIN_PARTS = ("cpu", "stat", "loadavg", "meminfo", "diskstats", "netdev", "filesystem", "time")
+COLLECTOR_NAMES: tuple[str, ...] = BUILTIN_PARTS + tuple(p.name for p in PARTS)
 
 # node_exporter 1.5 upstream defaults (Debian's package patches some of them; we keep upstream's).
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
@@ -68,6 +99,23 @@ class HostConfig(StrictModel):
     # Like node_exporter's --path.procfs/--path.sysfs, for agents watching a host from a container.
     procfs: Path = Path("/proc")
     sysfs: Path = Path("/sys")
+    # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
+    rootfs: Path = Path("/")
+    collectors: list[str] = Field(
+        default_factory=lambda: list(COLLECTOR_NAMES),
+        description="The parts to run, by node_exporter collector name (default: all of "
+        + ", ".join(COLLECTOR_NAMES) + ").",
+    )
+
+    @field_validator("collectors")
+    @classmethod
+    def _known_collectors(cls, v: list[str]) -> list[str]:
+        unknown = [c for c in v if c not in COLLECTOR_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown collector(s) {', '.join(unknown)}; known: {', '.join(COLLECTOR_NAMES)}"
+            )
+        return list(dict.fromkeys(v))
 
     @field_validator(
         "mount_points_exclude", "fs_types_exclude", "disk_devices_exclude",
@@ -190,6 +238,10 @@ def _metrics() -> tuple[MetricSpec, ...]:
                    "Seconds since the host booted (CLOCK_BOOTTIME, from /proc/uptime).", (),
                    "seconds"),
         MetricSpec("pantau_host_processes", g, "Number of processes on the host."),
+        MetricSpec("node_scrape_collector_duration_seconds", g,
+                   "node_exporter: Duration of a collector scrape.", ("collector",), "seconds"),
+        MetricSpec("node_scrape_collector_success", g,
+                   "node_exporter: Whether a collector succeeded.", ("collector",)),
     ]
     specs += [
         MetricSpec(f"node_memory_{f}", g, f"Memory information field {f}.", (),
@@ -205,6 +257,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
         MetricSpec(f"node_network_{f}_total", c, f"Network device statistic {f}.", ("device",))
         for f in _NETDEV_FIELDS
     ]
+    for part in PARTS:
+        specs += part.metrics
     return tuple(specs)
 
 
@@ -368,6 +422,8 @@ class HostCollector:
         self._stuck_lock = threading.Lock()
         self._cpu_prev: dict[tuple[str, str, str], float] = {}
         self._cpu_lock = threading.Lock()
+        self._env = Env(proc=config.procfs, sys=config.sysfs, etc=config.rootfs / "etc",
+                        usr_lib=config.rootfs / "usr/lib")
 
     # ---- /proc and /sys parts (fast; one worker thread for all of them) -----------------
 
@@ -443,26 +499,49 @@ class HostCollector:
             Sample("pantau_host_processes", float(procs)),
         ]
 
+    def _part_stat(self, details: dict[str, Any]) -> list[Sample]:
+        return [smp for smp in parse_stat(self._read("stat"))
+                if not smp.name.startswith("node_cpu_")]
+
+    def _part_cpu(self, details: dict[str, Any]) -> list[Sample]:
+        return self._clamp_cpu([smp for smp in parse_stat(self._read("stat"))
+                                if smp.name.startswith("node_cpu_")])
+
     def _proc_parts(self) -> list[tuple[str, Callable[[dict[str, Any]], list[Sample]]]]:
-        return [
-            ("stat", lambda d: self._clamp_cpu(parse_stat(self._read("stat")))),
-            ("loadavg", lambda d: parse_loadavg(self._read("loadavg"))),
-            ("meminfo", self._part_meminfo),
-            ("diskstats", lambda d: parse_diskstats(self._read("diskstats"), self._disk_exclude)),
-            ("netdev", lambda d: parse_netdev(self._read("net/dev"), self._net_exclude)),
-            ("time", self._part_time),
-            ("processes", self._part_pantau),
-        ]
+        """The enabled parts in order; "processes" is pantau's own and always runs."""
+        env = self._env
+        builtin: dict[str, Callable[[dict[str, Any]], list[Sample]]] = {
+            "cpu": self._part_cpu,
+            "stat": self._part_stat,
+            "loadavg": lambda d: parse_loadavg(self._read("loadavg")),
+            "meminfo": self._part_meminfo,
+            "diskstats": lambda d: parse_diskstats(self._read("diskstats"), self._disk_exclude),
+            "netdev": lambda d: parse_netdev(self._read("net/dev"), self._net_exclude),
+            "time": self._part_time,
+        }
+        for part in PARTS:
+            builtin[part.name] = lambda d, part=part: part.read(env, d)  # type: ignore[misc]
+        parts = [(name, builtin[name]) for name in self.config.collectors if name in builtin]
+        return [*parts, ("processes", self._part_pantau)]
 
     def _read_proc_parts(self) -> tuple[list[Sample], dict[str, str], dict[str, Any]]:
         samples: list[Sample] = []
         errors: dict[str, str] = {}
         details: dict[str, Any] = {}
         for name, fn in self._proc_parts():
+            started = time.perf_counter()
+            ok = 1.0
             try:
                 samples.extend(fn(details))
+            except Absent as e:
+                # node_exporter's ErrNoData: success 0, but nothing is wrong with the agent.
+                ok = 0.0
+                details.setdefault("absent_parts", {})[name] = str(e)
             except Exception as e:  # odd kernel output must cost only its own part
+                ok = 0.0
                 errors[name] = _one_line(e)
+            if name != "processes":
+                samples.extend(_scrape_samples(name, time.perf_counter() - started, ok))
         return samples, errors, details
 
     # ---- filesystems ----------------------------------------------------------------------
@@ -553,8 +632,17 @@ class HostCollector:
             asyncio.wait_for(asyncio.to_thread(self._read_proc_parts),
                              timeout=ctx.deadline.remaining())
         )
+        fs_started = time.perf_counter()
+        fs_done: list[float] = []
         fs_task = asyncio.ensure_future(self._filesystems(ctx))
-        await asyncio.wait({proc_task, fs_task})
+        fs_task.add_done_callback(lambda _: fs_done.append(time.perf_counter()))
+        tasks: set[asyncio.Future[Any]] = {proc_task}
+        fs_enabled = "filesystem" in self.config.collectors
+        if fs_enabled:
+            tasks.add(fs_task)
+        else:
+            fs_task.cancel()
+        await asyncio.wait(tasks)
 
         samples: list[Sample] = []
         failed: dict[str, str] = {}
@@ -567,15 +655,19 @@ class HostCollector:
             failed["proc"] = "reading /proc did not finish before the deadline"
         except Exception as e:  # a bug in one part must not lose the filesystems
             failed["proc"] = _one_line(e)
-        try:
-            fs_samples, fs_errors = fs_task.result()
-            samples.extend(fs_samples)
-            if fs_errors:
-                details["filesystem_errors"] = fs_errors
-        except TimeoutError:
-            failed["filesystem"] = "reading the mount table did not finish before the deadline"
-        except Exception as e:  # e.g. no thread could be started: keep the /proc parts
-            failed["filesystem"] = _one_line(e)
+        if fs_enabled:
+            try:
+                fs_samples, fs_errors = fs_task.result()
+                samples.extend(fs_samples)
+                if fs_errors:
+                    details["filesystem_errors"] = fs_errors
+            except TimeoutError:
+                failed["filesystem"] = "reading the mount table did not finish before the deadline"
+            except Exception as e:  # e.g. no thread could be started: keep the /proc parts
+                failed["filesystem"] = _one_line(e)
+            fs_elapsed = (fs_done[0] if fs_done else time.perf_counter()) - fs_started
+            samples.extend(_scrape_samples("filesystem", fs_elapsed,
+                                           0.0 if "filesystem" in failed else 1.0))
 
         if failed:
             details["failed_parts"] = failed
@@ -591,6 +683,12 @@ class HostCollector:
     async def aclose(self) -> None:
         """Nothing to close: statfs threads are daemons and end (or not) on their own."""
         return None
+
+
+def _scrape_samples(part: str, seconds: float, ok: float) -> list[Sample]:
+    labels = (("collector", part),)
+    return [Sample("node_scrape_collector_duration_seconds", seconds, labels),
+            Sample("node_scrape_collector_success", ok, labels)]
 
 
 def _one_line(e: BaseException) -> str:
