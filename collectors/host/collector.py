@@ -51,7 +51,7 @@ from collectors.host import (
     uname,
     vmstat,
 )
-from collectors.host.part import Absent, Env, Part
+from collectors.host.part import Absent, Env, Part, read_sys_value
 
 # The parts in their own modules, one per node_exporter collector, in node_exporter's order of
 # importance for dashboards. Adding a part means adding it here; `host.collectors` names them.
@@ -255,7 +255,7 @@ def _metrics() -> tuple[MetricSpec, ...]:
     ]
     specs += [
         MetricSpec(f"node_network_{f}_total", c, f"Network device statistic {f}.", ("device",))
-        for f in _NETDEV_FIELDS
+        for f in (*_NETDEV_FIELDS, "receive_nohandler")
     ]
     for part in PARTS:
         specs += part.metrics
@@ -468,6 +468,17 @@ class HostCollector:
             details["meminfo_unknown_fields"] = unknown
         return samples
 
+    def _part_netdev(self, details: dict[str, Any]) -> list[Sample]:
+        samples = parse_netdev(self._read("net/dev"), self._net_exclude)
+        # node_exporter reads the counters over netlink, which adds rx_nohandler (packets
+        # dropped for lack of a protocol handler); /proc/net/dev lacks it, sysfs has it.
+        devices = dict.fromkeys(smp.labels for smp in samples)
+        for labels in devices:
+            raw = read_sys_value(self._sys / "class/net" / labels[0][1] / "statistics/rx_nohandler")
+            if raw is not None and raw.isdigit():
+                samples.append(Sample("node_network_receive_nohandler_total", float(raw), labels))
+        return samples
+
     def _part_time(self, details: dict[str, Any]) -> list[Sample]:
         now = time.time()
         lt = time.localtime(now)
@@ -516,7 +527,7 @@ class HostCollector:
             "loadavg": lambda d: parse_loadavg(self._read("loadavg")),
             "meminfo": self._part_meminfo,
             "diskstats": lambda d: parse_diskstats(self._read("diskstats"), self._disk_exclude),
-            "netdev": lambda d: parse_netdev(self._read("net/dev"), self._net_exclude),
+            "netdev": self._part_netdev,
             "time": self._part_time,
         }
         for part in PARTS:

@@ -6,14 +6,17 @@ tolerances below). pantau's samples go through the real exposition renderer and 
 the same prometheus_client parser as node_exporter's text, so names, label names, HELP and TYPE
 are compared as a scraper sees them.
 
-node_exporter runs with the upstream 1.5 defaults passed explicitly, because Debian's package
-patches them (it also excludes /run, /mnt, /media mount points and the `lo` device).
+node_exporter runs with all its default collectors, and with the upstream 1.5 defaults of the
+filesystem/diskstats/netdev flags passed explicitly, because Debian's package patches them (it
+also excludes /run, /mnt, /media mount points and the `lo` device).
 
-Deliberate differences (node_exporter families pantau does not emit):
+Deliberate differences (node_exporter families pantau's host collector does not emit), listed
+in KNOWN_GAPS and printed by the test:
 - node_disk_info: needs udev's database (/run/udev/data), absent on many office servers.
-- node_network_receive_nohandler_total: only available over netlink, not in /proc/net/dev.
-- node_scrape_*, node_exporter_build_info, go_*, process_*, promhttp_*: the exporter's own
-  self-metrics; pantau has its own pantau_* self-metrics.
+- node_selinux_enabled: needs libselinux; no dashboard of the mixin queries it.
+- node_exporter_build_info, go_*, process_*, promhttp_*: the exporter's own self-metrics; the
+  agent has pantau_* and process_* of its own (not part of the host collector).
+The families issue 14 names (REQUIRED_PREFIXES) must never be among them.
 """
 
 from __future__ import annotations
@@ -42,8 +45,14 @@ from exporters.exposition import Exposition
 from tests.helpers.agent import free_port, pick, run_agent
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-COLLECTORS = ("cpu", "loadavg", "meminfo", "filesystem", "diskstats", "netdev", "stat", "time")
-NOT_IN_PANTAU = {"node_disk_info", "node_network_receive_nohandler_total"}
+KNOWN_GAPS = {"node_disk_info", "node_selinux_enabled", "node_textfile_scrape_error"}
+# Families of the parts issue 14 asks for: node_exporter emitting one pantau lacks is a failure.
+REQUIRED_PREFIXES = (
+    "node_uname_", "node_os_", "node_netstat_", "node_sockstat_", "node_vmstat_", "node_filefd_",
+    "node_entropy_", "node_pressure_", "node_timex_", "node_network_", "node_softnet_",
+    "node_nf_conntrack_", "node_udp_queues", "node_schedstat_", "node_cpu_", "node_hwmon_",
+    "node_thermal_zone_", "node_cooling_device_", "node_scrape_collector_", "node_arp_",
+)
 
 MIB = 1024.0 * 1024.0
 # Values that never change while the machine runs: compared exactly.
@@ -54,7 +63,13 @@ EXACT = {
     "node_filesystem_size_bytes", "node_filesystem_files", "node_filesystem_readonly",
     "node_filesystem_device_error", "node_time_zone_offset_seconds",
     "node_time_clocksource_available_info", "node_time_clocksource_current_info",
+    "node_uname_info", "node_os_info", "node_os_version", "node_filefd_maximum",
+    "node_entropy_pool_size_bits", "node_nf_conntrack_entries_limit", "node_timex_status",
+    "node_timex_tick_seconds", "node_timex_loop_time_constant", "node_timex_tai_offset_seconds",
+    "node_network_mtu_bytes", "node_network_iface_id", "node_network_protocol_type",
 }
+# Not compared by value: how long each reader took is its own business.
+UNCOMPARED = {"node_scrape_collector_duration_seconds"}
 # Absolute slack added around the [before, after] bracket, per family (default: 0).
 SLACK = {
     # Both keep CPU counters monotonic from their own history (iowait can step back in the
@@ -69,6 +84,24 @@ SLACK = {
     "node_filesystem_free_bytes": 64 * MIB,
     "node_filesystem_avail_bytes": 64 * MIB,
     "node_filesystem_files_free": 2000.0,
+    # Socket, descriptor and connection counts move with every connection other tests open.
+    **{f"node_sockstat_{k}": 256.0 for k in (
+        "sockets_used", "TCP_inuse", "TCP_alloc", "TCP_orphan", "TCP_tw", "TCP_mem", "UDP_inuse",
+        "UDP_mem", "TCP6_inuse", "UDP6_inuse", "RAW_inuse", "RAW6_inuse", "FRAG_inuse",
+        "FRAG_memory", "FRAG6_inuse", "FRAG6_memory")},
+    "node_sockstat_TCP_mem_bytes": 256 * 4096.0,
+    "node_sockstat_UDP_mem_bytes": 256 * 4096.0,
+    "node_netstat_Tcp_CurrEstab": 256.0,
+    "node_filefd_allocated": 2048.0,
+    "node_nf_conntrack_entries": 1024.0,
+    "node_udp_queues": 4 * MIB,
+    "node_arp_entries": 8.0,
+    "node_entropy_available_bits": 256.0,
+    # The kernel clock discipline moves continuously while NTP (or nothing) steers it.
+    "node_timex_offset_seconds": 0.01,
+    "node_timex_frequency_adjustment_ratio": 1e-4,
+    "node_timex_maxerror_seconds": 0.1,
+    "node_timex_estimated_error_seconds": 0.1,
 }
 MEMORY_REL = 0.02  # memory gauges: 2 % of the value ...
 MEMORY_ABS = 16 * MIB  # ... plus 16 MiB, for small fields like Dirty that swing by pages
@@ -96,8 +129,7 @@ def node_exporter() -> Iterator[str]:
     assert shutil.which(NODE_EXPORTER), f"{NODE_EXPORTER} missing: run tests/install-deps.sh"
     port = free_port()
     args = [
-        NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
-        *(f"--collector.{c}" for c in COLLECTORS),
+        NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
         f"--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}",
         f"--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}",
         f"--collector.diskstats.device-exclude={DEFAULT_DISK_DEVICES_EXCLUDE}",
@@ -148,8 +180,17 @@ def side_by_side(url: str) -> tuple[dict[str, Family], dict[str, Family], dict[s
 
 
 def node_families(fams: dict[str, Family]) -> set[str]:
-    return {n for n in fams if n.startswith("node_") and not n.startswith("node_scrape_")
-            and n != "node_exporter_build_info"}
+    return {n for n in fams if n.startswith("node_") and n != "node_exporter_build_info"}
+
+
+def gaps(ne_names: set[str], ours: set[str]) -> set[str]:
+    """node_exporter's families pantau lacks; printed so a run shows the list."""
+    missing = ne_names - ours
+    print(f"node_exporter families pantau does not emit ({len(missing)}): {sorted(missing)}")
+    required = sorted(n for n in missing if n.startswith(REQUIRED_PREFIXES))
+    assert not required, f"families issue 14 requires that pantau lacks: {required}"
+    assert missing <= KNOWN_GAPS, f"undocumented gaps: {sorted(missing - KNOWN_GAPS)}"
+    return missing
 
 
 def test_same_families_labels_help_and_type(node_exporter: str) -> None:
@@ -162,8 +203,9 @@ def test_same_families_labels_help_and_type(node_exporter: str) -> None:
     for name in ours:
         assert pantau[name].help == before[name].help, f"{name}: HELP differs"
         assert pantau[name].type == before[name].type, f"{name}: TYPE differs"
-    # ... and pantau covers every node_exporter family of these collectors, bar the documented.
-    assert ne_names - ours == NOT_IN_PANTAU, f"unexpected difference: {ne_names ^ ours}"
+    # ... and pantau covers every node_exporter family, bar the documented gaps.
+    gaps(ne_names, ours)
+    assert len(ours) >= 200, f"only {len(ours)} families in common"
     for name in ours:
         ne_label_names = {frozenset(k for k, _ in ls) for ls in before[name].samples}
         our_label_names = {frozenset(k for k, _ in ls) for ls in pantau[name].samples}
@@ -172,6 +214,10 @@ def test_same_families_labels_help_and_type(node_exporter: str) -> None:
         # while other tests run (veth pairs, netns bind mounts), so bracket by the two scrapes.
         b, a = set(before[name].samples), set(after[name].samples)
         ours_ls = set(pantau[name].samples)
+        if name.startswith("node_scrape_collector_"):
+            # node_exporter also runs collectors for hardware this machine lacks (bcache, zfs):
+            # pantau's parts must be among its collectors, not the other way round.
+            b = a = {ls for ls in b & a if ls in ours_ls}
         missing = [dict(ls) for ls in (b & a) - ours_ls]
         extra = [dict(ls) for ls in ours_ls - (b | a)]
         assert not missing, f"{name}: pantau misses series {missing}"
@@ -183,7 +229,7 @@ def check_values(
 ) -> list[str]:
     bad: list[str] = []
     checked = 0
-    for name in node_families(pantau):
+    for name in node_families(pantau) - UNCOMPARED:
         for labels, ours in pantau[name].samples.items():
             if labels not in before[name].samples or labels not in after[name].samples:
                 continue  # a device that came or went in between
@@ -238,7 +284,8 @@ def test_pantau_run_serves_the_host_series(tmp_path: Path, node_exporter: str) -
         ours = parse(agent.metrics_text())
     ne = scrape(node_exporter)
     names = node_families(ours)
-    assert names == node_families(ne) - NOT_IN_PANTAU
+    assert names <= node_families(ne)
+    gaps(node_families(ne), names)
     for name in names:
         assert ours[name].help == ne[name].help, name
         for labels in ours[name].samples:
