@@ -292,3 +292,42 @@ def test_pantau_run_serves_the_host_series(tmp_path: Path, node_exporter: str) -
             keys = dict(labels)
             assert keys.pop("site") == "kab-sleman" and "check" not in keys, (name, labels)
     assert "pantau_host_uptime_seconds" in ours and "pantau_host_processes" in ours
+
+
+PROCESS_FAMILIES = ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                    "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
+                    "process_start_time_seconds")
+
+
+def test_pantau_run_has_process_metrics_like_node_exporter(tmp_path: Path,
+                                                          node_exporter: str) -> None:
+    """process_* of the agent: node_exporter's HELP/TYPE, values as the kernel sees the agent."""
+    import psutil
+
+    config = {"site": "kab-sleman", "host": {"interval": "1s", "timeout": "500ms"}}
+    with run_agent(config, tmp_path) as agent:
+        agent.wait_for(lambda m: pick(m, "process_open_fds"))
+        ours = parse(agent.metrics_text())
+        proc = psutil.Process(agent.proc.pid)
+        rss, fds = proc.memory_info().rss, proc.num_fds()
+        cpu = proc.cpu_times()
+        started = proc.create_time()
+        max_fds = proc.rlimit(psutil.RLIMIT_NOFILE)[0]
+    ne = scrape(node_exporter)
+    for name in PROCESS_FAMILIES:
+        assert name in ours, name
+        assert ours[name].help == ne[name].help and ours[name].type == ne[name].type, name
+        (labels,) = ours[name].samples
+        assert dict(labels) == {"site": "kab-sleman"}, name
+
+    def value(name: str) -> float:
+        (v,) = ours[name].samples.values()
+        return v
+
+    # Published every 5 s: within 5 s of CPU and a few MiB/fds of now (the agent is idle).
+    assert abs(value("process_start_time_seconds") - started) < 0.05
+    assert 0 < value("process_cpu_seconds_total") <= cpu.user + cpu.system + 0.01
+    assert abs(value("process_resident_memory_bytes") - rss) < 16 * MIB
+    assert value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes")
+    assert abs(value("process_open_fds") - fds) <= 8
+    assert value("process_max_fds") == max_fds
