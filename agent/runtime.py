@@ -122,6 +122,8 @@ class Agent:
 
     # -- store -> exposition ------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
+        if result.observation.specs:
+            self.exposition.declare(result.observation.specs)
         self.exposition.update(result.key, result.samples)
         self._refresh_event.set()
 

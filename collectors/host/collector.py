@@ -45,6 +45,7 @@ from collectors.host import (
     schedstat,
     sockstat,
     softnet,
+    textfile,
     thermal_zone,
     timex,
     udp_queues,
@@ -61,7 +62,9 @@ PARTS: tuple[Part, ...] = (
     udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, thermal_zone.PART,
 )
 # node_exporter collectors implemented inside this module (they share its parsers).
-BUILTIN_PARTS = ("cpu", "stat", "loadavg", "meminfo", "diskstats", "netdev", "filesystem", "time")
+BUILTIN_PARTS = (
+    "cpu", "stat", "loadavg", "meminfo", "diskstats", "netdev", "filesystem", "time", "textfile",
+)
 COLLECTOR_NAMES: tuple[str, ...] = BUILTIN_PARTS + tuple(p.name for p in PARTS)
 
 # node_exporter 1.5 upstream defaults (Debian's package patches some of them; we keep upstream's).
@@ -99,6 +102,10 @@ class HostConfig(StrictModel):
     # Like node_exporter's --path.procfs/--path.sysfs, for agents watching a host from a container.
     procfs: Path = Path("/proc")
     sysfs: Path = Path("/sys")
+    textfile_directory: Path | None = Field(
+        None, description="Directory of *.prom files to merge into /metrics, like node_exporter's "
+        "--collector.textfile.directory (write them atomically: temporary file, then rename).",
+    )
     # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
     rootfs: Path = Path("/")
     collectors: list[str] = Field(
@@ -259,6 +266,7 @@ def _metrics() -> tuple[MetricSpec, ...]:
     ]
     for part in PARTS:
         specs += part.metrics
+    specs += textfile.METRICS
     return tuple(specs)
 
 
@@ -422,6 +430,11 @@ class HostCollector:
         self._stuck_lock = threading.Lock()
         self._cpu_prev: dict[tuple[str, str, str], float] = {}
         self._cpu_lock = threading.Lock()
+        self._textfile_specs: list[MetricSpec] = []
+        self._textfile = (
+            textfile.Textfile(config.textfile_directory, (m.name for m in _metrics()))
+            if config.textfile_directory is not None else None
+        )
         self._env = Env(proc=config.procfs, sys=config.sysfs, etc=config.rootfs / "etc",
                         usr_lib=config.rootfs / "usr/lib")
 
@@ -467,6 +480,15 @@ class HostCollector:
         if unknown:
             details["meminfo_unknown_fields"] = unknown
         return samples
+
+    def _part_textfile(self, details: dict[str, Any]) -> list[Sample]:
+        if self._textfile is None:  # no directory: node_exporter reports "no error" too
+            return [Sample("node_textfile_scrape_error", 0.0)]
+        res = self._textfile.read()
+        self._textfile_specs = res.specs
+        if res.errors:
+            details["textfile_errors"] = res.errors
+        return res.samples
 
     def _part_netdev(self, details: dict[str, Any]) -> list[Sample]:
         samples = parse_netdev(self._read("net/dev"), self._net_exclude)
@@ -532,6 +554,7 @@ class HostCollector:
         }
         for part in PARTS:
             builtin[part.name] = lambda d, part=part: part.read(env, d)  # type: ignore[misc]
+        builtin["textfile"] = self._part_textfile
         parts = [(name, builtin[name]) for name in self.config.collectors if name in builtin]
         return [*parts, ("processes", self._part_pantau)]
 
@@ -689,6 +712,7 @@ class HostCollector:
             reason=reason,
             duration=time.monotonic() - started,
             details=details,
+            specs=list(self._textfile_specs),
         )
 
     async def aclose(self) -> None:
