@@ -38,6 +38,7 @@ from collectors.host import (
     cpufreq,
     entropy,
     filefd,
+    hwmon,
     netclass,
     netstat,
     os_release,
@@ -59,7 +60,7 @@ from collectors.host.part import Absent, Env, Part, read_sys_value
 PARTS: tuple[Part, ...] = (
     uname.PART, os_release.PART, netstat.PART, sockstat.PART, vmstat.PART, filefd.PART,
     entropy.PART, pressure.PART, timex.PART, netclass.PART, softnet.PART, conntrack.PART,
-    udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, thermal_zone.PART,
+    udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, hwmon.PART, thermal_zone.PART,
 )
 # node_exporter collectors implemented inside this module (they share its parsers).
 BUILTIN_PARTS = (

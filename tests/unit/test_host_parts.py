@@ -21,6 +21,7 @@ from collectors.host import (
     cpufreq,
     entropy,
     filefd,
+    hwmon,
     netclass,
     netstat,
     os_release,
@@ -388,3 +389,38 @@ def test_missing_kernel_files_are_quietly_absent(tmp_path: Path) -> None:
     assert ok["loadavg"] == 1.0
     assert all(ok[p] == 0.0 for p in parts), ok
     assert set(obs.details["absent_parts"]) == set(parts)
+
+
+def test_hwmon_chip_names_and_elements(tmp_path: Path) -> None:
+    """A coretemp chip (platform device) and an ACPI chip with only a name file."""
+    dev = tmp_path / "devices/platform/coretemp.0"
+    hw0 = dev / "hwmon/hwmon1"
+    for name, value in {"name": "coretemp", "temp1_input": "48000", "temp1_crit": "100000",
+                        "temp1_crit_alarm": "0", "temp1_label": "Package id 0",
+                        "temp1_max": "84000", "temp1_weird": "1"}.items():
+        write(hw0 / name, value + "\n")
+    (hw0 / "device").symlink_to(dev)
+    hw1 = tmp_path / "class/hwmon/hwmon0"
+    write(hw1 / "name", "acpitz\n")
+    write(hw1 / "temp1_input", "27800\n")
+    write(hw1 / "fan1_input", "1200\n")
+    write(hw1 / "in0_input", "1100\n")
+    (tmp_path / "class/hwmon/hwmon1").symlink_to(hw0)
+    details: dict[str, Any] = {}
+    got = by_key(hwmon.read(Env(sys=tmp_path), details))
+    core = (("chip", "platform_coretemp_0"), ("sensor", "temp1"))
+    assert got[("node_hwmon_temp_celsius", core)] == 48.0
+    assert got[("node_hwmon_temp_crit_celsius", core)] == 100.0
+    assert got[("node_hwmon_temp_crit_alarm_celsius", core)] == 0.0
+    assert got[("node_hwmon_temp_max_celsius", core)] == 84.0
+    assert got[("node_hwmon_sensor_label", (("chip", "platform_coretemp_0"), ("sensor", "temp1"),
+                                            ("label", "Package id 0")))] == 1.0
+    assert got[("node_hwmon_chip_names", (("chip", "platform_coretemp_0"),
+                                          ("chip_name", "coretemp")))] == 1.0
+    acpi = (("chip", "acpitz"), ("sensor", "temp1"))
+    assert got[("node_hwmon_temp_celsius", acpi)] == 27.8
+    assert got[("node_hwmon_fan_rpm", (("chip", "acpitz"), ("sensor", "fan1")))] == 1200
+    assert got[("node_hwmon_in_volts", (("chip", "acpitz"), ("sensor", "in0")))] == 1.1
+    assert details["hwmon_undeclared"] == ["platform_coretemp_0/temp1_weird"]
+    with pytest.raises(Absent):
+        hwmon.read(Env(sys=tmp_path / "none"), {})
