@@ -18,6 +18,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "bytes"),
     MetricSpec("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", (),
                "bytes"),
+    MetricSpec("process_virtual_memory_max_bytes", "gauge",
+               "Maximum amount of virtual memory available in bytes.", (), "bytes"),
     MetricSpec("process_open_fds", "gauge", "Number of open file descriptors."),
     MetricSpec("process_max_fds", "gauge", "Maximum number of open file descriptors."),
     MetricSpec("process_start_time_seconds", "gauge",
@@ -41,10 +43,14 @@ def samples() -> list[Sample]:
         fds = p.num_fds()
         started = p.create_time()
         soft, _hard = p.rlimit(psutil.RLIMIT_NOFILE)
+        as_soft, _ = p.rlimit(psutil.RLIMIT_AS)
     return [
         Sample("process_cpu_seconds_total", cpu.user + cpu.system),
         Sample("process_resident_memory_bytes", float(mem.rss)),
         Sample("process_virtual_memory_bytes", float(mem.vms)),
+        # client_golang reports "unlimited" as the largest uint64, 2**64 - 1.
+        Sample("process_virtual_memory_max_bytes",
+               float(2**64 - 1) if as_soft == psutil.RLIM_INFINITY else float(as_soft)),
         Sample("process_open_fds", float(fds)),
         Sample("process_max_fds", float(soft)),
         Sample("process_start_time_seconds", started),

@@ -43,6 +43,7 @@ from collectors.host import (
     netstat,
     os_release,
     pressure,
+    processes,
     schedstat,
     sockstat,
     softnet,
@@ -106,6 +107,11 @@ class HostConfig(StrictModel):
     textfile_directory: Path | None = Field(
         None, description="Directory of *.prom files to merge into /metrics, like node_exporter's "
         "--collector.textfile.directory (write them atomically: temporary file, then rename).",
+    )
+    processes: list[str] = Field(
+        default_factory=list,
+        description="Services to watch by process name (e.g. nginx, php-fpm, mysqld): "
+        "pantau_process_up, CPU, memory, restarts seen.",
     )
     # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
     rootfs: Path = Path("/")
@@ -268,6 +274,7 @@ def _metrics() -> tuple[MetricSpec, ...]:
     for part in PARTS:
         specs += part.metrics
     specs += textfile.METRICS
+    specs += processes.METRICS
     return tuple(specs)
 
 
@@ -436,6 +443,7 @@ class HostCollector:
             textfile.Textfile(config.textfile_directory, (m.name for m in _metrics()))
             if config.textfile_directory is not None else None
         )
+        self._named = processes.NamedProcesses(config.processes) if config.processes else None
         self._env = Env(proc=config.procfs, sys=config.sysfs, etc=config.rootfs / "etc",
                         usr_lib=config.rootfs / "usr/lib")
 
@@ -557,6 +565,8 @@ class HostCollector:
             builtin[part.name] = lambda d, part=part: part.read(env, d)  # type: ignore[misc]
         builtin["textfile"] = self._part_textfile
         parts = [(name, builtin[name]) for name in self.config.collectors if name in builtin]
+        if self._named is not None:
+            parts.append(("named_processes", lambda d: self._named.read()))  # type: ignore[union-attr]
         return [*parts, ("processes", self._part_pantau)]
 
     def _read_proc_parts(self) -> tuple[list[Sample], dict[str, str], dict[str, Any]]:
@@ -575,7 +585,7 @@ class HostCollector:
             except Exception as e:  # odd kernel output must cost only its own part
                 ok = 0.0
                 errors[name] = _one_line(e)
-            if name != "processes":
+            if name not in ("processes", "named_processes"):  # not node_exporter collectors
                 samples.extend(_scrape_samples(name, time.perf_counter() - started, ok))
         return samples, errors, details
 

@@ -302,8 +302,8 @@ def test_pantau_run_serves_the_host_series(tmp_path: Path, node_exporter: str) -
 
 
 PROCESS_FAMILIES = ("process_cpu_seconds_total", "process_resident_memory_bytes",
-                    "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
-                    "process_start_time_seconds")
+                    "process_virtual_memory_bytes", "process_virtual_memory_max_bytes",
+                    "process_open_fds", "process_max_fds", "process_start_time_seconds")
 
 
 def test_pantau_run_has_process_metrics_like_node_exporter(tmp_path: Path,
@@ -338,6 +338,9 @@ def test_pantau_run_has_process_metrics_like_node_exporter(tmp_path: Path,
     assert value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes")
     assert abs(value("process_open_fds") - fds) <= 8
     assert value("process_max_fds") == max_fds
+    # Both unlimited here: the same 2**64 - 1 as client_golang's.
+    (ne_as,) = ne["process_virtual_memory_max_bytes"].samples.values()
+    assert value("process_virtual_memory_max_bytes") == ne_as
 
 
 TEXTFILE = """# HELP backup_last_success_timestamp_seconds When the last backup of the permit database succeeded.
