@@ -386,3 +386,103 @@ def test_textfile_like_node_exporter(tmp_path: Path) -> None:
     assert ne["node_textfile_scrape_error"].samples == {frozenset(): 1.0}
     assert "ok" not in ours  # the broken file is left out whole, as node_exporter does
     assert str(tf_dir / "broken.prom") in log and "line 2" in log, log[-2000:]
+
+
+# Queries in the style of Node Exporter Full and the node-mixin, one or more per family issue
+# 14 names, with the dashboard's variables filled in ($job, $node, $__rate_interval = 10s).
+DASHBOARD_QUERIES = (
+    'node_uname_info{job="$job"}',  # label_values(node_uname_info, job): the $job variable
+    'node_uname_info{job="$job", instance="$node"}',
+    'node_os_info{job="$job"}',
+    'node_os_version{job="$job"}',
+    'rate(node_netstat_Tcp_InSegs{instance="$node",job="$job"}[$__rate_interval])',
+    'node_netstat_Tcp_CurrEstab{instance="$node",job="$job"}',
+    'rate(node_netstat_TcpExt_ListenDrops{instance="$node",job="$job"}[$__rate_interval])',
+    'rate(node_netstat_IpExt_InOctets{instance="$node",job="$job"}[$__rate_interval])',
+    'rate(node_netstat_Udp_InDatagrams{instance="$node",job="$job"}[$__rate_interval])',
+    'node_sockstat_TCP_alloc{instance="$node",job="$job"}',
+    'node_sockstat_sockets_used{instance="$node",job="$job"}',
+    'node_sockstat_TCP_mem_bytes{instance="$node",job="$job"}',
+    'rate(node_vmstat_pgfault{instance="$node",job="$job"}[$__rate_interval])',
+    'rate(node_vmstat_pgpgin{instance="$node",job="$job"}[$__rate_interval])',
+    'node_filefd_allocated{instance="$node",job="$job"}',
+    'node_filefd_maximum{instance="$node",job="$job"}',
+    'node_entropy_available_bits{instance="$node",job="$job"}',
+    'rate(node_pressure_cpu_waiting_seconds_total{instance="$node",job="$job"}'
+    '[$__rate_interval])',
+    'rate(node_pressure_io_stalled_seconds_total{instance="$node",job="$job"}'
+    '[$__rate_interval])',
+    'rate(node_pressure_memory_waiting_seconds_total{instance="$node",job="$job"}'
+    '[$__rate_interval])',
+    'node_timex_estimated_error_seconds{instance="$node",job="$job"}',
+    'node_timex_sync_status{instance="$node",job="$job"}',
+    'node_timex_offset_seconds{instance="$node",job="$job"}',
+    'node_network_up{instance="$node",job="$job"}',
+    'node_network_mtu_bytes{instance="$node",job="$job"}',
+    'node_network_speed_bytes{instance="$node",job="$job"}',
+    'node_network_transmit_queue_length{instance="$node",job="$job"}',
+    'node_network_carrier{instance="$node",job="$job"}',
+    'node_network_info{instance="$node",job="$job"}',
+    'rate(node_network_receive_nohandler_total{instance="$node",job="$job"}[$__rate_interval])',
+    'rate(node_softnet_processed_total{instance="$node",job="$job"}[$__rate_interval])',
+    'rate(node_softnet_times_squeezed_total{instance="$node",job="$job"}[$__rate_interval])',
+    'node_nf_conntrack_entries{instance="$node",job="$job"}',
+    'node_nf_conntrack_entries_limit{instance="$node",job="$job"}',
+    'node_udp_queues{instance="$node",job="$job",ip="v4",queue="rx"}',
+    'rate(node_schedstat_running_seconds_total{instance="$node",job="$job"}[$__rate_interval])',
+    'node_cpu_scaling_frequency_hertz{instance="$node",job="$job"}',
+    'node_hwmon_temp_celsius{instance="$node",job="$job"}',
+    'node_thermal_zone_temp{instance="$node",job="$job"}',
+    'node_arp_entries{instance="$node",job="$job"}',
+    'node_scrape_collector_success{instance="$node",job="$job"}',
+    'node_scrape_collector_duration_seconds{instance="$node",job="$job"}',
+    'node_textfile_scrape_error{instance="$node",job="$job"}',
+    'rate(process_cpu_seconds_total{instance="$node",job="$job"}[$__rate_interval])',
+    'process_resident_memory_bytes{instance="$node",job="$job"}',
+    'process_virtual_memory_max_bytes{instance="$node",job="$job"}',
+    'process_open_fds{instance="$node",job="$job"} / process_max_fds{instance="$node",'
+    'job="$job"}',
+)
+
+
+def test_dashboard_queries_through_prometheus(tmp_path: Path, node_exporter: str) -> None:
+    """A real Prometheus scrapes node_exporter and `pantau run` as Grafana's users have it: every
+    query above that returns data for node_exporter returns data for pantau."""
+    from tests.helpers.prometheus import run_prometheus
+
+    config = {"site": "kab-sleman", "host": {"interval": "1s", "timeout": "900ms"}}
+    with run_agent(config, tmp_path) as agent:
+        agent.wait_for(lambda m: pick(m, "node_uname_info"))
+        scrape = [
+            {"job_name": job, "scrape_interval": "1s", "scrape_timeout": "900ms",
+             "static_configs": [{"targets": [target], "labels": {"instance": "h"}}]}
+            for job, target in (("node", node_exporter.removeprefix("http://")
+                                 .removesuffix("/metrics")),
+                                ("pantau", agent.url.removeprefix("http://")))
+        ]
+        with run_prometheus(tmp_path, scrape) as prom:
+            prom.wait_for('count(up{job=~"node|pantau"} == 1) == 2',
+                          lambda r: bool(r), timeout=30)
+            time.sleep(12)  # rate() over 10 s windows needs two samples of each job
+
+            def has_data(expr: str, job: str) -> bool:
+                q = (expr.replace("$__rate_interval", "10s").replace("$job", job)
+                     .replace("$node", "h"))
+                return bool(prom.query(q))
+
+            both = ne_only = 0
+            missing: list[str] = []
+            for expr in DASHBOARD_QUERIES:
+                ne, ours = has_data(expr, "node"), has_data(expr, "pantau")
+                if ne and ours:
+                    both += 1
+                elif ne:
+                    missing.append(expr)
+                    ne_only += 1
+            print(f"dashboard-style queries: {both} with data for both, {ne_only} for "
+                  f"node_exporter only, {len(DASHBOARD_QUERIES) - both - ne_only} for neither "
+                  "(no such hardware here)")
+            assert not missing, "data for node_exporter only:\n" + "\n".join(missing)
+            assert both >= 40, both
+            (info,) = prom.query('node_uname_info{job="pantau"}')
+            assert info["metric"]["site"] == "kab-sleman" and info["metric"]["instance"] == "h"
