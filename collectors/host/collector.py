@@ -111,7 +111,7 @@ class HostConfig(StrictModel):
     processes: list[str] = Field(
         default_factory=list,
         description="Services to watch by process name (e.g. nginx, php-fpm, mysqld): "
-        "pantau_process_up, CPU, memory, restarts seen.",
+        "pantau_host_process_up, CPU, memory, restarts seen.",
     )
     # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
     rootfs: Path = Path("/")

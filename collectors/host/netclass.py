@@ -87,7 +87,8 @@ def read(env: Env, details: dict[str, Any]) -> list[Sample]:
     for d in devices:
         if not d.is_dir():
             continue  # bonding_masters is a file in the same directory
-        out.extend(device_samples(d.name, {a: read_sys_value(d / a) for a in _ATTRS}))
+        prefix = f"{d}/"
+        out.extend(device_samples(d.name, {a: read_sys_value(prefix + a) for a in _ATTRS}))
     return out
 
 

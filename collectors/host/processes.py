@@ -17,21 +17,21 @@ from collectors.base import MetricSpec, Sample
 
 _L = ("process",)
 METRICS = (
-    MetricSpec("pantau_process_up", "gauge",
+    MetricSpec("pantau_host_process_up", "gauge",
                "1 if at least one process of this name runs, else 0.", _L),
-    MetricSpec("pantau_process_count", "gauge", "Processes of this name running.", _L),
-    MetricSpec("pantau_process_cpu_seconds_total", "counter",
+    MetricSpec("pantau_host_process_count", "gauge", "Processes of this name running.", _L),
+    MetricSpec("pantau_host_process_cpu_seconds_total", "counter",
                "User and system CPU time of the processes of this name now running.", _L,
                "seconds"),
-    MetricSpec("pantau_process_resident_memory_bytes", "gauge",
+    MetricSpec("pantau_host_process_resident_memory_bytes", "gauge",
                "Resident memory of the processes of this name, summed.", _L, "bytes"),
-    MetricSpec("pantau_process_open_fds", "gauge",
+    MetricSpec("pantau_host_process_open_fds", "gauge",
                "Open file descriptors of the processes of this name, summed (where readable).",
                _L),
-    MetricSpec("pantau_process_start_time_seconds", "gauge",
+    MetricSpec("pantau_host_process_start_time_seconds", "gauge",
                "Start time of the oldest process of this name (its master), unix time.", _L,
                "seconds"),
-    MetricSpec("pantau_process_restarts_total", "counter",
+    MetricSpec("pantau_host_process_restarts_total", "counter",
                "Times the oldest process of this name was seen replaced or coming back since "
                "the agent started.", _L),
 )
@@ -94,16 +94,16 @@ class NamedProcesses:
                 seen.oldest = now
             labels = (("process", n),)
             out += [
-                Sample("pantau_process_up", 1.0 if alive else 0.0, labels),
-                Sample("pantau_process_count", float(len(alive)), labels),
-                Sample("pantau_process_restarts_total", float(seen.restarts), labels),
+                Sample("pantau_host_process_up", 1.0 if alive else 0.0, labels),
+                Sample("pantau_host_process_count", float(len(alive)), labels),
+                Sample("pantau_host_process_restarts_total", float(seen.restarts), labels),
             ]
             if alive:
                 out += [
-                    Sample("pantau_process_cpu_seconds_total", cpu, labels),
-                    Sample("pantau_process_resident_memory_bytes", rss, labels),
-                    Sample("pantau_process_open_fds", fds, labels),
-                    Sample("pantau_process_start_time_seconds", oldest[0] if oldest else 0.0,
+                    Sample("pantau_host_process_cpu_seconds_total", cpu, labels),
+                    Sample("pantau_host_process_resident_memory_bytes", rss, labels),
+                    Sample("pantau_host_process_open_fds", fds, labels),
+                    Sample("pantau_host_process_start_time_seconds", oldest[0] if oldest else 0.0,
                            labels),
                 ]
         return out

@@ -442,26 +442,26 @@ def test_named_processes_up_count_and_restarts(tmp_path: Path) -> None:
         obs = asyncio.run(collector.collect(Context(Deadline(5), "s", "host")))
         assert obs.success, obs.reason
         return {(s.name, dict(s.labels)["process"]): s.value for s in obs.samples
-                if s.name.startswith("pantau_process_")}
+                if s.name.startswith("pantau_host_process_")}
 
     procs = [subprocess.Popen([str(binary), "60"]) for _ in range(2)]
     try:
         got = values()
-        assert got[("pantau_process_up", name)] == 1.0
-        assert got[("pantau_process_count", name)] == 2.0
-        assert got[("pantau_process_resident_memory_bytes", name)] > 0
-        assert got[("pantau_process_restarts_total", name)] == 0.0
-        assert got[("pantau_process_up", "no-such-daemon")] == 0.0
-        assert ("pantau_process_cpu_seconds_total", "no-such-daemon") not in got
+        assert got[("pantau_host_process_up", name)] == 1.0
+        assert got[("pantau_host_process_count", name)] == 2.0
+        assert got[("pantau_host_process_resident_memory_bytes", name)] > 0
+        assert got[("pantau_host_process_restarts_total", name)] == 0.0
+        assert got[("pantau_host_process_up", "no-such-daemon")] == 0.0
+        assert ("pantau_host_process_cpu_seconds_total", "no-such-daemon") not in got
         for p in procs:
             p.kill()
             p.wait()
         got = values()
-        assert got[("pantau_process_up", name)] == 0.0
+        assert got[("pantau_host_process_up", name)] == 0.0
         procs = [subprocess.Popen([str(binary), "60"])]
         got = values()
-        assert got[("pantau_process_up", name)] == 1.0
-        assert got[("pantau_process_restarts_total", name)] == 1.0
+        assert got[("pantau_host_process_up", name)] == 1.0
+        assert got[("pantau_host_process_restarts_total", name)] == 1.0
     finally:
         for p in procs:
             p.kill()
