@@ -45,6 +45,7 @@ from collectors.host import (
     pressure,
     processes,
     schedstat,
+    selinux,
     sockstat,
     softnet,
     textfile,
@@ -62,6 +63,7 @@ PARTS: tuple[Part, ...] = (
     uname.PART, os_release.PART, netstat.PART, sockstat.PART, vmstat.PART, filefd.PART,
     entropy.PART, pressure.PART, timex.PART, netclass.PART, softnet.PART, conntrack.PART,
     udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, hwmon.PART, thermal_zone.PART,
+    selinux.PART,
 )
 # node_exporter collectors implemented inside this module (they share its parsers).
 BUILTIN_PARTS = (
@@ -113,6 +115,8 @@ class HostConfig(StrictModel):
         description="Services to watch by process name (e.g. nginx, php-fpm, mysqld): "
         "pantau_host_process_up, CPU, memory, restarts seen.",
     )
+    # Like --path.udev.data: udev's database, for node_disk_info's model/serial/path labels.
+    udev_data: Path = Path("/run/udev/data")
     # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
     rootfs: Path = Path("/")
     collectors: list[str] = Field(
@@ -267,6 +271,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
         MetricSpec(f"node_disk_{name}", c if name.endswith("_total") else g, text, ("device",))
         for name, text, _ in _DISK_FIELDS
     ]
+    specs.append(MetricSpec("node_disk_info", "info", "Info of /sys/block/<block_device>.",
+                            _DISK_INFO_LABELS))
     specs += [
         MetricSpec(f"node_network_{f}_total", c, f"Network device statistic {f}.", ("device",))
         for f in (*_NETDEV_FIELDS, "receive_nohandler")
@@ -354,6 +360,41 @@ def parse_diskstats(text: str, exclude: re.Pattern[str] | None) -> list[Sample]:
         labels = (("device", device),)
         for (name, _, scale), raw in zip(_DISK_FIELDS, parts[3:], strict=False):
             out.append(Sample(f"node_disk_{name}", int(raw) * scale, labels))
+    return out
+
+
+_DISK_INFO_LABELS = ("device", "major", "minor", "path", "wwn", "model", "serial", "revision")
+
+
+def udev_properties(text: str) -> dict[str, str]:
+    """A udev database entry (/run/udev/data/b<major>:<minor>): its E:KEY=value lines."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("E:"):
+            key, _, value = line[2:].partition("=")
+            out[key] = value
+    return out
+
+
+def disk_info(text: str, exclude: re.Pattern[str] | None, udev: Path) -> list[Sample]:
+    """node_disk_info per disk of /proc/diskstats; the udev labels stay empty without udev."""
+    out: list[Sample] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 14 or (exclude is not None and exclude.search(parts[2])):
+            continue
+        major, minor, device = parts[0], parts[1], parts[2]
+        try:
+            props = udev_properties((udev / f"b{major}:{minor}").read_text(errors="replace"))
+        except OSError:
+            props = {}
+        serial = props.get("SCSI_IDENT_SERIAL") or props.get("ID_SERIAL_SHORT", "")
+        out.append(Sample("node_disk_info", 1.0, (
+            ("device", device), ("major", major), ("minor", minor),
+            ("path", props.get("ID_PATH", "")), ("wwn", props.get("ID_WWN", "")),
+            ("model", props.get("ID_MODEL", "")), ("serial", serial),
+            ("revision", props.get("ID_REVISION", "")),
+        )))
     return out
 
 
@@ -490,6 +531,11 @@ class HostCollector:
             details["meminfo_unknown_fields"] = unknown
         return samples
 
+    def _part_diskstats(self, details: dict[str, Any]) -> list[Sample]:
+        text = self._read("diskstats")
+        return (parse_diskstats(text, self._disk_exclude)
+                + disk_info(text, self._disk_exclude, self.config.udev_data))
+
     def _part_textfile(self, details: dict[str, Any]) -> list[Sample]:
         if self._textfile is None:  # no directory: node_exporter reports "no error" too
             return [Sample("node_textfile_scrape_error", 0.0)]
@@ -557,7 +603,7 @@ class HostCollector:
             "stat": self._part_stat,
             "loadavg": lambda d: parse_loadavg(self._read("loadavg")),
             "meminfo": self._part_meminfo,
-            "diskstats": lambda d: parse_diskstats(self._read("diskstats"), self._disk_exclude),
+            "diskstats": self._part_diskstats,
             "netdev": self._part_netdev,
             "time": self._part_time,
         }

@@ -12,8 +12,6 @@ also excludes /run, /mnt, /media mount points and the `lo` device).
 
 Deliberate differences (node_exporter families pantau's host collector does not emit), listed
 in KNOWN_GAPS and printed by the test:
-- node_disk_info: needs udev's database (/run/udev/data), absent on many office servers.
-- node_selinux_enabled: needs libselinux; no dashboard of the mixin queries it.
 - node_exporter_build_info, go_*, process_*, promhttp_*: the exporter's own self-metrics; the
   agent has pantau_* and process_* of its own (not part of the host collector).
 The families issue 14 names (REQUIRED_PREFIXES) must never be among them.
@@ -46,14 +44,14 @@ from exporters.exposition import Exposition
 from tests.helpers.agent import free_port, pick, run_agent
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-KNOWN_GAPS = {"node_disk_info", "node_selinux_enabled"}
+KNOWN_GAPS: set[str] = set()
 # Families of the parts issue 14 asks for: node_exporter emitting one pantau lacks is a failure.
 REQUIRED_PREFIXES = (
     "node_uname_", "node_os_", "node_netstat_", "node_sockstat_", "node_vmstat_", "node_filefd_",
     "node_entropy_", "node_pressure_", "node_timex_", "node_network_", "node_softnet_",
     "node_nf_conntrack_", "node_udp_queues", "node_schedstat_", "node_cpu_", "node_hwmon_",
     "node_thermal_zone_", "node_cooling_device_", "node_scrape_collector_", "node_arp_",
-    "node_textfile_",
+    "node_textfile_", "node_disk_info", "node_selinux_",
 )
 
 MIB = 1024.0 * 1024.0

@@ -27,6 +27,7 @@ from collectors.host import (
     os_release,
     pressure,
     schedstat,
+    selinux,
     sockstat,
     softnet,
     thermal_zone,
@@ -380,7 +381,8 @@ def test_missing_kernel_files_are_quietly_absent(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     write(proc / "loadavg", "0.50 0.25 0.10 1/100 1234\n")
     write(proc / "uptime", "1.0 1.0\n")
-    parts = [p.name for p in PARTS if p.name not in ("uname", "os", "timex", "cpufreq")]
+    parts = [p.name for p in PARTS
+             if p.name not in ("uname", "os", "timex", "cpufreq", "selinux")]
     obs = run(HostConfig(procfs=proc, sysfs=tmp_path / "nosys", rootfs=tmp_path,
                          collectors=["loadavg", *parts]))
     assert obs.success, obs.reason
@@ -466,3 +468,34 @@ def test_named_processes_up_count_and_restarts(tmp_path: Path) -> None:
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_selinux_modes(tmp_path: Path) -> None:
+    assert plain(selinux.read(Env(sys=tmp_path, etc=tmp_path), {})) == {
+        "node_selinux_enabled": 0.0}
+    write(tmp_path / "fs/selinux/enforce", "0\n")
+    write(tmp_path / "selinux/config", "# comment\nSELINUX=enforcing\nSELINUXTYPE=targeted\n")
+    assert plain(selinux.read(Env(sys=tmp_path, etc=tmp_path), {})) == {
+        "node_selinux_enabled": 1.0, "node_selinux_current_mode": 0.0,
+        "node_selinux_config_mode": 1.0}
+
+
+def test_disk_info_with_and_without_udev(tmp_path: Path) -> None:
+    from collectors.host.collector import disk_info
+
+    text = " 254 0 vda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n" \
+           "   7 0 loop0 1 2 3 4 5 6 7 8 9 10 11\n" \
+           "   8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n"
+    write(tmp_path / "b8:0", "S:disk/by-id/ata-X\nE:ID_MODEL=Samsung_SSD_870\n"
+          "E:ID_SERIAL_SHORT=S5Y1\nE:ID_PATH=pci-0000:00:17.0-ata-1\nE:ID_WWN=0x5002538\n"
+          "E:ID_REVISION=SVT01B6Q\n")
+    import re
+
+    got = [dict(s.labels) for s in disk_info(text, re.compile(r"^loop\d+$"), tmp_path)]
+    assert got == [
+        {"device": "vda", "major": "254", "minor": "0", "path": "", "wwn": "", "model": "",
+         "serial": "", "revision": ""},
+        {"device": "sda", "major": "8", "minor": "0", "path": "pci-0000:00:17.0-ata-1",
+         "wwn": "0x5002538", "model": "Samsung_SSD_870", "serial": "S5Y1",
+         "revision": "SVT01B6Q"},
+    ]
