@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent import __version__
+from agent import __version__, process_metrics
 from agent.alerting.engine import METRICS as ALERTING_METRICS
 from agent.config import AgentConfig, ConfigError, load_config, parse_listen
 from agent.probe import ProbeHandler, make_handler
@@ -59,7 +59,7 @@ ConfigSource = Callable[[], AgentConfig]
 
 def all_metric_specs() -> list[MetricSpec]:
     """Every family pantau can emit: the catalogue docs and dashboards are checked against."""
-    specs: list[MetricSpec] = [*RUNTIME_METRICS, *SELF_METRICS]
+    specs: list[MetricSpec] = [*RUNTIME_METRICS, *SELF_METRICS, *process_metrics.METRICS]
     for cls in REGISTRY.values():
         specs.extend(cls.METRICS)
     specs.extend(ALERTING_METRICS)
@@ -110,6 +110,8 @@ class Agent:
 
     # -- store -> exposition ------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
+        if result.observation.specs:
+            self.exposition.declare(result.observation.specs)
         self.exposition.update(result.key, result.samples)
         self._refresh_event.set()
 
@@ -136,6 +138,18 @@ class Agent:
         self.store.put("self:runtime", "runtime", "self", Observation(True, samples),
                        per_check=False)
 
+    async def _publish_process(self) -> None:
+        """process_* every 5 s: often enough for rate() at any usual scrape interval."""
+        while True:
+            try:
+                samples = await asyncio.to_thread(process_metrics.samples)
+            except Exception as e:  # psutil missing or /proc unreadable: the rest runs on
+                log.warning("process metrics unavailable: %s", e)
+                return
+            self.store.put("self:process", "process", "self", Observation(True, samples),
+                           per_check=False)
+            await asyncio.sleep(5)
+
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
         from exporters.http_server import MetricsServer
@@ -147,6 +161,7 @@ class Agent:
         from agent.reports.schedule import monthly_loop
 
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
+        own = asyncio.create_task(self._publish_process(), name="process-metrics")
         from agent.alerting import Alerting
 
         self.alerting = Alerting(self.config, self.store, None, self.config.site)
@@ -179,6 +194,7 @@ class Agent:
             await self.alerting.stop()
             refresher.cancel()
             monthly.cancel()
+            own.cancel()
 
     # -- remote_write: push every result; the queue outlives restarts --------------------
     def _on_result_push(self, result: Result) -> None:

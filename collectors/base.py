@@ -19,7 +19,9 @@ from pydantic import BaseModel
 
 from collectors.common.threads import ThreadTracker
 
-MetricKind = Literal["gauge", "counter", "info"]
+# "untyped" where node_exporter itself exposes a family untyped (netstat, vmstat); histogram and
+# summary only for families pantau passes through from elsewhere (textfile collector).
+MetricKind = Literal["gauge", "counter", "info", "untyped", "histogram", "summary"]
 T = TypeVar("T")
 
 # Labels the agent adds itself: a collector never sets them, and a user can't override them.
@@ -41,10 +43,15 @@ class MetricSpec:
     help: str
     labels: tuple[str, ...] = ()
     unit: str = ""
+    # Defined outside pantau (a *.prom file of the textfile collector): declared at run time,
+    # its label names are not known up front and pantau's naming rules do not apply.
+    foreign: bool = False
 
     def __post_init__(self) -> None:
         if not _METRIC_NAME_RE.match(self.name):
             raise ValueError(f"invalid metric name {self.name!r}")
+        if self.foreign:
+            return
         if self.kind == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name!r} must end in _total")
         for label in self.labels:
@@ -76,6 +83,8 @@ class Observation:
     timestamp: float = field(default_factory=time.time)
     # Free-form, non-metric facts for the CLI table and the history (never secrets).
     details: dict[str, Any] = field(default_factory=dict)
+    # Families this run's samples belong to that no METRICS declares (textfile collector).
+    specs: list[MetricSpec] = field(default_factory=list)
 
 
 class Deadline:

@@ -67,6 +67,8 @@ class Exposition:
 
     def __init__(self, specs: Iterable[MetricSpec] = ()) -> None:
         self._specs: dict[str, MetricSpec] = {}
+        # Sample name -> family, for histogram/summary samples (x_bucket, x_sum, x_count).
+        self._sample_family: dict[str, str] = {}
         self._sources: dict[str, _Source] = {}
         self._lock = threading.Lock()
         self._dirty = True
@@ -79,12 +81,20 @@ class Exposition:
         with self._lock:
             for spec in specs:
                 known = self._specs.get(spec.name)
-                if known is not None and known != spec:
+                if known is not None and known.foreign and spec.foreign:
+                    self._specs[spec.name] = spec  # a *.prom file changed its HELP or TYPE
+                elif known is not None and spec.foreign:
+                    continue  # never lets a file redefine one of pantau's own families
+                elif known is not None and known != spec:
                     # Two parts emitting one family with different meanings would make every
                     # query over it wrong; refuse at start rather than serve it.
                     raise ValueError(f"metric {spec.name} declared twice differently: "
                                      f"{_describe(known)} and {_describe(spec)}")
-                self._specs.setdefault(spec.name, spec)
+                else:
+                    self._specs.setdefault(spec.name, spec)
+                if spec.kind in ("histogram", "summary"):
+                    for suffix in ("_bucket", "_sum", "_count"):
+                        self._sample_family.setdefault(spec.name + suffix, spec.name)
             self._dirty = True
 
     @property
@@ -96,7 +106,7 @@ class Exposition:
         lines: dict[str, list[str]] = {}
         dropped = 0
         for s in samples:
-            fam = s.name
+            fam = self._sample_family.get(s.name, s.name)
             if fam not in self._specs:
                 dropped += 1
                 continue

@@ -26,12 +26,50 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from collectors.base import Context, MetricKind, MetricSpec, Observation, Sample
 from collectors.common import procfs
 from collectors.common.procfs import Mount
 from collectors.config import Duration, StrictModel
+from collectors.host import (
+    arp,
+    conntrack,
+    cpufreq,
+    entropy,
+    filefd,
+    hwmon,
+    netclass,
+    netstat,
+    os_release,
+    pressure,
+    processes,
+    schedstat,
+    selinux,
+    sockstat,
+    softnet,
+    textfile,
+    thermal_zone,
+    timex,
+    udp_queues,
+    uname,
+    vmstat,
+)
+from collectors.host.part import Absent, Env, Part, read_sys_value
+
+# The parts in their own modules, one per node_exporter collector, in node_exporter's order of
+# importance for dashboards. Adding a part means adding it here; `host.collectors` names them.
+PARTS: tuple[Part, ...] = (
+    uname.PART, os_release.PART, netstat.PART, sockstat.PART, vmstat.PART, filefd.PART,
+    entropy.PART, pressure.PART, timex.PART, netclass.PART, softnet.PART, conntrack.PART,
+    udp_queues.PART, schedstat.PART, arp.PART, cpufreq.PART, hwmon.PART, thermal_zone.PART,
+    selinux.PART,
+)
+# node_exporter collectors implemented inside this module (they share its parsers).
+BUILTIN_PARTS = (
+    "cpu", "stat", "loadavg", "meminfo", "diskstats", "netdev", "filesystem", "time", "textfile",
+)
+COLLECTOR_NAMES: tuple[str, ...] = BUILTIN_PARTS + tuple(p.name for p in PARTS)
 
 # node_exporter 1.5 upstream defaults (Debian's package patches some of them; we keep upstream's).
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
@@ -68,6 +106,34 @@ class HostConfig(StrictModel):
     # Like node_exporter's --path.procfs/--path.sysfs, for agents watching a host from a container.
     procfs: Path = Path("/proc")
     sysfs: Path = Path("/sys")
+    textfile_directory: Path | None = Field(
+        None, description="Directory of *.prom files to merge into /metrics, like node_exporter's "
+        "--collector.textfile.directory (write them atomically: temporary file, then rename).",
+    )
+    processes: list[str] = Field(
+        default_factory=list,
+        description="Services to watch by process name (e.g. nginx, php-fpm, mysqld): "
+        "pantau_host_process_up, CPU, memory, restarts seen.",
+    )
+    # Like --path.udev.data: udev's database, for node_disk_info's model/serial/path labels.
+    udev_data: Path = Path("/run/udev/data")
+    # Like --path.rootfs for the os collector: where etc/os-release and usr/lib/os-release live.
+    rootfs: Path = Path("/")
+    collectors: list[str] = Field(
+        default_factory=lambda: list(COLLECTOR_NAMES),
+        description="The parts to run, by node_exporter collector name (default: all of "
+        + ", ".join(COLLECTOR_NAMES) + ").",
+    )
+
+    @field_validator("collectors")
+    @classmethod
+    def _known_collectors(cls, v: list[str]) -> list[str]:
+        unknown = [c for c in v if c not in COLLECTOR_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown collector(s) {', '.join(unknown)}; known: {', '.join(COLLECTOR_NAMES)}"
+            )
+        return list(dict.fromkeys(v))
 
     @field_validator(
         "mount_points_exclude", "fs_types_exclude", "disk_devices_exclude",
@@ -190,6 +256,10 @@ def _metrics() -> tuple[MetricSpec, ...]:
                    "Seconds since the host booted (CLOCK_BOOTTIME, from /proc/uptime).", (),
                    "seconds"),
         MetricSpec("pantau_host_processes", g, "Number of processes on the host."),
+        MetricSpec("node_scrape_collector_duration_seconds", g,
+                   "node_exporter: Duration of a collector scrape.", ("collector",), "seconds"),
+        MetricSpec("node_scrape_collector_success", g,
+                   "node_exporter: Whether a collector succeeded.", ("collector",)),
     ]
     specs += [
         MetricSpec(f"node_memory_{f}", g, f"Memory information field {f}.", (),
@@ -201,10 +271,16 @@ def _metrics() -> tuple[MetricSpec, ...]:
         MetricSpec(f"node_disk_{name}", c if name.endswith("_total") else g, text, ("device",))
         for name, text, _ in _DISK_FIELDS
     ]
+    specs.append(MetricSpec("node_disk_info", "info", "Info of /sys/block/<block_device>.",
+                            _DISK_INFO_LABELS))
     specs += [
         MetricSpec(f"node_network_{f}_total", c, f"Network device statistic {f}.", ("device",))
-        for f in _NETDEV_FIELDS
+        for f in (*_NETDEV_FIELDS, "receive_nohandler")
     ]
+    for part in PARTS:
+        specs += part.metrics
+    specs += textfile.METRICS
+    specs += processes.METRICS
     return tuple(specs)
 
 
@@ -284,6 +360,41 @@ def parse_diskstats(text: str, exclude: re.Pattern[str] | None) -> list[Sample]:
         labels = (("device", device),)
         for (name, _, scale), raw in zip(_DISK_FIELDS, parts[3:], strict=False):
             out.append(Sample(f"node_disk_{name}", int(raw) * scale, labels))
+    return out
+
+
+_DISK_INFO_LABELS = ("device", "major", "minor", "path", "wwn", "model", "serial", "revision")
+
+
+def udev_properties(text: str) -> dict[str, str]:
+    """A udev database entry (/run/udev/data/b<major>:<minor>): its E:KEY=value lines."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("E:"):
+            key, _, value = line[2:].partition("=")
+            out[key] = value
+    return out
+
+
+def disk_info(text: str, exclude: re.Pattern[str] | None, udev: Path) -> list[Sample]:
+    """node_disk_info per disk of /proc/diskstats; the udev labels stay empty without udev."""
+    out: list[Sample] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 14 or (exclude is not None and exclude.search(parts[2])):
+            continue
+        major, minor, device = parts[0], parts[1], parts[2]
+        try:
+            props = udev_properties((udev / f"b{major}:{minor}").read_text(errors="replace"))
+        except OSError:
+            props = {}
+        serial = props.get("SCSI_IDENT_SERIAL") or props.get("ID_SERIAL_SHORT", "")
+        out.append(Sample("node_disk_info", 1.0, (
+            ("device", device), ("major", major), ("minor", minor),
+            ("path", props.get("ID_PATH", "")), ("wwn", props.get("ID_WWN", "")),
+            ("model", props.get("ID_MODEL", "")), ("serial", serial),
+            ("revision", props.get("ID_REVISION", "")),
+        )))
     return out
 
 
@@ -368,6 +479,14 @@ class HostCollector:
         self._stuck_lock = threading.Lock()
         self._cpu_prev: dict[tuple[str, str, str], float] = {}
         self._cpu_lock = threading.Lock()
+        self._textfile_specs: list[MetricSpec] = []
+        self._textfile = (
+            textfile.Textfile(config.textfile_directory, (m.name for m in _metrics()))
+            if config.textfile_directory is not None else None
+        )
+        self._named = processes.NamedProcesses(config.processes) if config.processes else None
+        self._env = Env(proc=config.procfs, sys=config.sysfs, etc=config.rootfs / "etc",
+                        usr_lib=config.rootfs / "usr/lib")
 
     # ---- /proc and /sys parts (fast; one worker thread for all of them) -----------------
 
@@ -412,6 +531,31 @@ class HostCollector:
             details["meminfo_unknown_fields"] = unknown
         return samples
 
+    def _part_diskstats(self, details: dict[str, Any]) -> list[Sample]:
+        text = self._read("diskstats")
+        return (parse_diskstats(text, self._disk_exclude)
+                + disk_info(text, self._disk_exclude, self.config.udev_data))
+
+    def _part_textfile(self, details: dict[str, Any]) -> list[Sample]:
+        if self._textfile is None:  # no directory: node_exporter reports "no error" too
+            return [Sample("node_textfile_scrape_error", 0.0)]
+        res = self._textfile.read()
+        self._textfile_specs = res.specs
+        if res.errors:
+            details["textfile_errors"] = res.errors
+        return res.samples
+
+    def _part_netdev(self, details: dict[str, Any]) -> list[Sample]:
+        samples = parse_netdev(self._read("net/dev"), self._net_exclude)
+        # node_exporter reads the counters over netlink, which adds rx_nohandler (packets
+        # dropped for lack of a protocol handler); /proc/net/dev lacks it, sysfs has it.
+        devices = dict.fromkeys(smp.labels for smp in samples)
+        for labels in devices:
+            raw = read_sys_value(self._sys / "class/net" / labels[0][1] / "statistics/rx_nohandler")
+            if raw is not None and raw.isdigit():
+                samples.append(Sample("node_network_receive_nohandler_total", float(raw), labels))
+        return samples
+
     def _part_time(self, details: dict[str, Any]) -> list[Sample]:
         now = time.time()
         lt = time.localtime(now)
@@ -443,26 +587,52 @@ class HostCollector:
             Sample("pantau_host_processes", float(procs)),
         ]
 
+    def _part_stat(self, details: dict[str, Any]) -> list[Sample]:
+        return [smp for smp in parse_stat(self._read("stat"))
+                if not smp.name.startswith("node_cpu_")]
+
+    def _part_cpu(self, details: dict[str, Any]) -> list[Sample]:
+        return self._clamp_cpu([smp for smp in parse_stat(self._read("stat"))
+                                if smp.name.startswith("node_cpu_")])
+
     def _proc_parts(self) -> list[tuple[str, Callable[[dict[str, Any]], list[Sample]]]]:
-        return [
-            ("stat", lambda d: self._clamp_cpu(parse_stat(self._read("stat")))),
-            ("loadavg", lambda d: parse_loadavg(self._read("loadavg"))),
-            ("meminfo", self._part_meminfo),
-            ("diskstats", lambda d: parse_diskstats(self._read("diskstats"), self._disk_exclude)),
-            ("netdev", lambda d: parse_netdev(self._read("net/dev"), self._net_exclude)),
-            ("time", self._part_time),
-            ("processes", self._part_pantau),
-        ]
+        """The enabled parts in order; "processes" is pantau's own and always runs."""
+        env = self._env
+        builtin: dict[str, Callable[[dict[str, Any]], list[Sample]]] = {
+            "cpu": self._part_cpu,
+            "stat": self._part_stat,
+            "loadavg": lambda d: parse_loadavg(self._read("loadavg")),
+            "meminfo": self._part_meminfo,
+            "diskstats": self._part_diskstats,
+            "netdev": self._part_netdev,
+            "time": self._part_time,
+        }
+        for part in PARTS:
+            builtin[part.name] = lambda d, part=part: part.read(env, d)  # type: ignore[misc]
+        builtin["textfile"] = self._part_textfile
+        parts = [(name, builtin[name]) for name in self.config.collectors if name in builtin]
+        if self._named is not None:
+            parts.append(("named_processes", lambda d: self._named.read()))  # type: ignore[union-attr]
+        return [*parts, ("processes", self._part_pantau)]
 
     def _read_proc_parts(self) -> tuple[list[Sample], dict[str, str], dict[str, Any]]:
         samples: list[Sample] = []
         errors: dict[str, str] = {}
         details: dict[str, Any] = {}
         for name, fn in self._proc_parts():
+            started = time.perf_counter()
+            ok = 1.0
             try:
                 samples.extend(fn(details))
+            except Absent as e:
+                # node_exporter's ErrNoData: success 0, but nothing is wrong with the agent.
+                ok = 0.0
+                details.setdefault("absent_parts", {})[name] = str(e)
             except Exception as e:  # odd kernel output must cost only its own part
+                ok = 0.0
                 errors[name] = _one_line(e)
+            if name not in ("processes", "named_processes"):  # not node_exporter collectors
+                samples.extend(_scrape_samples(name, time.perf_counter() - started, ok))
         return samples, errors, details
 
     # ---- filesystems ----------------------------------------------------------------------
@@ -553,8 +723,17 @@ class HostCollector:
             asyncio.wait_for(asyncio.to_thread(self._read_proc_parts),
                              timeout=ctx.deadline.remaining())
         )
+        fs_started = time.perf_counter()
+        fs_done: list[float] = []
         fs_task = asyncio.ensure_future(self._filesystems(ctx))
-        await asyncio.wait({proc_task, fs_task})
+        fs_task.add_done_callback(lambda _: fs_done.append(time.perf_counter()))
+        tasks: set[asyncio.Future[Any]] = {proc_task}
+        fs_enabled = "filesystem" in self.config.collectors
+        if fs_enabled:
+            tasks.add(fs_task)
+        else:
+            fs_task.cancel()
+        await asyncio.wait(tasks)
 
         samples: list[Sample] = []
         failed: dict[str, str] = {}
@@ -567,15 +746,19 @@ class HostCollector:
             failed["proc"] = "reading /proc did not finish before the deadline"
         except Exception as e:  # a bug in one part must not lose the filesystems
             failed["proc"] = _one_line(e)
-        try:
-            fs_samples, fs_errors = fs_task.result()
-            samples.extend(fs_samples)
-            if fs_errors:
-                details["filesystem_errors"] = fs_errors
-        except TimeoutError:
-            failed["filesystem"] = "reading the mount table did not finish before the deadline"
-        except Exception as e:  # e.g. no thread could be started: keep the /proc parts
-            failed["filesystem"] = _one_line(e)
+        if fs_enabled:
+            try:
+                fs_samples, fs_errors = fs_task.result()
+                samples.extend(fs_samples)
+                if fs_errors:
+                    details["filesystem_errors"] = fs_errors
+            except TimeoutError:
+                failed["filesystem"] = "reading the mount table did not finish before the deadline"
+            except Exception as e:  # e.g. no thread could be started: keep the /proc parts
+                failed["filesystem"] = _one_line(e)
+            fs_elapsed = (fs_done[0] if fs_done else time.perf_counter()) - fs_started
+            samples.extend(_scrape_samples("filesystem", fs_elapsed,
+                                           0.0 if "filesystem" in failed else 1.0))
 
         if failed:
             details["failed_parts"] = failed
@@ -586,11 +769,18 @@ class HostCollector:
             reason=reason,
             duration=time.monotonic() - started,
             details=details,
+            specs=list(self._textfile_specs),
         )
 
     async def aclose(self) -> None:
         """Nothing to close: statfs threads are daemons and end (or not) on their own."""
         return None
+
+
+def _scrape_samples(part: str, seconds: float, ok: float) -> list[Sample]:
+    labels = (("collector", part),)
+    return [Sample("node_scrape_collector_duration_seconds", seconds, labels),
+            Sample("node_scrape_collector_success", ok, labels)]
 
 
 def _one_line(e: BaseException) -> str:

@@ -55,3 +55,25 @@ def test_lazy_module_loads_on_first_use(tmp_path: Path) -> None:
     mods = loaded_after(code, tmp_path)
     assert "dns.name" in mods, "dnspython did not load when a DNS check was validated"
     assert "paramiko" not in mods and "httpx" not in mods
+
+
+def test_textfile_parser_loads_only_when_a_directory_is_read(tmp_path: Path) -> None:
+    """prometheus_client's parser is the textfile part's: configured but not yet read, it stays
+    out; the first read of the directory loads it."""
+    tf = tmp_path / "textfile"
+    tf.mkdir()
+    (tf / "job.prom").write_text("backup_ok 1\n")
+    code = PROBE.replace(
+        '"host": {"interval": "5s", "timeout": "1s"}',
+        f'"host": {{"interval": "5s", "timeout": "1s", "textfile_directory": "{tf}"}}')
+    assert "prometheus_client" not in loaded_after(code, tmp_path)
+    code += (
+        "\nimport asyncio\nfrom collectors.base import Context, Deadline\n"
+        "from collectors.host import HostCollector\n"
+        "obs = asyncio.run(HostCollector(cfg.host).collect(Context(Deadline(5), 't', 'host')))\n"
+        "assert any(s.name == 'backup_ok' for s in obs.samples), obs.details\n"
+        "print(json.dumps(sorted(sys.modules)))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                       text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "prometheus_client.parser" in json.loads(r.stdout.splitlines()[-1])
