@@ -279,6 +279,19 @@ class OfficeLab:
         self.clear_loss()
         for name in self._services:
             self.start_service(name)
+        self.wait_path()
+
+    def wait_path(self, timeout: float = 10.0) -> None:
+        """Until the office reaches the portal again (links just set up may still be
+        resolving neighbours): a test never starts on a path that is half back."""
+        target = f"/dev/tcp/{self.addresses['internet']}/80"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.exec("office", ["timeout", "1", "bash", "-c", f"exec 3<>{target}"],
+                         check=False, timeout=5).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"office does not reach the portal {timeout:g}s after reset")
 
     # -- running things in a namespace -------------------------------------------------------
 
