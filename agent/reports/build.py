@@ -46,7 +46,10 @@ def build_report(
         for check in s.checks:
             rows.append(
                 compute(check, s.site, cfg.slo_per_check.get(check, cfg.slo), period,
-                        s.outages, s.maintenance, s.monitored_from.get(check), now, days)
+                        s.outages, s.maintenance, s.monitored_from.get(check), now, days,
+                        min_coverage=cfg.min_coverage,
+                        ignore_shorter_than=cfg.ignore_shorter_than,
+                        max_outages=cfg.max_outages)
             )
     return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all)
 

@@ -41,6 +41,16 @@ class ReportsConfig(StrictModel):
     slo: float = Field(0.99, gt=0, lt=1, description="Default availability target (ratio).")
     slo_per_check: dict[str, float] = Field(default_factory=dict)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of the period that must have been monitored "
+        "(coverage, ratio) for an availability to be shown; below it the report shows \"—\" "
+        "with a note instead of a figure over a few minutes of data.")
+    ignore_shorter_than: float = Field(
+        0, ge=0, description="Seconds: an interruption that ended within this time is not "
+        "counted as an outage nor as downtime (Checkmk's short interruptions); 0 counts all.")
+    max_outages: int | None = Field(
+        None, ge=0, description="Optional target for the number of outages per check and "
+        "period, shown as met or not beside the availability target.")
     monthly: bool = Field(False, description="Write last month's report to state_dir/reports.")
     monthly_formats: list[Format] = Field(default_factory=lambda: list(DEFAULT_MONTHLY))
     monthly_email: str | None = Field(

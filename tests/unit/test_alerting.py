@@ -120,8 +120,8 @@ def test_messages_in_both_languages_with_local_time() -> None:
     title, body = render("resolved", "en", resolve_zone("WIT"), site="s", check="portal",
                          at=at + 3725, since=at, root_cause="isp", was_suppressed=True)
     assert title == "[RESOLVED] portal at s"
-    assert "recovered at 1 Jan 2026 10:02:05 WIT" in body and "for 1h 2m" in body
+    assert "recovered at 1 Jan 2026 10:02:05 WIT" in body and "for 1 h 2 min" in body
     assert "caused by isp" in body
     _, body = render("resolved", "id", resolve_zone("Asia/Jakarta"), site="s", check="c",
                      at=at + 90, since=at, root_cause="c")
-    assert "selama 1 menit 30 detik" in body and "WIB" in body
+    assert "selama 1 mnt 30 dtk" in body and "WIB" in body
