@@ -243,10 +243,15 @@ def compute(
         max_outages=max_outages,
         ignored_short=ignored,
     )
+    expected_spans = subtract([elapsed], maint_elapsed) if elapsed_end > period[0] else []
     for day in days:
         day_mon = total(clip(monitored, day))
         day_down = total(clip(down_spans, day))
-        result.daily.append((day[0], None if day_mon <= 0 else 1.0 - day_down / day_mon))
+        # the same coverage rule per day: a bar over 7 minutes of data would say "57 %"
+        day_expected = total(clip(expected_spans, day))
+        thin = day_expected > 0 and day_mon < min_coverage * day_expected - 1e-9
+        result.daily.append((day[0], None if day_mon <= 0 or thin
+                             else 1.0 - day_down / day_mon))
     return result
 
 

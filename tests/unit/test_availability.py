@@ -195,3 +195,13 @@ def test_error_budget_in_minutes() -> None:
     three_hours = [Outage("portal", d(3, 1), d(3, 4))]
     assert compute("portal", "s", 0.999, NOV, three_hours).budget_left_minutes == \
         pytest.approx(-136.8)  # used 136.8 min beyond the budget
+
+
+def test_daily_bars_follow_the_coverage_rule() -> None:
+    outs = [Outage("dns", d(30, 23, 55), d(30, 23, 58))]
+    r = compute("dns", "s", 0.99, NOV, outs, monitored_from=d(30, 23, 53),
+                days=day_spans(NOV), min_coverage=0.5)
+    assert r.daily[-1] == (d(30), None)  # 7 minutes of data on the day: no bar value
+    r2 = compute("dns", "s", 0.99, NOV, outs, monitored_from=d(30, 11, 0),
+                 days=day_spans(NOV), min_coverage=0.5)
+    assert r2.daily[-1][1] == pytest.approx(1 - 180 / (13 * 3600))  # 13 h of 24: shown
