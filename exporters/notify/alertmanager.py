@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel
 from exporters.notify.base import DeliveryError, Notification, http_error, redact
 
@@ -78,7 +79,7 @@ class AlertmanagerNotifier:
     def __init__(self, cfg: AlertmanagerReceiver) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._secret = ""
         if cfg.bearer_token is not None:
             self._secret = cfg.bearer_token.get_secret_value()
