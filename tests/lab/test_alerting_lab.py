@@ -292,3 +292,44 @@ def test_flapping_faster_than_damping_sends_no_storm(lab: OfficeLab, tmp_path: P
                 assert pick(m, "pantau_check_up", check=c) == [1.0]
         assert hooks(sink) == []
         print(f"flapping: 6 flaps, {failures_seen} failed results seen, 0 notifications")
+
+
+def test_both_uplinks_cut_one_notification_naming_both(lab: OfficeLab, tmp_path: Path) -> None:
+    """Two uplink checks with the services depending on either (depends_on_any). In this lab
+    both paths leave through the one `uplink` cable (the second "uplink" probes a host on the
+    internet side), so cutting it takes both down at once, as a dead office router would."""
+    office = lab.ns["office"]
+    with webhook_sink(tmp_path / "sink", "127.0.0.1", 18082, netns=office) as sink:
+        cfg = office_config(tmp_path / "state", [
+            {"name": "hook", "type": "webhook", "url": f"{sink.url}/hook"}],
+            extra_checks=[{"name": "uplink-b", "type": "tcp", "target": f"{NET}:80",
+                           "interval": "1s", "timeout": "600ms",
+                           "labels": {"role": "uplink"}}])
+        for c in cfg["checks"]:
+            if c["name"] in ("portal", "dns"):
+                c["depends_on_any"] = ["uplink", "uplink-b"]
+        cfg["alerts"]["language"] = "id"
+        with run_agent(cfg, tmp_path / "agent", netns=office) as agent:
+            up(agent, "uplink", "uplink-b", "portal", "dns")
+            cut_at = time.time()
+            lab.cut("uplink")
+            wait_hooks(sink, 1)
+            time.sleep(5)  # several more intervals: no second alert for the other uplink
+            got = hooks(sink)
+            assert [(n["kind"], n["members"]) for n in got] == [
+                ("firing", ["uplink", "uplink-b"])], got
+            note = got[0]
+            assert note["affected"] == ["dns", "portal"]
+            # the first failure is the first probe after the cut: within one interval (1 s)
+            # plus that probe's own timeout (600 ms)
+            assert 0 <= note["first_failure"] - cut_at <= 1.0 + 0.6 + 0.1, \
+                note["first_failure"] - cut_at
+            text = note["text"]
+            assert "Akar masalah: uplink dan uplink-b putus — dns, portal terdampak" in text
+            assert "koneksi internet kantor putus total" in text
+            assert note["title"].startswith("[KRITIS] GANGGUAN uplink dan uplink-b")
+            lab.restore("uplink")
+            wait_hooks(sink, 3)
+            time.sleep(3)
+            assert sorted((n["kind"], n["check"]) for n in hooks(sink)[1:]) == [
+                ("resolved", "uplink"), ("resolved", "uplink-b")]
