@@ -316,6 +316,10 @@ class Alerting:
             members=notice.members, affected=notice.affected, targets=targets,
             status_url=self.cfg.status_url,
             dashboard_url=self._link(self.cfg.dashboard_url, notice.check),
+            # a whole group of first-hop paths (nothing above them) with checks behind it:
+            # the office's way out is gone, which is what the admin needs to read first
+            office_cut_off=bool(notice.members and notice.affected) and not any(
+                self.machine.graph.parents(m) for m in notice.members),
         )
         return Notification(
             uid=str(uuid.uuid4()), kind=notice.kind, site=self.site, check=notice.check,

@@ -21,7 +21,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{{ severity }}] {% if members %}GANGGUAN {{ members|join(' dan ') }} putus semua"
             "{% else %}GANGGUAN {{ check }}{% endif %} — {{ site }}",
             "{% if members %}Semua jalur {{ members|join(' dan ') }} putus"
-            "{% if affected %}: koneksi internet kantor putus total{% endif %}.\n"
+            "{% if office_cut_off %}: koneksi internet kantor putus total{% endif %}.\n"
             "{% else %}Pemeriksaan {{ check }} gagal.\n{% endif %}"
             "Kantor: {{ site }}\n"
             "{% for t in targets %}Target: {{ t }}\n{% endfor %}"
@@ -52,7 +52,8 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{{ severity }}] {% if members %}DOWN: all of {{ members|join(' and ') }}"
             "{% else %}DOWN: {{ check }}{% endif %} — {{ site }}",
             "{% if members %}Every path is down: {{ members|join(' and ') }}"
-            "{% if affected %}; the office has no internet connection at all{% endif %}.\n"
+            "{% if office_cut_off %}; the office has no internet connection at all"
+            "{% endif %}.\n"
             "{% else %}Check {{ check }} is failing.\n{% endif %}"
             "Site: {{ site }}\n"
             "{% for t in targets %}Target: {{ t }}\n{% endfor %}"
@@ -115,7 +116,8 @@ def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: f
            playbook: str = "", runbook: str = "", was_suppressed: bool = False,
            receiver: str = "", first_failure: float = 0.0, members: tuple[str, ...] = (),
            affected: tuple[str, ...] = (), targets: tuple[str, ...] = (),
-           status_url: str = "", dashboard_url: str = "") -> tuple[str, str]:
+           status_url: str = "", dashboard_url: str = "",
+           office_cut_off: bool = False) -> tuple[str, str]:
     """(title, body) of one notification, every word in `lang` (the failure reason too)."""
     from agent.i18n import reason_text, severity_word
 
@@ -132,5 +134,6 @@ def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: f
         "members": list(members), "affected": list(affected), "targets": list(targets),
         "root_line": root_line(lang, roots, list(affected)),
         "status_url": status_url, "dashboard_url": dashboard_url,
+        "office_cut_off": office_cut_off,
     }
     return title_t.render(ctx).strip(), body_t.render(ctx)

@@ -66,8 +66,15 @@ def alert_payload(n: Notification, now: float, ttl: float, runbook: str = "") ->
         annotations["runbook"] = rb
     if n.playbook:
         annotations["playbook"] = n.playbook
+    if n.target:
+        annotations["target"] = n.target
+    if n.affected:
+        annotations["affected"] = ", ".join(n.affected)
+    if n.members:
+        annotations["group"] = ", ".join(n.members)
+    # The outage began at its first failed result, not when damping declared it down.
     alert: dict[str, Any] = {"labels": labels, "annotations": annotations,
-                             "startsAt": _iso(n.since)}
+                             "startsAt": _iso(n.first_failure or n.since)}
     if n.kind == "resolved":
         alert["endsAt"] = _iso(n.at)
     else:

@@ -168,3 +168,30 @@ def test_indonesian_alerts_have_no_english(name: str) -> None:
     text = "\n".join(r.messages())
     text = re.sub(r"https?://\S+", "", text)  # links are links
     assert ENGLISH.findall(text) == []
+
+
+def test_group_behind_a_gateway_is_not_called_the_office_internet() -> None:
+    from agent.alerting.messages import render
+    from collectors.common.timefmt import resolve_zone
+
+    kw: dict[str, object] = dict(site="s", check="a", at=T0, since=T0, members=("a", "b"),
+                                 affected=("dns",))
+    _, plain = render("firing", "id", resolve_zone("WITA"), **kw)  # type: ignore[arg-type]
+    _, total = render("firing", "id", resolve_zone("WITA"), office_cut_off=True,
+                      **kw)  # type: ignore[arg-type]
+    assert "putus total" not in plain and "koneksi internet kantor putus total" in total
+
+
+def test_alertmanager_alert_starts_at_the_first_failure() -> None:
+    from exporters.notify.alertmanager import alert_payload
+
+    r = Run("en")
+    uplink_group_down(r)
+    (note,) = [r.a._notification(n) for n in r.out.notices]
+    alert = alert_payload(note, now=note.at, ttl=300)
+    assert alert["startsAt"] == "2026-11-30T18:00:30Z"  # 02:00:30 WITA, first failed ping
+    assert note.since - note.first_failure == 20  # declared down two intervals later
+    assert alert["annotations"]["affected"] == "dns, portal-perizinan"
+    assert alert["annotations"]["group"] == "uplink-indihome, uplink-telkom"
+    assert alert["annotations"]["target"] == ("198.51.100.1 (uplink-indihome), "
+                                              "203.0.113.1 (uplink-telkom)")
