@@ -17,6 +17,8 @@ Definitions (stated in every report):
 - an interruption shorter than `ignore_shorter_than` seconds (one that ended) is not an outage
   (Checkmk's "short interruptions"): neither downtime nor counted, only tallied as ignored;
 - the optional outage target is met when the number of outages is at most `max_outages`;
+- upstream downtime = the part of the downtime whose recorded root cause is another check
+  (unreachable because the office link was down), shown apart from the service's own;
 - MTTR = mean downtime per outage that ended inside the period (outages still open at the end
   of the period are counted but not in MTTR).
 """
@@ -169,6 +171,19 @@ class CheckAvailability:
     @property
     def outage_count(self) -> int:
         return sum(1 for o in self.outages if o.downtime > 0)
+
+    @property
+    def upstream_downtime_seconds(self) -> float:
+        """Downtime whose root cause was another check (the office link, a server it needs):
+        unreachable from the office rather than down itself."""
+        return sum(o.downtime for o in self.outages
+                   if o.outage.root_cause and o.outage.root_cause != self.check)
+
+    @property
+    def upstream_causes(self) -> list[str]:
+        return sorted({c for o in self.outages if o.downtime > 0 and o.outage.root_cause
+                       and o.outage.root_cause != self.check
+                       for c in o.outage.root_cause.split(",")})
 
     @property
     def longest_seconds(self) -> float:

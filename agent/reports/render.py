@@ -50,6 +50,7 @@ TEXT: dict[str, dict[str, str]] = {
     "at_most": {"id": "maks. {n}", "en": "at most {n}"},
     "downtime": {"id": "Total waktu henti", "en": "Total downtime"},
     "longest": {"id": "Gangguan terlama", "en": "Longest outage"},
+    "upstream": {"id": "termasuk {d} karena {causes}", "en": "incl. {d} caused by {causes}"},
     "mttr": {"id": "Rata-rata pemulihan", "en": "Mean time to recover"},
     "summary": {"id": "Ringkasan", "en": "Summary"},
     "daily": {"id": "Ketersediaan harian", "en": "Daily availability"},
@@ -164,6 +165,7 @@ def to_json(report: Report) -> str:
                 "expected_seconds": r.expected_seconds,
                 "maintenance_seconds": r.maintenance_seconds,
                 "outages": r.outage_count, "downtime_seconds": r.downtime_seconds,
+                "upstream_downtime_seconds": r.upstream_downtime_seconds,
                 "longest_outage_seconds": r.longest_seconds, "mttr_seconds": r.mttr_seconds,
                 "daily": [{"day": ts(d), "availability": a} for d, a in r.daily],
                 "outage_list": [
@@ -339,6 +341,9 @@ def to_html(report: Report) -> str:
         ticks=_ticks(report.period, tz, lang), max_outages=cfg.max_outages,
         outage_rows=[(r, o) for r in report.rows for o in r.outages],
         at_most=lambda n: t("at_most", lang).format(n=n),
+        upstream=lambda r: t("upstream", lang).format(
+            d=fmt_duration(r.upstream_downtime_seconds, lang),
+            causes=", ".join(r.upstream_causes)) if r.upstream_downtime_seconds > 0 else "",
     )
 
 

@@ -205,3 +205,15 @@ def test_daily_bars_follow_the_coverage_rule() -> None:
     r2 = compute("dns", "s", 0.99, NOV, outs, monitored_from=d(30, 11, 0),
                  days=day_spans(NOV), min_coverage=0.5)
     assert r2.daily[-1][1] == pytest.approx(1 - 180 / (13 * 3600))  # 13 h of 24: shown
+
+
+def test_upstream_downtime_counted_apart() -> None:
+    outs = [
+        Outage("portal", d(3, 9), d(3, 11, 30), "uplink-telkom"),  # office link cut: 2.5 h
+        Outage("portal", d(17, 14), d(17, 14, 20), "portal"),  # the portal itself: 20 min
+        Outage("portal", d(20, 1), d(20, 1, 10), "uplink-a,uplink-b"),  # both uplinks: 10 min
+    ]
+    r = compute("portal", "s", 0.99, NOV, outs)
+    assert r.downtime_seconds == 9000 + 1200 + 600
+    assert r.upstream_downtime_seconds == 9000 + 600
+    assert r.upstream_causes == ["uplink-a", "uplink-b", "uplink-telkom"]
