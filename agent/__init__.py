@@ -1,5 +1,7 @@
 """pantau agent: config, scheduler, store, history and the CLI that ties them together."""
 
-# The one place the version is written (pyproject reads it): importlib.metadata would pull
-# zipfile, email and csv into every agent process just to learn this string.
-__version__ = "0.1.0"
+# The version is written once, in collectors/common/version.py (pyproject reads it there):
+# importlib.metadata would pull zipfile, email and csv into every agent process.
+from collectors.common.version import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -158,14 +158,15 @@ class Agent:
         web_config = _web_config_of(self.config)
         self._publish_runtime()
         refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
-        from agent.reports.schedule import monthly_loop
-
-        monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
         own = asyncio.create_task(self._publish_process(), name="process-metrics")
         from agent.alerting import Alerting
 
         self.alerting = Alerting(self.config, self.store, None, self.config.site)
         await self.alerting.start()  # before the scheduler: no result may be missed
+        from agent.reports.schedule import monthly_loop
+
+        # After alerting.start(): that creates and migrates the history the report reads.
+        monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
         await self.scheduler.start(self.config.jobs())
         await self._start_remote_write()  # push runs beside pull
         server = MetricsServer(

@@ -49,6 +49,10 @@ class AlertsConfig(StrictModel):
     initial_backoff: Duration = Field(5.0, description="First retry delay of a delivery.")
     max_backoff: Duration = Field(300.0, description="Longest retry delay of a delivery.")
     runbook_url: str = Field("", description="Runbook URL template; {check}, {site} replaced.")
+    status_url: str = Field("", description="Link to the status page as the admin reaches "
+                            "it (e.g. http://10.20.0.5:9877/status), printed in every alert.")
+    dashboard_url: str = Field("", description="Grafana dashboard URL template printed in "
+                               "every alert; {check}, {site} replaced.")
     receivers: list[Receiver] = Field(default_factory=list, description="Where to notify.")
     playbooks: PlaybookPolicy = Field(
         default_factory=PlaybookPolicy, description="Playbooks a down check may trigger."

@@ -24,6 +24,7 @@ from agent.alerting.messages import render
 from agent.alerting.outbox import Outbox
 from agent.alerting.state import Damping, Graph, Notice, Outcome, StateMachine
 from agent.history import ChangeRow, History, HistoryError, NewNotification, StatusRow
+from agent.i18n import reason_text
 from agent.store import Result, Store
 from collectors.base import MetricSpec, Observation, Sample
 from collectors.common.tasks import cancel_all
@@ -285,23 +286,45 @@ class Alerting:
                 self._enqueue(outcome)
 
     # -- notifications --------------------------------------------------------------------
+    def _link(self, template: str, check: str) -> str:
+        return template.replace("{check}", check).replace("{site}", self.site)
+
     def _notification(self, notice: Notice) -> Notification:
         check = self.checks.get(notice.check)
         severity = check.severity if check else "critical"
         playbook = (check.playbook or "") if check else ""
-        runbook = self.cfg.runbook_url.replace("{check}", notice.check) \
-            .replace("{site}", self.site)
+        runbook = self._link(self.cfg.runbook_url, notice.check)
+        named = list(notice.members) or [notice.check]
+        targets = tuple(
+            (f"{t} ({n})" if len(named) > 1 else t)
+            for n in named if (t := str(getattr(self.checks.get(n), "target", "") or ""))
+        )
+        reason = notice.reason
+        if notice.members:  # each path's own reason: "uplink-a: ...; uplink-b: ..."
+            reason = "; ".join(
+                f"{m}: {reason_text(self.machine.checks[m].reason, self.cfg.language)}"
+                for m in notice.members if m in self.machine.checks
+                and self.machine.checks[m].reason)
         title, text = render(
             notice.kind, self.cfg.language, self.zone, site=self.site, check=notice.check,
             at=notice.at, since=notice.since, severity=severity, root_cause=notice.cause,
-            reason=notice.reason, playbook=playbook, runbook=runbook,
-            was_suppressed=notice.was_suppressed,
+            reason=reason, playbook=playbook, runbook=runbook,
+            was_suppressed=notice.was_suppressed, first_failure=notice.first_failure,
+            members=notice.members, affected=notice.affected, targets=targets,
+            status_url=self.cfg.status_url,
+            dashboard_url=self._link(self.cfg.dashboard_url, notice.check),
+            # a whole group of first-hop paths (nothing above them) with checks behind it:
+            # the office's way out is gone, which is what the admin needs to read first
+            office_cut_off=bool(notice.members and notice.affected) and not any(
+                self.machine.graph.parents(m) for m in notice.members),
         )
         return Notification(
             uid=str(uuid.uuid4()), kind=notice.kind, site=self.site, check=notice.check,
             severity=severity, at=notice.at, since=notice.since, root_cause=notice.cause,
             reason=notice.reason, title=title, text=text, runbook=runbook, playbook=playbook,
             labels=dict(check.labels) if check else {}, was_suppressed=notice.was_suppressed,
+            first_failure=notice.first_failure, members=list(notice.members),
+            affected=list(notice.affected), target=", ".join(targets),
         )
 
     def test_notification(self, receiver: str) -> Notification:

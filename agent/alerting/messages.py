@@ -18,19 +18,28 @@ if TYPE_CHECKING:
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "id": {
         "firing": (
-            "[{{ severity|upper }}] {{ check }} GANGGUAN di {{ site }}",
-            "Cek {{ check }} di {{ site }} gagal sejak {{ since }}.\n"
+            "[{{ severity }}] {% if members %}GANGGUAN {{ members|join(' dan ') }} putus semua"
+            "{% else %}GANGGUAN {{ check }}{% endif %} — {{ site }}",
+            "{% if members %}Semua jalur {{ members|join(' dan ') }} putus"
+            "{% if office_cut_off %}: koneksi internet kantor putus total{% endif %}.\n"
+            "{% else %}Pemeriksaan {{ check }} gagal.\n{% endif %}"
+            "Kantor: {{ site }}\n"
+            "{% for t in targets %}Target: {{ t }}\n{% endfor %}"
+            "Gagal pertama: {{ first_failure }}\n"
+            "Dinyatakan gangguan: {{ since }}\n"
             "{% if reason %}Penyebab teknis: {{ reason }}\n{% endif %}"
-            "Akar masalah: {{ root_cause }}\n"
+            "{% if root_line %}Akar masalah: {{ root_line }}\n{% endif %}"
+            "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
+            "{% if dashboard_url %}Dasbor: {{ dashboard_url }}\n{% endif %}"
             "{% if playbook %}Playbook: {{ playbook }}\n{% endif %}"
             "{% if runbook %}Panduan: {{ runbook }}\n{% endif %}",
         ),
         "resolved": (
-            "[PULIH] {{ check }} di {{ site }}",
-            "Cek {{ check }} di {{ site }} pulih pada {{ at }} "
-            "(gangguan sejak {{ since }}, selama {{ duration }}).\n"
-            "{% if was_suppressed %}Gangguan ini disebabkan oleh {{ root_cause }} "
-            "dan tidak dilaporkan terpisah.\n{% endif %}",
+            "[PULIH] {{ check }} — {{ site }}",
+            "Pemeriksaan {{ check }} di {{ site }} pulih pada {{ at }}.\n"
+            "Gangguan sejak {{ first_failure }}, selama {{ duration }}.\n"
+            "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
+            "{% if dashboard_url %}Dasbor: {{ dashboard_url }}\n{% endif %}",
         ),
         "test": (
             "[TES] Notifikasi pantau dari {{ site }}",
@@ -40,19 +49,29 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "en": {
         "firing": (
-            "[{{ severity|upper }}] {{ check }} DOWN at {{ site }}",
-            "Check {{ check }} at {{ site }} has been failing since {{ since }}.\n"
+            "[{{ severity }}] {% if members %}DOWN: all of {{ members|join(' and ') }}"
+            "{% else %}DOWN: {{ check }}{% endif %} — {{ site }}",
+            "{% if members %}Every path is down: {{ members|join(' and ') }}"
+            "{% if office_cut_off %}; the office has no internet connection at all"
+            "{% endif %}.\n"
+            "{% else %}Check {{ check }} is failing.\n{% endif %}"
+            "Site: {{ site }}\n"
+            "{% for t in targets %}Target: {{ t }}\n{% endfor %}"
+            "First failure: {{ first_failure }}\n"
+            "Declared down: {{ since }}\n"
             "{% if reason %}Reason: {{ reason }}\n{% endif %}"
-            "Root cause: {{ root_cause }}\n"
+            "{% if root_line %}Root cause: {{ root_line }}\n{% endif %}"
+            "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
+            "{% if dashboard_url %}Dashboard: {{ dashboard_url }}\n{% endif %}"
             "{% if playbook %}Playbook: {{ playbook }}\n{% endif %}"
             "{% if runbook %}Runbook: {{ runbook }}\n{% endif %}",
         ),
         "resolved": (
-            "[RESOLVED] {{ check }} at {{ site }}",
-            "Check {{ check }} at {{ site }} recovered at {{ at }} "
-            "(down since {{ since }}, for {{ duration }}).\n"
-            "{% if was_suppressed %}This outage was caused by {{ root_cause }} "
-            "and was not reported separately.\n{% endif %}",
+            "[RESOLVED] {{ check }} — {{ site }}",
+            "Check {{ check }} at {{ site }} recovered at {{ at }}.\n"
+            "Down since {{ first_failure }}, for {{ duration }}.\n"
+            "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
+            "{% if dashboard_url %}Dashboard: {{ dashboard_url }}\n{% endif %}",
         ),
         "test": (
             "[TEST] pantau notification from {{ site }}",
@@ -61,6 +80,21 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
 }
+
+# "uplink-telkom dan uplink-indihome putus — dns, portal-perizinan terdampak"
+_ROOT_LINE = {"id": ("{roots} putus — {affected} terdampak", "{roots} putus"),
+              "en": ("{roots} down — {affected} affected", "{roots} down")}
+
+
+def root_line(lang: str, roots: list[str], affected: list[str]) -> str:
+    """The root cause named as the failed dependency with what it takes down; empty when
+    the check is its own cause and nothing depends on it (the title already says it)."""
+    from agent.i18n import join_words
+
+    with_affected, alone = _ROOT_LINE["id" if lang == "id" else "en"]
+    if affected:
+        return with_affected.format(roots=join_words(roots, lang), affected=", ".join(affected))
+    return alone.format(roots=join_words(roots, lang)) if len(roots) > 1 else ""
 
 
 @functools.cache
@@ -80,14 +114,26 @@ def _compiled() -> dict[tuple[str, str], tuple[jinja2.Template, jinja2.Template]
 def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: float,
            since: float, severity: str = "critical", root_cause: str = "", reason: str = "",
            playbook: str = "", runbook: str = "", was_suppressed: bool = False,
-           receiver: str = "") -> tuple[str, str]:
-    """(title, body) of one notification."""
+           receiver: str = "", first_failure: float = 0.0, members: tuple[str, ...] = (),
+           affected: tuple[str, ...] = (), targets: tuple[str, ...] = (),
+           status_url: str = "", dashboard_url: str = "",
+           office_cut_off: bool = False) -> tuple[str, str]:
+    """(title, body) of one notification, every word in `lang` (the failure reason too)."""
+    from agent.i18n import reason_text, severity_word
+
     title_t, body_t = _compiled()[(lang, kind)]
+    first = first_failure or since
+    roots = list(members) or [c for c in (root_cause or check).split(",") if c]
     ctx = {
-        "site": site, "check": check, "severity": severity,
+        "site": site, "check": check, "severity": severity_word(severity, lang),
         "at": format_time(at, zone, lang), "since": format_time(since, zone, lang),
-        "duration": format_span(at - since, lang), "root_cause": root_cause or check,
-        "reason": reason, "playbook": playbook, "runbook": runbook,
+        "first_failure": format_time(first, zone, lang),
+        "duration": format_span(at - first, lang), "root_cause": root_cause or check,
+        "reason": reason_text(reason, lang), "playbook": playbook, "runbook": runbook,
         "was_suppressed": was_suppressed, "receiver": receiver,
+        "members": list(members), "affected": list(affected), "targets": list(targets),
+        "root_line": root_line(lang, roots, list(affected)),
+        "status_url": status_url, "dashboard_url": dashboard_url,
+        "office_cut_off": office_cut_off,
     }
     return title_t.render(ctx).strip(), body_t.render(ctx)

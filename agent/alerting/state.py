@@ -9,6 +9,13 @@ it fail at nearly the same moment, but each check runs on its own interval. Whic
 its damping threshold first would otherwise notify as if it were the root cause. A down check
 whose dependency is *failing but not yet down* is held until that dependency settles (goes
 down -> suppressed, or stays up -> notify), bounded by `settle` seconds.
+
+The same hold makes one notification of a whole `depends_on_any` group: when both uplinks are
+cut, the first to reach its damping threshold waits (bounded by `settle`) for its partner
+that is already failing, and the two go out as ONE notice naming both and the checks they take
+down. A recovery is only sent for an outage that was announced: a dependant that was
+suppressed (named as affected in its root's alert) or that recovered while still pending says
+nothing when it comes back.
 """
 
 from __future__ import annotations
@@ -111,8 +118,9 @@ class CheckStatus:
     # While pending after its root recovered: failures seen since, to confirm it is still down.
     recheck_fails: int = 0
     rechecking: bool = False
-    # Suppressed at some point of this outage: its recovery is reported even if it never fired.
+    # Suppressed at some point of this outage (a recheck after its root recovered).
     was_suppressed: bool = False
+    first_fail: float = 0.0  # time of the first failed result of the current failure streak
 
     @property
     def failing(self) -> bool:
@@ -144,6 +152,9 @@ class Notice:
     cause: str
     reason: str
     was_suppressed: bool = False
+    first_failure: float = 0.0  # first failed result of this outage (<= since)
+    members: tuple[str, ...] = ()  # a whole depends_on_any group announced together
+    affected: tuple[str, ...] = ()  # checks this root takes down (down or failing now)
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,14 @@ class StateMachine:
         self.checks: dict[str, CheckStatus] = {
             n: CheckStatus(n, (damping or {}).get(n, default), since=now) for n in graph.groups
         }
+        # For each check, the depends_on_any groups it is a member of (its redundant peers).
+        self.peer_groups: dict[str, list[tuple[str, ...]]] = {n: [] for n in graph.groups}
+        for gs in graph.groups.values():
+            for g in gs:
+                if len(g) > 1:
+                    for m in g:
+                        if g not in self.peer_groups[m]:
+                            self.peer_groups[m].append(g)
 
     # -- restore after a restart ----------------------------------------------------------
     def restore(self, name: str, state: State, since: float, verdict: Verdict, cause: str) -> None:
@@ -195,6 +214,7 @@ class StateMachine:
         if st is None:
             return
         st.state, st.since, st.cause = state, since, cause
+        st.first_fail = since
         st.verdict = verdict if state == "down" else "ok"
         st.was_suppressed = st.verdict == "suppressed" or (verdict == "pending" and cause != name)
         st.rechecking = st.verdict == "pending" and cause != name
@@ -214,6 +234,8 @@ class StateMachine:
             st.oks += 1
             st.fails = 0
         else:
+            if st.fails == 0 and st.state != "down":
+                st.first_fail = at
             st.fails += 1
             st.oks = 0
             st.reason = reason or st.reason
@@ -244,10 +266,10 @@ class StateMachine:
     # -- internals ------------------------------------------------------------------------
     def _go_up(self, st: CheckStatus, at: float, out: Outcome) -> None:
         was_down = st.state == "down"
-        if was_down and (st.verdict == "firing" or st.was_suppressed):
+        if was_down and st.verdict == "firing":  # announced: its recovery is owed
             out.notices.append(
                 Notice(st.name, "resolved", at, st.since, st.cause, st.reason,
-                       was_suppressed=st.verdict != "firing")
+                       first_failure=min(st.first_fail or st.since, st.since))
             )
         if st.verdict != "ok":
             out.verdicts.append(VerdictChange(st.name, st.verdict, "ok", at, ""))
@@ -308,11 +330,58 @@ class StateMachine:
             # A check whose latest result succeeded is recovering: keep holding, so a blip
             # of its dependency does not turn into "down" followed at once by "resolved".
             if (confirmed or waited) and st.fails > 0:
-                st.verdict, st.cause = "firing", cause
-                st.rechecking = False
-                out.notices.append(Notice(st.name, "firing", at, st.since, st.cause, st.reason))
+                return self._fire(st, at, out, waited, old_verdict) or (
+                    (st.verdict, st.cause) != (old_verdict, old_cause))
         if (st.verdict, st.cause) != (old_verdict, old_cause):
             if st.verdict != old_verdict:
                 out.verdicts.append(VerdictChange(st.name, old_verdict, st.verdict, at, st.cause))
             return True
         return False
+
+    def _ancestors(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for p in self.graph.parents(todo.pop()):
+                if p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        return seen
+
+    def _fire(self, st: CheckStatus, at: float, out: Outcome, waited: bool,
+              old_verdict: Verdict) -> bool:
+        """Announce `st`, together with the rest of its redundant group when that is down
+        too; False while holding for a partner that is failing but not yet down."""
+        peers = self.peer_groups.get(st.name, [])
+        if not waited and any(self.checks[m].failing for g in peers for m in g
+                              if m != st.name):
+            return False  # its partner is failing: wait to send one notice for both
+        members: tuple[str, ...] = (st.name,)
+        for g in peers:
+            if all(self.checks[m].state == "down" for m in g):
+                members = tuple(sorted(g))
+                break
+        firing_now = [self.checks[m] for m in members
+                      if m == st.name or (self.checks[m].verdict == "pending"
+                                          and not self.checks[m].rechecking
+                                          and self.checks[m].fails > 0)]
+        for m in firing_now:
+            prev = m.verdict if m is not st else old_verdict
+            m.verdict, m.cause, m.rechecking = "firing", self.root_cause(m.name), False
+            if m is not st:
+                out.verdicts.append(VerdictChange(m.name, prev, "firing", at, m.cause))
+        roots = set(members)
+        affected = tuple(sorted(
+            c.name for c in self.checks.values()
+            if c.name not in roots and (c.state == "down" or (c.observed and c.fails > 0))
+            and self._ancestors(c.name) & roots
+            and (c.state != "down" or set(self.root_cause(c.name).split(",")) & roots)
+        ))
+        first = min(min(m.first_fail or m.since, m.since) for m in
+                    (self.checks[x] for x in members))
+        out.notices.append(Notice(
+            st.name, "firing", at, st.since, st.cause, st.reason,
+            first_failure=first, members=members if len(members) > 1 else (),
+            affected=affected))
+        out.verdicts.append(VerdictChange(st.name, old_verdict, "firing", at, st.cause))
+        return True

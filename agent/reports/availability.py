@@ -10,7 +10,15 @@ Definitions (stated in every report):
 - downtime: the union of outage intervals inside the monitored time; an outage the agent was
   restarted in the middle of is one outage (the state is restored from history on start);
 - availability = 1 - downtime / monitored time; the SLO is met when availability >= target;
-- error budget = (1 - target) * monitored time; budget left = budget - downtime;
+- coverage = monitored time / expected time, where expected time is the elapsed part of the
+  period minus planned maintenance: seven minutes of data in two days is 0.24 % coverage, and
+  an availability over so little time is not shown (below `min_coverage`);
+- error budget = (1 - target) * monitored time, reported in minutes: left, or used beyond it;
+- an interruption shorter than `ignore_shorter_than` seconds (one that ended) is not an outage
+  (Checkmk's "short interruptions"): neither downtime nor counted, only tallied as ignored;
+- the optional outage target is met when the number of outages is at most `max_outages`;
+- upstream downtime = the part of the downtime whose recorded root cause is another check
+  (unreachable because the office link was down), shown apart from the service's own;
 - MTTR = mean downtime per outage that ended inside the period (outages still open at the end
   of the period are counted but not in MTTR).
 """
@@ -101,12 +109,39 @@ class CheckAvailability:
     maintenance_seconds: float
     outages: list[OutageInPeriod] = field(default_factory=list)
     daily: list[tuple[datetime, float | None]] = field(default_factory=list)
+    expected_seconds: float = 0.0  # elapsed period minus maintenance: the coverage denominator
+    min_coverage: float = 0.0
+    max_outages: int | None = None
+    ignored_short: int = 0  # interruptions below ignore_shorter_than, not counted
 
     @property
-    def availability(self) -> float | None:
+    def coverage(self) -> float | None:
+        if self.expected_seconds <= 0:
+            return None
+        return min(1.0, self.monitored_seconds / self.expected_seconds)
+
+    @property
+    def enough_data(self) -> bool:
+        c = self.coverage
+        return c is not None and self.monitored_seconds > 0 and c >= self.min_coverage - 1e-12
+
+    @property
+    def raw_availability(self) -> float | None:
+        """Over monitored time, whatever the coverage (JSON keeps it for the curious)."""
         if self.monitored_seconds <= 0:
             return None
         return 1.0 - self.downtime_seconds / self.monitored_seconds
+
+    @property
+    def availability(self) -> float | None:
+        """None when too little of the period was monitored to say anything."""
+        return self.raw_availability if self.enough_data else None
+
+    @property
+    def outage_target_met(self) -> bool | None:
+        if self.max_outages is None or not self.enough_data:
+            return None
+        return self.outage_count <= self.max_outages
 
     @property
     def slo_met(self) -> bool | None:
@@ -128,8 +163,27 @@ class CheckAvailability:
         return self.budget_left_seconds / self.budget_seconds
 
     @property
+    def budget_left_minutes(self) -> float | None:
+        """Minutes of downtime still allowed this period (negative: used beyond the budget);
+        None without enough data."""
+        return self.budget_left_seconds / 60.0 if self.enough_data else None
+
+    @property
     def outage_count(self) -> int:
         return sum(1 for o in self.outages if o.downtime > 0)
+
+    @property
+    def upstream_downtime_seconds(self) -> float:
+        """Downtime whose root cause was another check (the office link, a server it needs):
+        unreachable from the office rather than down itself."""
+        return sum(o.downtime for o in self.outages
+                   if o.outage.root_cause and o.outage.root_cause != self.check)
+
+    @property
+    def upstream_causes(self) -> list[str]:
+        return sorted({c for o in self.outages if o.downtime > 0 and o.outage.root_cause
+                       and o.outage.root_cause != self.check
+                       for c in o.outage.root_cause.split(",")})
 
     @property
     def longest_seconds(self) -> float:
@@ -151,6 +205,10 @@ def compute(
     monitored_from: datetime | None = None,
     now: datetime | None = None,
     days: Sequence[Span] = (),
+    *,
+    min_coverage: float = 0.0,
+    ignore_shorter_than: float = 0.0,
+    max_outages: int | None = None,
 ) -> CheckAvailability:
     """Availability of one check over `period` (half-open, timezone-aware datetimes)."""
     start, end = period
@@ -158,14 +216,25 @@ def compute(
         start = max(start, monitored_from)
     if now is not None:
         end = min(end, now)
+    elapsed_end = max(period[0], end)
+    elapsed: Span = (period[0], elapsed_end)
+    maint_elapsed = merge(clip([(m.start, m.end) for m in maintenance if m.covers(check)],
+                               elapsed))
+    expected = total(subtract([elapsed], maint_elapsed)) if elapsed_end > period[0] else 0.0
     window: Span = (start, end) if end > start else (start, start)
     maint = merge(clip([(m.start, m.end) for m in maintenance if m.covers(check)], window))
     monitored = subtract([window], maint)
     horizon = now or period[1]
     per_outage: list[OutageInPeriod] = []
     down_spans: list[Span] = []
+    ignored = 0
     for o in sorted(outages, key=lambda o: o.start):
         if o.check != check:
+            continue
+        if (ignore_shorter_than > 0 and o.end is not None
+                and (o.end - o.start).total_seconds() < ignore_shorter_than):
+            if clip([(o.start, o.end)], window):
+                ignored += 1
             continue
         span = (o.start, o.end or horizon)
         inside = clip([span], window)
@@ -184,11 +253,20 @@ def compute(
         downtime_seconds=total(down_spans),
         maintenance_seconds=total(maint),
         outages=[p for p in per_outage if p.downtime > 0 or p.in_maintenance > 0],
+        expected_seconds=expected,
+        min_coverage=min_coverage,
+        max_outages=max_outages,
+        ignored_short=ignored,
     )
+    expected_spans = subtract([elapsed], maint_elapsed) if elapsed_end > period[0] else []
     for day in days:
         day_mon = total(clip(monitored, day))
         day_down = total(clip(down_spans, day))
-        result.daily.append((day[0], None if day_mon <= 0 else 1.0 - day_down / day_mon))
+        # the same coverage rule per day: a bar over 7 minutes of data would say "57 %"
+        day_expected = total(clip(expected_spans, day))
+        thin = day_expected > 0 and day_mon < min_coverage * day_expected - 1e-9
+        result.daily.append((day[0], None if day_mon <= 0 or thin
+                             else 1.0 - day_down / day_mon))
     return result
 
 

@@ -4,7 +4,7 @@ maintenance, then the figures of agent/reports/availability.py per check."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ class Report:
     source: str
     rows: list[CheckAvailability]
     maintenance: list[Maintenance]
+    config: ReportsConfig = field(default_factory=ReportsConfig)  # office, signatures, limits
 
 
 def build_report(
@@ -46,9 +47,12 @@ def build_report(
         for check in s.checks:
             rows.append(
                 compute(check, s.site, cfg.slo_per_check.get(check, cfg.slo), period,
-                        s.outages, s.maintenance, s.monitored_from.get(check), now, days)
+                        s.outages, s.maintenance, s.monitored_from.get(check), now, days,
+                        min_coverage=cfg.min_coverage,
+                        ignore_shorter_than=cfg.ignore_shorter_than,
+                        max_outages=cfg.max_outages)
             )
-    return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all)
+    return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all, cfg)
 
 
 def config_maintenance(cfg: ReportsConfig, tz: ZoneInfo) -> list[Maintenance]:
@@ -95,7 +99,7 @@ def build(cfg: AgentConfig, period: tuple[datetime, datetime], *, site: str | No
         from agent.reports.history_source import sites_from_history
 
         sites = sites_from_history(cfg, period, now=now)
-        source = "pantau history"
+        source = "history"  # rendered per language: the agent's own outage history
         if site is not None:
             sites = [s for s in sites if s.site == site]
     for s in sites:

@@ -19,11 +19,16 @@ if TYPE_CHECKING:
 
 def _open(cfg: AgentConfig, readonly: bool = True) -> History | None:
     try:
-        return History.open(cfg.state_dir, cfg.site, readonly=readonly)
+        hist = History.open(cfg.state_dir, cfg.site, readonly=readonly)
     except HistoryError:
         if readonly:
             return None
         raise
+    if readonly and int(hist.conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
+        # The file exists but the agent has not created its tables yet: nothing recorded.
+        hist.close()
+        return None
+    return hist
 
 
 def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],

@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from agent import __version__
+from agent.i18n import reason_text
+from agent.reports.availability import CheckAvailability
 from agent.reports.build import Report
 from agent.reports.config import Format, Lang
 from collectors.common.timefmt import format_span, resolve_zone
@@ -26,19 +29,29 @@ TEXT: dict[str, dict[str, str]] = {
     "timezone": {"id": "Zona waktu", "en": "Time zone"},
     "generated": {"id": "Dibuat", "en": "Generated"},
     "source": {"id": "Sumber data", "en": "Data source"},
+    "source_history": {"id": "riwayat gangguan agen pantau", "en": "the pantau agent's outage "
+                       "history"},
     "site": {"id": "Kantor", "en": "Site"},
-    "check": {"id": "Layanan / pemeriksaan", "en": "Service / check"},
+    "check": {"id": "Layanan", "en": "Service"},
+    "coverage": {"id": "Cakupan data", "en": "Coverage"},
     "availability": {"id": "Ketersediaan", "en": "Availability"},
-    "target": {"id": "Target SLO", "en": "SLO target"},
+    "target": {"id": "Target", "en": "Target"},
     "met": {"id": "Tercapai", "en": "Met"},
     "yes": {"id": "Ya", "en": "Yes"},
     "no": {"id": "Tidak", "en": "No"},
     "nodata": {"id": "Tidak ada data", "en": "No data"},
-    "budget_left": {"id": "Sisa anggaran galat", "en": "Error budget left"},
-    "outages": {"id": "Gangguan", "en": "Outages"},
+    "budget": {"id": "Jatah waktu henti", "en": "Downtime allowance"},
+    "budget_minutes": {"id": "Sisa jatah waktu henti (menit)",
+                       "en": "Downtime allowance left (minutes)"},
+    "budget_left": {"id": "sisa {d}", "en": "{d} left"},
+    "budget_over": {"id": "terlampaui {d}", "en": "{d} over"},
+    "outages": {"id": "Jumlah gangguan", "en": "Outages"},
+    "outage_target": {"id": "Target jumlah gangguan", "en": "Outage target"},
+    "at_most": {"id": "maks. {n}", "en": "at most {n}"},
     "downtime": {"id": "Total waktu henti", "en": "Total downtime"},
     "longest": {"id": "Gangguan terlama", "en": "Longest outage"},
-    "mttr": {"id": "Rata-rata pemulihan (MTTR)", "en": "Mean time to recover (MTTR)"},
+    "upstream": {"id": "termasuk {d} karena {causes}", "en": "incl. {d} caused by {causes}"},
+    "mttr": {"id": "Rata-rata pemulihan", "en": "Mean time to recover"},
     "summary": {"id": "Ringkasan", "en": "Summary"},
     "daily": {"id": "Ketersediaan harian", "en": "Daily availability"},
     "timeline": {"id": "Linimasa gangguan", "en": "Outage timeline"},
@@ -47,28 +60,48 @@ TEXT: dict[str, dict[str, str]] = {
     "end": {"id": "Selesai", "en": "End"},
     "duration": {"id": "Durasi", "en": "Duration"},
     "root_cause": {"id": "Akar masalah", "en": "Root cause"},
+    "itself": {"id": "layanan itu sendiri", "en": "the service itself"},
     "reason": {"id": "Keterangan", "en": "Details"},
     "ongoing": {"id": "masih berlangsung", "en": "ongoing"},
     "maintenance": {"id": "Pemeliharaan terencana", "en": "Planned maintenance"},
     "in_maintenance": {"id": "dalam pemeliharaan", "en": "in maintenance"},
     "all_checks": {"id": "seluruh layanan", "en": "all services"},
     "none": {"id": "Tidak ada gangguan dalam periode ini.", "en": "No outages in this period."},
+    "low_coverage_note": {
+        "id": "—: data terlalu sedikit. Ketersediaan hanya ditampilkan bila paling sedikit "
+        "{min} periode dipantau; cakupan: {checks}.",
+        "en": "—: too little data. Availability is shown only when at least {min} of the "
+        "period was monitored; coverage: {checks}.",
+    },
+    "short_note": {
+        "id": "Gangguan yang pulih dalam kurang dari {d} tidak dihitung ({n} diabaikan).",
+        "en": "Interruptions that recovered within {d} are not counted ({n} ignored).",
+    },
     "definitions": {"id": "Cara menghitung", "en": "How this is computed"},
     "def_text": {
         "id": "Ketersediaan = 1 − waktu henti ÷ waktu dipantau. Waktu dipantau dihitung sejak "
-        "pemeriksaan dipasang dan tidak termasuk pemeliharaan terencana. Anggaran galat = "
-        "(1 − target) × waktu dipantau. MTTR = rata-rata durasi gangguan yang telah selesai.",
+        "pemeriksaan dipasang dan tidak termasuk pemeliharaan terencana. Cakupan data = waktu "
+        "dipantau ÷ periode (tanpa pemeliharaan). Jatah waktu henti = (1 − target) × waktu "
+        "dipantau; sisa jatah = jatah − waktu henti. Rata-rata pemulihan = rata-rata durasi "
+        "gangguan yang telah selesai.",
         "en": "Availability = 1 − downtime ÷ monitored time. Monitored time starts when the "
-        "check was configured and excludes planned maintenance. Error budget = (1 − target) × "
-        "monitored time. MTTR = mean duration of outages that ended.",
+        "check was configured and excludes planned maintenance. Coverage = monitored time ÷ "
+        "period (without maintenance). Downtime allowance = (1 − target) × monitored time; "
+        "left = allowance − downtime. Mean time to recover = mean duration of outages that "
+        "ended.",
     },
     "signature": {"id": "Mengetahui", "en": "Acknowledged by"},
+    "nip": {"id": "NIP.", "en": "NIP"},
+    "place_date": {"id": "Dibuat pada {d}", "en": "Issued on {d}"},
     "legend": {
-        "id": "Skala 90 %–100 %. Hijau: memenuhi target; merah: di bawah target; abu-abu: "
-        "tidak dipantau. Pada linimasa, merah = gangguan, abu-abu = pemeliharaan terencana.",
-        "en": "Scale 90%–100%. Green: target met; red: below target; grey: not monitored. "
-        "On the timeline, red = outage, grey = planned maintenance.",
+        "id": "Skala 90 %–100 %. Hijau: memenuhi target; merah: di bawah target (nilai "
+        "tertulis di atas batang); abu-abu: tidak dipantau. Pada linimasa, merah = gangguan, "
+        "abu-abu = pemeliharaan terencana.",
+        "en": "Scale 90%–100%. Green: target met; red: below target (value printed above the "
+        "bar); grey: not monitored. On the timeline, red = outage, grey = planned maintenance.",
     },
+    "date_axis": {"id": "Tanggal", "en": "Date"},
+    "logo_alt": {"id": "Logo instansi", "en": "Office logo"},
 }
 
 
@@ -117,22 +150,29 @@ def to_json(report: Report) -> str:
         "period": {"from": ts(report.period[0]), "to": ts(report.period[1]),
                    "timezone": report.tz_name},
         "generated": ts(report.generated),
-        "source": report.source,
+        "source": source_text(report),
         "checks": [
             {
                 "site": r.site, "check": r.check, "availability": r.availability,
+                "raw_availability": r.raw_availability, "coverage": r.coverage,
+                "enough_data": r.enough_data, "min_coverage": r.min_coverage,
                 "slo": r.slo, "slo_met": r.slo_met,
                 "error_budget_left_seconds": r.budget_left_seconds,
-                "error_budget_left_ratio": r.budget_left_ratio,
+                "error_budget_left_minutes": r.budget_left_minutes,
+                "outage_target": r.max_outages, "outage_target_met": r.outage_target_met,
+                "ignored_short_interruptions": r.ignored_short,
                 "monitored_seconds": r.monitored_seconds,
+                "expected_seconds": r.expected_seconds,
                 "maintenance_seconds": r.maintenance_seconds,
                 "outages": r.outage_count, "downtime_seconds": r.downtime_seconds,
+                "upstream_downtime_seconds": r.upstream_downtime_seconds,
                 "longest_outage_seconds": r.longest_seconds, "mttr_seconds": r.mttr_seconds,
                 "daily": [{"day": ts(d), "availability": a} for d, a in r.daily],
                 "outage_list": [
                     {"start": ts(o.outage.start), "end": ts(o.outage.end),
                      "downtime_seconds": o.downtime, "maintenance_seconds": o.in_maintenance,
-                     "root_cause": o.outage.root_cause, "reason": o.outage.reason}
+                     "root_cause": o.outage.root_cause, "reason": o.outage.reason,
+                     "reason_text": reason_text(o.outage.reason, report.lang)}
                     for o in r.outages
                 ],
             }
@@ -148,22 +188,99 @@ def to_json(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     """One row per check, numbers formatted for the report's language (Excel in id_ID reads
-    the comma decimal)."""
+    the comma decimal); the allowance left is a plain number of minutes to sum and sort."""
+    from babel.numbers import format_decimal
+
     lang = report.lang
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if lang == "id" else ",")
-    w.writerow([t(k, lang) for k in ("site", "check", "availability", "target", "met",
-                                      "budget_left", "outages", "downtime", "longest", "mttr")])
+    w.writerow([t(k, lang) for k in ("site", "check", "coverage", "availability", "target",
+                                      "met", "budget_minutes", "outages", "downtime",
+                                      "longest", "mttr")])
     for r in report.rows:
         met = "" if r.slo_met is None else t("yes" if r.slo_met else "no", lang)
+        left = r.budget_left_minutes
         w.writerow([
-            r.site, r.check, fmt_percent(r.availability, lang, 3), fmt_percent(r.slo, lang, 2),
-            met, fmt_duration(r.budget_left_seconds, lang) if r.budget_left_seconds >= 0
-            else "-" + fmt_duration(-r.budget_left_seconds, lang),
+            r.site, r.check, fmt_percent(r.coverage, lang, 1), fmt_avail(r, lang, 3),
+            fmt_percent(r.slo, lang, 2), met,
+            "" if left is None else format_decimal(round(left, 1), format="0.0",
+                                                   locale=_locale(lang)),
             r.outage_count, fmt_duration(r.downtime_seconds, lang),
             fmt_duration(r.longest_seconds, lang), fmt_duration(r.mttr_seconds, lang),
         ])
     return buf.getvalue()
+
+
+def fmt_avail(r: CheckAvailability, lang: Lang, digits: int = 3) -> str:
+    """The availability, or "—" when too little of the period was monitored."""
+    if r.raw_availability is not None and not r.enough_data:
+        return "—"
+    return fmt_percent(r.availability, lang, digits)
+
+
+def fmt_budget(r: CheckAvailability, lang: Lang) -> str:
+    """"sisa 13 mnt 12 dtk" / "terlampaui 2 jam 17 mnt"; "—" without enough data."""
+    if r.budget_left_minutes is None:
+        return "—"
+    left = r.budget_left_seconds
+    key = "budget_left" if left >= 0 else "budget_over"
+    return t(key, lang).format(d=fmt_duration(abs(left), lang))
+
+
+def source_text(report: Report) -> str:
+    return t("source_history", report.lang) if report.source == "history" else report.source
+
+
+def _logo_uri(report: Report) -> str:
+    office = report.config.office
+    if office is None or office.logo is None:
+        return ""
+    import base64
+
+    from agent.reports.config import LOGO_TYPES
+
+    mime = LOGO_TYPES[office.logo.suffix.lower()]
+    return f"data:{mime};base64," + base64.b64encode(office.logo.read_bytes()).decode()
+
+
+def _ticks(period: tuple[datetime, datetime], tz: ZoneInfo,
+           lang: Lang) -> list[tuple[float, str]]:
+    """Time-axis labels at local midnights (or every 6 h for a short period), as (x %, text)."""
+    start, end = period
+    span = (end - start).total_seconds()
+    days = span / 86400
+    step_h = 6 if days <= 2 else 24
+    every = 1 if days <= 10 else (2 if days <= 16 else 5)
+    local = start.astimezone(tz)
+    cur = local.replace(minute=0, second=0, microsecond=0)
+    if step_h == 24:
+        cur = cur.replace(hour=0)
+    else:
+        cur = cur.replace(hour=cur.hour - cur.hour % step_h)
+    out: list[tuple[float, str]] = []
+    n = 0
+    while cur <= end:
+        x = (cur - start).total_seconds() / span * 100
+        if cur >= start and x < 97:  # a label at the very end would be cut off
+            if step_h == 24:
+                if n % every == 0:
+                    out.append((x, f"{cur.day} {_month(cur, lang)}"))
+                n += 1
+            else:
+                label = f"{cur:%H:%M}" if cur.hour else f"{cur.day} {_month(cur, lang)}"
+                out.append((x, label))
+        cur = (cur + timedelta(hours=step_h + 1)).replace(minute=0)
+        if step_h == 24:
+            cur = cur.replace(hour=0)
+        else:
+            cur = cur.replace(hour=cur.hour - cur.hour % step_h)
+    return out
+
+
+def _month(dt: datetime, lang: Lang) -> str:
+    from babel.dates import format_date
+
+    return format_date(dt.date(), "MMM", locale=_locale(lang)).rstrip(".")
 
 
 def to_html(report: Report) -> str:
@@ -184,9 +301,12 @@ def to_html(report: Report) -> str:
         n = max(1, len(r.daily))
         for i, (day, a) in enumerate(r.daily):
             # 90 %..100 % scale; a worse day still shows a short red bar
-            h = 0.0 if a is None else max(3.0, (a - 0.9) / 0.1 * 40)
-            bars.append({"x": i * (100 / n), "w": 100 / n * 0.8, "h": h,
-                         "ok": a is not None and a >= r.slo, "none": a is None,
+            h = 0.0 if a is None else max(3.0, (min(1.0, a) - 0.9) / 0.1 * 100)
+            ok = a is not None and a >= r.slo
+            bars.append({"x": i * (100 / n), "w": 100 / n * 0.8, "h": h, "ok": ok,
+                         "none": a is None, "label": "" if a is None or ok
+                         else fmt_percent(a, lang, 1).replace(" %", "%"),
+                         "day": day.astimezone(tz).day,
                          "title": f"{fmt_date(day, lang, tz)}: {fmt_percent(a, lang)}"})
         segs = [{"x": x_of(o.outage.start),
                  "w": max(0.3, x_of(o.outage.end or report.generated) - x_of(o.outage.start)),
@@ -194,13 +314,36 @@ def to_html(report: Report) -> str:
                           f"{fmt_dt(o.outage.end, lang, tz)}"} for o in r.outages]
         maint = [{"x": x_of(m.start), "w": max(0.3, x_of(m.end) - x_of(m.start))}
                  for m in report.maintenance if m.covers(r.check)]
-        rows.append({"r": r, "bars": bars, "segs": segs, "maint": maint})
+        rows.append({"r": r, "bars": bars, "segs": segs, "maint": maint,
+                     "day_every": 1 if n <= 16 else 2})
+    cfg = report.config
+    low = [r for r in report.rows if r.raw_availability is not None and not r.enough_data]
+    notes = []
+    if low:
+        notes.append(t("low_coverage_note", lang).format(
+            min=fmt_percent(cfg.min_coverage, lang, 0),
+            checks=", ".join(f"{r.check} {fmt_percent(r.coverage, lang, 1)}" for r in low)))
+    ignored = sum(r.ignored_short for r in report.rows)
+    if cfg.ignore_shorter_than > 0:
+        notes.append(t("short_note", lang).format(
+            d=fmt_duration(cfg.ignore_shorter_than, lang), n=ignored))
+    many_sites = len({r.site for r in report.rows}) > 1
     tpl = env.get_template("report.html.j2")
     return tpl.render(
         report=report, rows=rows, lang=lang, tz=tz, T=lambda k: t(k, lang),
         pct=lambda v, d=2: fmt_percent(v, lang, d), dur=lambda s: fmt_duration(s, lang),
         dt=lambda v: fmt_dt(v, lang, tz), day=lambda v: fmt_date(v, lang, tz),
-        period_end=report.period[1] - timedelta(seconds=1),
+        avail=lambda r: fmt_avail(r, lang), budget=lambda r: fmt_budget(r, lang),
+        reason=lambda text: reason_text(text, lang),
+        period_end=report.period[1] - timedelta(seconds=1), office=cfg.office,
+        signatories=cfg.signatories, logo=_logo_uri(report), notes=notes,
+        many_sites=many_sites, source=source_text(report),
+        ticks=_ticks(report.period, tz, lang), max_outages=cfg.max_outages,
+        outage_rows=[(r, o) for r in report.rows for o in r.outages],
+        at_most=lambda n: t("at_most", lang).format(n=n),
+        upstream=lambda r: t("upstream", lang).format(
+            d=fmt_duration(r.upstream_downtime_seconds, lang),
+            causes=", ".join(r.upstream_causes)) if r.upstream_downtime_seconds > 0 else "",
     )
 
 
@@ -215,6 +358,7 @@ def chromium() -> str:
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    f"--user-agent=pantau/{__version__}",
 )
 
 

@@ -74,7 +74,7 @@ def monthly_message(cfg: AgentConfig, now: datetime) -> EmailMessage:
     """Subject and a short summary in the report language, the report files attached; the
     Message-ID is derived from site and month, so a resent report is recognisably the same."""
     from agent.reports.build import build
-    from agent.reports.render import fmt_percent, t
+    from agent.reports.render import fmt_avail, fmt_percent, t
 
     start, end = previous_month(now)
     report = build(cfg, (start, end), now=now)
@@ -84,7 +84,7 @@ def monthly_message(cfg: AgentConfig, now: datetime) -> EmailMessage:
              f"({cfg.reports.timezone})", ""]
     for row in report.rows:
         met = {True: t("yes", lang), False: t("no", lang), None: t("nodata", lang)}[row.slo_met]
-        lines.append(f"- {row.check}: {fmt_percent(row.availability, lang, 3)} "
+        lines.append(f"- {row.check}: {fmt_avail(row, lang, 3)} "
                      f"({t('target', lang)} {fmt_percent(row.slo, lang, 3)}; "
                      f"{t('met', lang)}: {met})")
     lines += ["", "pantau"]

@@ -2,7 +2,9 @@
 
 Offices name their zone WIB, WITA or WIT; an IANA name works too. A duration is rounded to
 whole seconds once and shown as its two largest units, so an alert and the monthly report say
-the same words for the same outage ("1 menit 31 detik" / "1m 31s" for 90.6 s).
+the same words for the same outage ("1 mnt 31 dtk" / "1 min 31 s" for 90.6 s). The
+abbreviations are the unambiguous ones: "2m 43d" read as two months and 43 days to an
+Indonesian reader, and "m" is minutes or months in English too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ _MONTHS = {
     "id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
     "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
 }
-_UNITS = {"id": ("hari", "jam", "menit", "detik"), "en": ("d", "h", "m", "s")}
+_UNITS = {"id": ("hari", "jam", "mnt", "dtk"), "en": ("d", "h", "min", "s")}
 
 
 def resolve_zone(name: str) -> ZoneInfo:
@@ -43,12 +45,12 @@ def format_time(ts: float, zone: ZoneInfo, lang: str) -> str:
 
 
 def format_span(seconds: float, lang: str) -> str:
-    """A duration in its two largest units: "2 jam 5 menit" / "2h 5m"."""
+    """A duration in its two largest units: "2 jam 5 mnt" / "2 h 5 min"; "2 mnt 43 dtk" /
+    "2 min 43 s". The only duration wording pantau shows people (alerts, reports, status)."""
     s = max(0, round(seconds))
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
     m, sec = divmod(rem, 60)
     units = _UNITS["id" if lang == "id" else "en"]
-    sep = " " if lang == "id" else ""
-    parts = [f"{v}{sep}{u}" for v, u in zip((d, h, m, sec), units, strict=True) if v]
-    return " ".join(parts[:2]) or f"0{sep}{units[3]}"
+    parts = [f"{v} {u}" for v, u in zip((d, h, m, sec), units, strict=True) if v]
+    return " ".join(parts[:2]) or f"0 {units[3]}"

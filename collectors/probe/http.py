@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, field_validator
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import CheckConfig, Secret
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.net import (
@@ -273,7 +274,7 @@ class HttpCollector:
                 for name in ("authorization", "cookie", "proxy-authorization"):
                     headers.pop(name, None)
             headers["Host"] = url.netloc.decode("ascii")
-            headers.setdefault("User-Agent", "pantau")
+            headers.setdefault("User-Agent", USER_AGENT)
             request = client.build_request(
                 method, url.copy_with(host=res.address), headers=headers,
                 content=body.encode() if body is not None else None,

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel
 from exporters.notify.base import DeliveryError, Notification, http_error, redact
 
@@ -65,8 +66,15 @@ def alert_payload(n: Notification, now: float, ttl: float, runbook: str = "") ->
         annotations["runbook"] = rb
     if n.playbook:
         annotations["playbook"] = n.playbook
+    if n.target:
+        annotations["target"] = n.target
+    if n.affected:
+        annotations["affected"] = ", ".join(n.affected)
+    if n.members:
+        annotations["group"] = ", ".join(n.members)
+    # The outage began at its first failed result, not when damping declared it down.
     alert: dict[str, Any] = {"labels": labels, "annotations": annotations,
-                             "startsAt": _iso(n.since)}
+                             "startsAt": _iso(n.first_failure or n.since)}
     if n.kind == "resolved":
         alert["endsAt"] = _iso(n.at)
     else:
@@ -78,7 +86,7 @@ class AlertmanagerNotifier:
     def __init__(self, cfg: AlertmanagerReceiver) -> None:
         self.cfg = cfg
         self.name = cfg.name
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._secret = ""
         if cfg.bearer_token is not None:
             self._secret = cfg.bearer_token.get_secret_value()

@@ -31,6 +31,10 @@ class Notification:
     playbook: str = ""
     labels: dict[str, str] = field(default_factory=dict)  # the check's configured labels
     was_suppressed: bool = False
+    first_failure: float = 0.0  # first failed result of the outage (<= since)
+    members: list[str] = field(default_factory=list)  # a whole redundant group announced once
+    affected: list[str] = field(default_factory=list)  # checks the root cause takes down
+    target: str = ""  # what the check probes (URL, host:port, address)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

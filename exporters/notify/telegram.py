@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import REDACT, DeliveryError, Notification, http_error, redact
 
@@ -65,7 +66,8 @@ class TelegramNotifier:
         self._token = cfg.bot_token.get_secret_value()
         REDACT.secrets.add(self._token)
         self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(),
-                                         follow_redirects=False)
+                                         follow_redirects=False,
+                                         headers={"User-Agent": USER_AGENT})
 
     async def send(self, n: Notification, budget: float) -> None:
         url = f"{self.cfg.api_url}/bot{self._token}/sendMessage"

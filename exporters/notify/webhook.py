@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import DeliveryError, Notification, http_error, redact
 
@@ -68,6 +69,10 @@ def webhook_body(n: Notification) -> dict[str, Any]:
         "root_cause": n.root_cause,
         "reason": n.reason,
         "was_suppressed": n.was_suppressed,
+        "first_failure": n.first_failure,
+        "members": n.members,
+        "affected": n.affected,
+        "target": n.target,
         "title": n.title,
         "text": n.text,
         "runbook": n.runbook,
@@ -86,7 +91,8 @@ class WebhookNotifier:
         self.name = cfg.name
         self._secret = cfg.hmac_secret.get_secret_value().encode() if cfg.hmac_secret else b""
         self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(),
-                                         follow_redirects=False)
+                                         follow_redirects=False,
+                                         headers={"User-Agent": USER_AGENT})
 
     async def send(self, n: Notification, budget: float) -> None:
         body = json.dumps(webhook_body(n), ensure_ascii=False).encode()

@@ -31,6 +31,7 @@ from collectors.common.lazy import lazy_import
 from collectors.common.retry import backoff
 from collectors.common.tasks import cancel_all
 from collectors.common.tls import TLSConfig
+from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.remote_write import proto as rw_proto
 from exporters.remote_write.queue import DiskQueue, NewRow, Row
@@ -261,7 +262,8 @@ class RemoteWriter:
         self._client = httpx.AsyncClient(
             verify=verify, auth=auth, timeout=self.config.timeout, trust_env=False,
             proxy=self.config.proxy_url,
-            headers={**self.config.headers, **rw_proto.HEADERS, **self.config.auth_headers()},
+            headers={"User-Agent": USER_AGENT, **self.config.headers, **rw_proto.HEADERS,
+                     **self.config.auth_headers()},
         )
         log.info("remote write to %s (%d samples queued on disk from before)",
                  self.config.safe_url(), self.queue.samples)

@@ -81,9 +81,9 @@ def test_monthly_report_mailed_once_with_attachments(tmp_path: Path) -> None:
         assert body is not None
         text = body.get_content()
         # portal: 2 h down out of 16 days monitored -> 99.479 %, under its 99.5 % target
-        assert "- portal: 99,479 % (Target SLO 99,500 %; Tercapai: Tidak)" in text, text
+        assert "- portal: 99,479 % (Target 99,500 %; Tercapai: Tidak)" in text, text
         # uplink: 3 h down out of 31 days -> 99.597 %, over target
-        assert "- uplink: 99,597 % (Target SLO 99,500 %; Tercapai: Ya)" in text, text
+        assert "- uplink: 99,597 % (Target 99,500 %; Tercapai: Ya)" in text, text
         files = {a.get_filename(): a.get_content() for a in msg.iter_attachments()}
         assert set(files) == {p.name for p in written}
         for p in written:

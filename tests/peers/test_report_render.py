@@ -45,12 +45,15 @@ def test_indonesian_and_english_numbers() -> None:
     assert fmt_percent(0.9995, "id") == "99,95 %"
     assert fmt_percent(0.9995, "en") == "99.95%"
     rows = list(csv.reader(io.StringIO(to_csv(_report("id"))), delimiter=";"))
-    assert rows[0][0] == "Kantor" and rows[0][2] == "Ketersediaan"
+    assert rows[0][:4] == ["Kantor", "Layanan", "Cakupan data", "Ketersediaan"]
     uplink = next(r for r in rows if r[1] == "uplink-telkom")
     # 2.5 h down of 30 days minus 4 h maintenance: 1 - 9000/(2592000-14400) = 99,651 %
-    assert uplink[2] == "99,651 %" and uplink[4] == "Ya"
+    assert uplink[2] == "100,0 %" and uplink[3] == "99,651 %" and uplink[5] == "Ya"
+    # allowance 0.5 % of 2 577 600 s = 12 888 s; 9 000 s used: 64.8 minutes left
+    assert rows[0][6] == "Sisa jatah waktu henti (menit)" and uplink[6] == "64,8"
     en = list(csv.reader(io.StringIO(to_csv(_report("en")))))
-    assert next(r for r in en if r[1] == "uplink-telkom")[2] == "99.651%"
+    en_uplink = next(r for r in en if r[1] == "uplink-telkom")
+    assert en_uplink[3] == "99.651%" and en_uplink[6] == "64.8"
 
 
 def test_json_has_the_numbers() -> None:

@@ -113,15 +113,18 @@ def test_messages_in_both_languages_with_local_time() -> None:
 
     at = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
     title, body = render("firing", "id", resolve_zone("WITA"), site="mpp-makassar",
-                         check="isp-telkom", at=at, since=at, root_cause="isp-telkom",
-                         reason="timeout", playbook="diagnose")
-    assert title == "[CRITICAL] isp-telkom GANGGUAN di mpp-makassar"
-    assert "sejak 1 Jan 2026 08:00:00 WITA" in body and "Akar masalah: isp-telkom" in body
+                         check="isp-telkom", at=at, since=at, first_failure=at - 20,
+                         root_cause="isp-telkom", reason="connection refused",
+                         playbook="diagnose")
+    assert title == "[KRITIS] GANGGUAN isp-telkom — mpp-makassar"
+    assert "Gagal pertama: 1 Jan 2026 07:59:40 WITA" in body
+    assert "Dinyatakan gangguan: 1 Jan 2026 08:00:00 WITA" in body
+    assert "Penyebab teknis: koneksi ditolak" in body
+    assert "Akar masalah" not in body  # its own cause, nothing behind it: the title says it
     title, body = render("resolved", "en", resolve_zone("WIT"), site="s", check="portal",
-                         at=at + 3725, since=at, root_cause="isp", was_suppressed=True)
-    assert title == "[RESOLVED] portal at s"
-    assert "recovered at 1 Jan 2026 10:02:05 WIT" in body and "for 1h 2m" in body
-    assert "caused by isp" in body
+                         at=at + 3725, since=at, root_cause="isp")
+    assert title == "[RESOLVED] portal — s"
+    assert "recovered at 1 Jan 2026 10:02:05 WIT" in body and "for 1 h 2 min" in body
     _, body = render("resolved", "id", resolve_zone("Asia/Jakarta"), site="s", check="c",
                      at=at + 90, since=at, root_cause="c")
-    assert "selama 1 menit 30 detik" in body and "WIB" in body
+    assert "selama 1 mnt 30 dtk" in body and "WIB" in body

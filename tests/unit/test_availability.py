@@ -124,3 +124,96 @@ def test_whole_site_maintenance_and_daily_bars() -> None:
     assert day3[0] == d(3)
     assert day3[1] == pytest.approx(1 - 6 / 18)
     assert r.downtime_seconds == timedelta(hours=6).total_seconds()
+
+
+TWO_DAYS = (d(1), d(3))  # 172,800 s
+
+
+def test_seven_minutes_of_data_in_two_days_shows_no_availability() -> None:
+    # The uplink from the field report: first result 7 minutes before the end, 3 minutes down.
+    outs = [Outage("uplink", d(2, 23, 55), d(2, 23, 58))]
+    r = compute("uplink", "s", 0.99, TWO_DAYS, outs, monitored_from=d(2, 23, 53),
+                now=d(3), min_coverage=0.9)
+    assert r.monitored_seconds == 420
+    assert r.expected_seconds == 172_800
+    assert r.coverage == pytest.approx(420 / 172_800)  # 0.243 %
+    assert r.raw_availability == pytest.approx(1 - 180 / 420)  # the "57 %" nobody should sign
+    assert r.enough_data is False
+    assert r.availability is None and r.slo_met is None and r.budget_left_minutes is None
+    # the same data with the minimum switched off gives the raw figure
+    r0 = compute("uplink", "s", 0.99, TWO_DAYS, outs, monitored_from=d(2, 23, 53), now=d(3))
+    assert r0.availability == pytest.approx(1 - 180 / 420)
+
+
+def test_coverage_excludes_maintenance_and_counts_the_elapsed_part_only() -> None:
+    maint = [Maintenance(d(10, 0), d(10, 4))]  # before the check was added: 4 h
+    r = compute("vpn", "s", 0.99, NOV, [], maint, monitored_from=d(16), min_coverage=0.5)
+    assert r.expected_seconds == MONTH_S - 4 * 3600
+    assert r.coverage == pytest.approx(15 * 86400 / (MONTH_S - 4 * 3600))  # 50.28 %
+    assert r.enough_data and r.availability == 1.0
+    # a period still running: expected time ends now
+    r2 = compute("vpn", "s", 0.99, NOV, [], monitored_from=d(2), now=d(5), min_coverage=0.75)
+    assert r2.expected_seconds == 4 * 86400 and r2.coverage == 0.75 and r2.enough_data
+    r3 = compute("vpn", "s", 0.99, NOV, [], monitored_from=d(2, 0, 1), now=d(5),
+                 min_coverage=0.75)
+    assert r3.enough_data is False and r3.availability is None
+
+
+def test_short_interruptions_ignored() -> None:
+    s = d(5, 10)
+    outs = [
+        Outage("portal", s, s + timedelta(seconds=30)),  # ignored
+        Outage("portal", d(6, 10), d(6, 10) + timedelta(seconds=59)),  # ignored
+        Outage("portal", d(7, 10), d(7, 10) + timedelta(seconds=60)),  # counted: not shorter
+        Outage("portal", d(8, 10), d(8, 10, 5)),  # counted
+        Outage("portal", d(9, 10), None),  # open, 20 s so far: never filtered
+    ]
+    now = d(9, 10) + timedelta(seconds=20)
+    r = compute("portal", "s", 0.999, NOV, outs, now=now, ignore_shorter_than=60)
+    assert r.ignored_short == 2
+    assert r.outage_count == 3
+    assert r.downtime_seconds == 60 + 300 + 20
+    assert r.longest_seconds == 300
+    assert r.mttr_seconds == 180  # (60 + 300) / 2, the open one is not in MTTR
+    all_counted = compute("portal", "s", 0.999, NOV, outs, now=now)
+    assert all_counted.outage_count == 5 and all_counted.downtime_seconds == 30 + 59 + 380
+
+
+def test_outage_count_target() -> None:
+    outs = [Outage("dns", d(i, 1), d(i, 2)) for i in (3, 4, 5)]
+    assert compute("dns", "s", 0.9, NOV, outs, max_outages=2).outage_target_met is False
+    assert compute("dns", "s", 0.9, NOV, outs, max_outages=3).outage_target_met is True
+    assert compute("dns", "s", 0.9, NOV, outs).outage_target_met is None
+
+
+def test_error_budget_in_minutes() -> None:
+    # 99.9 % of 30 days allows 2592 s = 43.2 min of downtime
+    half_hour = [Outage("portal", d(3, 1), d(3, 1, 30))]
+    r = compute("portal", "s", 0.999, NOV, half_hour)
+    assert r.budget_seconds == pytest.approx(2592)
+    assert r.budget_left_minutes == pytest.approx(13.2)
+    three_hours = [Outage("portal", d(3, 1), d(3, 4))]
+    assert compute("portal", "s", 0.999, NOV, three_hours).budget_left_minutes == \
+        pytest.approx(-136.8)  # used 136.8 min beyond the budget
+
+
+def test_daily_bars_follow_the_coverage_rule() -> None:
+    outs = [Outage("dns", d(30, 23, 55), d(30, 23, 58))]
+    r = compute("dns", "s", 0.99, NOV, outs, monitored_from=d(30, 23, 53),
+                days=day_spans(NOV), min_coverage=0.5)
+    assert r.daily[-1] == (d(30), None)  # 7 minutes of data on the day: no bar value
+    r2 = compute("dns", "s", 0.99, NOV, outs, monitored_from=d(30, 11, 0),
+                 days=day_spans(NOV), min_coverage=0.5)
+    assert r2.daily[-1][1] == pytest.approx(1 - 180 / (13 * 3600))  # 13 h of 24: shown
+
+
+def test_upstream_downtime_counted_apart() -> None:
+    outs = [
+        Outage("portal", d(3, 9), d(3, 11, 30), "uplink-telkom"),  # office link cut: 2.5 h
+        Outage("portal", d(17, 14), d(17, 14, 20), "portal"),  # the portal itself: 20 min
+        Outage("portal", d(20, 1), d(20, 1, 10), "uplink-a,uplink-b"),  # both uplinks: 10 min
+    ]
+    r = compute("portal", "s", 0.99, NOV, outs)
+    assert r.downtime_seconds == 9000 + 1200 + 600
+    assert r.upstream_downtime_seconds == 9000 + 600
+    assert r.upstream_causes == ["uplink-a", "uplink-b", "uplink-telkom"]

@@ -65,10 +65,13 @@ def test_one_duration_wording_for_alerts_and_reports() -> None:
     from agent.reports.render import fmt_duration
 
     # 90.6 s: the alert and the report round it once, the same way
-    assert format_span(90.6, "id") == fmt_duration(90.6, "id") == "1 menit 31 detik"
-    assert format_span(90.6, "en") == fmt_duration(90.6, "en") == "1m 31s"
+    assert format_span(90.6, "id") == fmt_duration(90.6, "id") == "1 mnt 31 dtk"
+    assert format_span(90.6, "en") == fmt_duration(90.6, "en") == "1 min 31 s"
+    assert format_span(163, "id") == "2 mnt 43 dtk" and format_span(163, "en") == "2 min 43 s"
     assert format_span(2 * 86400 + 3 * 3600 + 59, "id") == "2 hari 3 jam"
-    assert format_span(0.2, "id") == "0 detik"
+    assert format_span(2 * 86400 + 3 * 3600 + 59, "en") == "2 d 3 h"
+    assert format_span(3600 + 5, "id") == "1 jam 5 dtk"
+    assert format_span(0.2, "id") == "0 dtk" and format_span(0.2, "en") == "0 s"
 
 
 def test_zones_by_their_everyday_names() -> None:

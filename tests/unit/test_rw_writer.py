@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from agent import __version__
 from collectors.base import Sample
 from exporters.remote_write import RemoteWriteConfig, RemoteWriter
 from exporters.remote_write import proto as rw_proto
@@ -114,6 +115,7 @@ def test_headers_auth_and_order(receiver: tuple[Receiver, str], tmp_path: Path) 
     assert headers["content-type"] == "application/x-protobuf"
     assert headers["x-prometheus-remote-write-version"] == "0.1.0"
     assert headers["x-scope-orgid"] == "jabar"
+    assert headers["user-agent"] == f"pantau/{__version__}"
     assert headers["authorization"] == "Basic " + base64.b64encode(b"kab:pw").decode()
     got = rec.delivered()
     assert [v for s, v, _ in got if s == "a"] == list(range(50))

@@ -78,15 +78,19 @@ def test_uplinks_back_each_other_up() -> None:
     assert m.checks["portal"].state == "up"
 
 
-def test_cut_both_uplinks_one_notification_per_root_and_suppression() -> None:
+def test_cut_both_uplinks_one_notification_for_the_group_and_suppression() -> None:
     m = machine()
     t = all_up(m)
     out = Outcome()
     # portal and dns fail FIRST (they run more often); the uplinks reach damping later
     for i in range(3):
         out.extend(feed(m, t + i, portal=False, dns=False, isp_a=False, isp_b=False))
-    notified = sorted(n.check for n in out.notices if n.kind == "firing")
-    assert notified == ["isp-a", "isp-b"]
+    firing = [n for n in out.notices if n.kind == "firing"]
+    assert len(firing) == 1
+    assert firing[0].members == ("isp-a", "isp-b")
+    assert firing[0].affected == ("dns", "portal")
+    assert firing[0].first_failure == t and firing[0].since == t + 2
+    assert m.checks["isp-a"].verdict == m.checks["isp-b"].verdict == "firing"
     assert m.checks["portal"].verdict == "suppressed"
     assert m.root_cause("portal") == "isp-a,isp-b"
     assert m.checks["dns"].verdict == "suppressed"
@@ -103,16 +107,14 @@ def test_root_cause_is_deepest_down_ancestor_and_only_root_notifies() -> None:
     for name in ("isp-a", "isp-b", "portal", "dns"):
         assert m.checks[name].verdict == "suppressed", name
         assert m.root_cause(name) == "gateway"
-    # recovery: everything comes back -> a resolution for every check, suppressed ones too
+    assert out.notices[0].affected == ("dns", "isp-a", "isp-b", "portal")
+    # recovery: everything comes back -> a resolution only for what was announced; the
+    # suppressed checks were named in the gateway's alert and say nothing on their own
     out = Outcome()
     for i in range(2):
         out.extend(feed(m, t + 10 + i, gateway=True, isp_a=True, isp_b=True, portal=True,
                         dns=True))
-    resolved = sorted(n.check for n in out.notices if n.kind == "resolved")
-    assert resolved == ["dns", "gateway", "isp-a", "isp-b", "portal"]
-    assert [n.check for n in out.notices if n.kind == "firing"] == []
-    assert {n.check: n.was_suppressed for n in out.notices} == {
-        "gateway": False, "isp-a": True, "isp-b": True, "portal": True, "dns": True}
+    assert [(n.check, n.kind) for n in out.notices] == [("gateway", "resolved")]
 
 
 def test_suppressed_check_still_down_after_root_recovers_notifies_on_its_own() -> None:
@@ -184,3 +186,64 @@ def test_graph_rejects_unknown_and_cycles() -> None:
         Graph.build(["a", "b"], {"a": []}, {"a": ["b"], "b": ["a"]})
     with pytest.raises(ValueError, match="itself"):
         Graph.build(["a"], {}, {"a": ["a"]})
+
+
+def test_single_uplink_down_alone_is_not_a_group_alert() -> None:
+    m = machine()
+    t = all_up(m)
+    out = Outcome()
+    for i in range(3):
+        out.extend(feed(m, t + i, isp_a=False))
+    (n,) = out.notices
+    assert (n.check, n.members, n.affected) == ("isp-a", (), ())
+
+
+def test_second_uplink_joining_later_announces_the_whole_group() -> None:
+    m = machine(settle=60)
+    t = all_up(m)
+    for i in range(3):
+        feed(m, t + i, isp_a=False)  # isp-a announced on its own
+    out = Outcome()
+    for i in range(3):
+        out.extend(feed(m, t + 100 + i, isp_b=False, portal=False))
+    (n,) = [x for x in out.notices if x.kind == "firing"]
+    assert n.check == "isp-b" and n.members == ("isp-a", "isp-b")
+    assert n.affected == ("portal",)
+    assert n.first_failure == t  # isp-a's first failure: the group has been failing since
+
+
+def test_partner_blip_holds_at_most_settle() -> None:
+    m = machine(settle=30)
+    t = all_up(m)
+    out = Outcome()
+    out.extend(feed(m, t, isp_a=False))
+    out.extend(feed(m, t + 1, isp_a=False))
+    out.extend(feed(m, t + 2, isp_b=False, isp_a=False))  # isp-b fails once, isp-a is down
+    assert out.notices == [] and m.checks["isp-a"].verdict == "pending"  # held for its partner
+    out = feed(m, t + 3, isp_b=True)  # partner fine again: isp-a is announced alone
+    assert [(n.check, n.members) for n in out.notices] == [("isp-a", ())]
+    # a partner that keeps failing without going down holds it no longer than settle
+    m2 = machine(settle=30)
+    t = all_up(m2)
+    for i in range(3):
+        feed(m2, t + i, isp_b=False, isp_a=False)
+        feed(m2, t + i, isp_b=True) if i < 2 else None
+    assert m2.checks["isp-a"].verdict == "pending"
+    out = m2.tick(t + 2 + 29)
+    assert out.notices == []
+    out = m2.tick(t + 2 + 30)
+    assert [(n.check, n.members) for n in out.notices] == [("isp-a", ())]
+
+
+def test_never_announced_outage_has_no_recovery() -> None:
+    m = machine(settle=300)
+    t = all_up(m)
+    out = Outcome()
+    out.extend(feed(m, t, dns=False))
+    for i in (1, 2):  # dns down, held pending while both uplinks are failing (not yet down)
+        out.extend(feed(m, t + i, dns=False, isp_a=False, isp_b=False))
+    assert m.checks["dns"].state == "down" and m.checks["dns"].verdict == "pending"
+    for i in range(2):
+        out.extend(feed(m, t + 3 + i, dns=True, isp_a=True, isp_b=True))
+    assert m.checks["dns"].state == "up"
+    assert out.notices == []

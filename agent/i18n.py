@@ -1,0 +1,193 @@
+"""Words shown to people in Bahasa Indonesia or English: failure reasons, severities, phases.
+
+Collectors word their failure reasons in English for the logs and the metrics' details
+("no reply from 203.0.113.1 (3 echo requests lost)"). A report or an alert in Indonesian must
+not carry that English inside an Indonesian sentence, so each known wording is matched here
+to a code with parameters and rendered per language. A reason no pattern knows is shown as
+it is (a technical detail the admin can search for) rather than dropped.
+
+Every table here has the same keys in "id" and "en"; tests/unit/test_i18n.py checks that.
+"""
+
+from __future__ import annotations
+
+import re
+
+Lang = str
+
+SEVERITY: dict[str, dict[str, str]] = {
+    "id": {"critical": "KRITIS", "warning": "PERINGATAN", "info": "INFO"},
+    "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"},
+}
+
+# The step a probe was in when it failed (collectors/probe/tcp.py, http.py, net.py).
+PHASES: dict[str, dict[str, str]] = {
+    "id": {
+        "resolving": "saat mencari alamat (DNS)",
+        "connecting": "saat menghubungkan",
+        "in the TLS handshake": "saat jabat tangan TLS",
+        "sending": "saat mengirim",
+        "sending the request": "saat mengirim permintaan",
+        "waiting for the response": "saat menunggu jawaban",
+        "reading the body": "saat membaca isi halaman",
+        "querying": "saat bertanya ke",
+        "waiting for data matching": "saat menunggu data yang cocok dengan",
+    },
+    "en": {
+        "resolving": "while resolving",
+        "connecting": "while connecting",
+        "in the TLS handshake": "in the TLS handshake",
+        "sending": "while sending",
+        "sending the request": "while sending the request",
+        "waiting for the response": "while waiting for the response",
+        "reading the body": "while reading the body",
+        "querying": "while querying",
+        "waiting for data matching": "while waiting for data matching",
+    },
+}
+
+# code -> text with {parameters}; the English texts are the collectors' own wording.
+REASONS: dict[str, dict[str, str]] = {
+    "id": {
+        "icmp_loss": "tidak ada balasan dari {host} ({count} ping hilang)",
+        "timeout": "tidak ada jawaban dalam {seconds} dtk {phase}",
+        "refused": "koneksi ditolak",
+        "net_unreachable": "jaringan tidak terjangkau",
+        "host_unreachable": "host tidak terjangkau",
+        "reset": "koneksi diputus oleh pihak lawan",
+        "conn_timed_out": "koneksi habis waktu",
+        "addr_unavailable": "alamat tidak tersedia",
+        "dns_rcode": "DNS menjawab {rcode}",
+        "dns_failed": "pencarian DNS {host} gagal: {detail}",
+        "no_address": "{host} tidak punya alamat {family}",
+        "http_status": "status HTTP {status} (diharapkan {expected})",
+        "http_protocol": "kesalahan protokol HTTP {phase}: {detail}",
+        "too_many_redirects": "terlalu banyak pengalihan (lebih dari {limit})",
+        "body_too_large": "isi halaman lebih besar dari max_body_bytes ({limit})",
+        "body_no_match": "isi halaman tidak cocok dengan {pattern}",
+        "body_forbidden": "isi halaman memuat pola terlarang {pattern}",
+        "tls_expired": "sertifikat TLS kedaluwarsa",
+        "tls_not_yet_valid": "sertifikat TLS belum berlaku",
+        "tls_unknown_ca": "sertifikat TLS ditandatangani otoritas yang tidak dikenal ({detail})",
+        "tls_hostname": "sertifikat TLS tidak cocok dengan nama host ({detail})",
+        "tls_verify": "verifikasi sertifikat TLS gagal: {detail}",
+        "tls_handshake": "jabat tangan TLS gagal: {detail}",
+        "banner": "banner tidak cocok dengan {pattern} (diterima {got})",
+        "dns_answers": "{count} jawaban {qtype}, diharapkan paling sedikit {min}",
+        "dns_answer_match": "jawaban {answer} tidak cocok dengan {pattern}",
+        "agent_restart": "agen dimulai ulang",
+    },
+    "en": {
+        "icmp_loss": "no reply from {host} ({count} echo requests lost)",
+        "timeout": "timeout after {seconds}s {phase}",
+        "refused": "connection refused",
+        "net_unreachable": "network unreachable",
+        "host_unreachable": "host unreachable",
+        "reset": "connection reset by peer",
+        "conn_timed_out": "connection timed out",
+        "addr_unavailable": "address not available",
+        "dns_rcode": "DNS rcode {rcode}",
+        "dns_failed": "DNS lookup of {host} failed: {detail}",
+        "no_address": "{host} has no {family} address",
+        "http_status": "status {status} not in {expected}",
+        "http_protocol": "HTTP protocol error {phase}: {detail}",
+        "too_many_redirects": "too many redirects (more than {limit})",
+        "body_too_large": "body larger than max_body_bytes ({limit})",
+        "body_no_match": "body did not match {pattern}",
+        "body_forbidden": "body matched forbidden {pattern}",
+        "tls_expired": "certificate expired",
+        "tls_not_yet_valid": "certificate not yet valid",
+        "tls_unknown_ca": "certificate signed by an unknown authority ({detail})",
+        "tls_hostname": "certificate does not match the host name ({detail})",
+        "tls_verify": "certificate verification failed: {detail}",
+        "tls_handshake": "TLS handshake failed: {detail}",
+        "banner": "banner did not match {pattern} (got {got})",
+        "dns_answers": "{count} {qtype} answers, expected at least {min}",
+        "dns_answer_match": "answer {answer} did not match {pattern}",
+        "agent_restart": "agent restart",
+    },
+}
+
+_PHASE_RE = r"(?P<phase>while .+|in the TLS handshake)"
+
+# (code, pattern over the English wording); the first match wins.
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(rx + r"$")) for code, rx in (
+        ("icmp_loss", r"no reply from (?P<host>\S+) \((?P<count>\d+) echo requests lost\)"),
+        ("timeout", r"timeout after (?P<seconds>[\d.]+)s " + _PHASE_RE),
+        ("refused", r"connection refused"),
+        ("net_unreachable", r"network unreachable"),
+        ("host_unreachable", r"host unreachable"),
+        ("reset", r"connection reset by peer"),
+        ("conn_timed_out", r"connection timed out"),
+        ("addr_unavailable", r"address not available"),
+        ("dns_rcode", r"DNS rcode (?P<rcode>\w+)"),
+        ("dns_failed", r"DNS lookup of (?P<host>\S+) failed: (?P<detail>.*)"),
+        ("no_address", r"(?P<host>\S+) has no (?P<family>IPv4|IPv6) address"),
+        ("http_status", r"status (?P<status>\d+) not in (?P<expected>.+)"),
+        ("http_protocol", r"HTTP protocol error " + r"(?P<phase>while [^:]+): (?P<detail>.*)"),
+        ("too_many_redirects", r"too many redirects \(more than (?P<limit>\d+)\)"),
+        ("body_too_large", r"body larger than max_body_bytes \((?P<limit>\d+)\)"),
+        ("body_no_match", r"body did not match (?P<pattern>.+)"),
+        ("body_forbidden", r"body matched forbidden (?P<pattern>.+)"),
+        ("tls_expired", r"certificate expired"),
+        ("tls_not_yet_valid", r"certificate not yet valid"),
+        ("tls_unknown_ca", r"certificate signed by an unknown authority \((?P<detail>.*)\)"),
+        ("tls_hostname", r"certificate does not match the host name \((?P<detail>.*)\)"),
+        ("tls_verify", r"certificate verification failed: (?P<detail>.*)"),
+        ("tls_handshake", r"TLS handshake failed: (?P<detail>.*)"),
+        ("banner", r"banner did not match (?P<pattern>.+) \(got (?P<got>.*)\)"),
+        ("dns_answers", r"(?P<count>\d+) (?P<qtype>\w+) answers, expected at least (?P<min>\d+)"),
+        ("dns_answer_match", r"answer (?P<answer>\S+) did not match (?P<pattern>.+)"),
+        ("agent_restart", r"agent restart"),
+    )
+)
+
+
+def _phase(text: str, lang: Lang) -> str:
+    """'while querying 10.0.0.53:53' -> 'saat bertanya ke 10.0.0.53:53'."""
+    words = text.removeprefix("while ")
+    table = PHASES[lang]
+    for key in sorted(table, key=len, reverse=True):
+        if words == key or words.startswith(key + " "):
+            return table[key] + words[len(key):]
+    return text
+
+
+def parse_reason(reason: str) -> tuple[str, dict[str, str]] | None:
+    """(code, parameters) of a collector's reason, None for a wording not known here."""
+    for code, rx in _PATTERNS:
+        m = rx.match(reason.strip())
+        if m:
+            return code, {k: v for k, v in m.groupdict().items() if v is not None}
+    return None
+
+
+def reason_text(reason: str, lang: Lang) -> str:
+    """A collector's failure reason in the language of the page or the alert."""
+    if not reason:
+        return ""
+    parsed = parse_reason(reason)
+    if parsed is None:
+        return reason
+    code, params = parsed
+    if "phase" in params:
+        params["phase"] = _phase(params["phase"], lang)
+    if lang == "id" and "seconds" in params:
+        params["seconds"] = params["seconds"].replace(".", ",")
+    return REASONS[lang if lang in REASONS else "en"][code].format(**params)
+
+
+def severity_word(severity: str, lang: Lang) -> str:
+    return SEVERITY.get(lang, SEVERITY["en"]).get(severity, severity.upper())
+
+
+def join_words(items: list[str], lang: Lang) -> str:
+    """'a', 'a dan b', 'a, b dan c' / 'a and b'."""
+    word = " dan " if lang == "id" else " and "
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + word + items[-1]
+
+
+TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS)

@@ -1,0 +1,98 @@
+"""One localisation layer: every key in Bahasa Indonesia and English, the collectors' own
+failure wordings recognised and rendered in both languages."""
+
+from __future__ import annotations
+
+import errno
+import re
+import string
+
+import pytest
+
+from agent.alerting.messages import TEMPLATES
+from agent.i18n import PHASES, REASONS, SEVERITY, TABLES, parse_reason, reason_text
+from agent.reports.render import TEXT
+from collectors.probe.net import error_reason
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_key_in_both_languages() -> None:
+    for key, texts in TEXT.items():
+        assert set(texts) == {"id", "en"}, key
+        assert texts["id"].strip() and texts["en"].strip(), key
+        assert _fields(texts["id"]) == _fields(texts["en"]), key
+    for table in TABLES:
+        assert set(table) == {"id", "en"}
+        assert set(table["id"]) == set(table["en"])
+    for code in REASONS["id"]:
+        assert _fields(REASONS["id"][code]) == _fields(REASONS["en"][code]), code
+    assert set(TEMPLATES) == {"id", "en"}
+    assert set(TEMPLATES["id"]) == set(TEMPLATES["en"])
+    for kind in TEMPLATES["id"]:
+        names = [set(re.findall(r"{{\s*(\w+)", "".join(TEMPLATES[lang][kind])))
+                 for lang in ("id", "en")]
+        assert names[0] == names[1], kind
+
+
+def test_indonesian_texts_are_not_english() -> None:
+    same = [k for k, v in TEXT.items() if v["id"] == v["en"]]
+    assert same == ["target"], same  # "Target" is Indonesian too; anything else: untranslated
+    assert [k for k in REASONS["id"] if REASONS["id"][k] == REASONS["en"][k]] == []
+    assert SEVERITY["id"]["critical"] == "KRITIS"
+    assert [k for k in PHASES["id"] if PHASES["id"][k] == PHASES["en"][k]] == []
+
+
+@pytest.mark.parametrize(("exc", "phase", "expected_id"), [
+    (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), "connecting", "koneksi ditolak"),
+    (TimeoutError(), "connecting", "tidak ada jawaban dalam 2,0 dtk saat menghubungkan"),
+    (TimeoutError(), "querying 10.0.0.53:53",
+     "tidak ada jawaban dalam 2,0 dtk saat bertanya ke 10.0.0.53:53"),
+    (TimeoutError(), "waiting for the response",
+     "tidak ada jawaban dalam 2,0 dtk saat menunggu jawaban"),
+    (OSError(errno.ENETUNREACH, "x"), "connecting", "jaringan tidak terjangkau"),
+    (OSError(errno.EHOSTUNREACH, "x"), "connecting", "host tidak terjangkau"),
+    (OSError(errno.ECONNRESET, "x"), "sending", "koneksi diputus oleh pihak lawan"),
+])
+def test_collector_wordings_are_recognised(exc: BaseException, phase: str,
+                                           expected_id: str) -> None:
+    """The reasons come from the collectors' own error_reason, not retyped here."""
+    reason = error_reason(exc, phase=phase, budget=2.0)
+    assert parse_reason(reason) is not None, reason
+    assert reason_text(reason, "id") == expected_id
+    assert reason_text(reason, "en") == reason  # English is the collectors' wording
+
+
+@pytest.mark.parametrize(("reason", "expected_id"), [
+    ("no reply from 203.0.113.1 (3 echo requests lost)",
+     "tidak ada balasan dari 203.0.113.1 (3 ping hilang)"),
+    ("status 503 not in 200-299", "status HTTP 503 (diharapkan 200-299)"),
+    ("DNS rcode SERVFAIL", "DNS menjawab SERVFAIL"),
+    ("certificate expired", "sertifikat TLS kedaluwarsa"),
+    ("portal.example.go.id has no IPv6 address",
+     "portal.example.go.id tidak punya alamat IPv6"),
+    ("too many redirects (more than 5)", "terlalu banyak pengalihan (lebih dari 5)"),
+])
+def test_reasons_in_indonesian(reason: str, expected_id: str) -> None:
+    assert reason_text(reason, "id") == expected_id
+    assert reason_text(reason, "en") == reason
+
+
+def test_every_reason_code_round_trips() -> None:
+    """Each English template, filled in, is recognised as its own code again."""
+    sample = {"host": "203.0.113.1", "count": "3", "seconds": "2.0", "phase": "while connecting",
+              "rcode": "NXDOMAIN", "detail": "oops", "family": "IPv4", "status": "500",
+              "expected": "200-299", "limit": "5", "pattern": "'ok'", "got": "'x'",
+              "qtype": "A", "min": "1", "answer": "10.0.0.1"}
+    for code, en in REASONS["en"].items():
+        text = en.format(**{k: sample[k] for k in _fields(en)})
+        parsed = parse_reason(text)
+        assert parsed is not None and parsed[0] == code, (code, text, parsed)
+        assert "{" not in reason_text(text, "id")
+
+
+def test_unknown_reason_is_kept() -> None:
+    assert reason_text("something new happened", "id") == "something new happened"
+    assert reason_text("", "id") == ""
