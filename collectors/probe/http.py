@@ -22,6 +22,7 @@ import builtins
 import re
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -209,6 +210,8 @@ class HttpCollector:
     )
 
     def __init__(self, config: HttpConfig) -> None:
+        # /probe sets this so that a redirect has to pass the module's allow-list too
+        self.redirect_guard: Callable[[str], bool] | None = None
         self.config = config
         self._ranges = [_parse_status(c) for c in config.valid_status_codes]
         self._must = [re.compile(p) for p in config.body_must_match]
@@ -289,6 +292,8 @@ class HttpCollector:
                     if redirects > cfg.max_redirects:
                         return f"too many redirects (more than {cfg.max_redirects})"
                     url = url.join(location)
+                    if self.redirect_guard is not None and not self.redirect_guard(str(url)):
+                        return f"redirect to {url} is not allowed by the probe module"
                     if response.status_code == 303 or (
                             response.status_code in (301, 302) and method == "POST"):
                         method, body = "GET", None

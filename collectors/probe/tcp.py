@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
+from collectors.common.hostport import split_host_port as _split_host_port
 from collectors.config import CheckConfig, Regex
 from collectors.probe.common import PROBE_METRICS, probe_samples
 
@@ -50,31 +51,9 @@ class ProbeError(Exception):
 
 
 def split_host_port(target: str, default_port: int | None = None) -> tuple[str, int]:
-    """Split `host:port` / `[v6]:port` / bare host (when a default port exists)."""
-    t = target.strip()
-    host, port_s = t, ""
-    if t.startswith("["):
-        end = t.find("]")
-        if end < 0:
-            raise ValueError(f"invalid target {target!r}: missing ']'")
-        host, rest = t[1:end], t[end + 1:]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"invalid target {target!r}: expected [address]:port")
-            port_s = rest[1:]
-    elif t.count(":") == 1:
-        host, port_s = t.split(":")
-    elif t.count(":") > 1:  # a bare IPv6 address
-        ipaddress.IPv6Address(t)
-    if not host:
-        raise ValueError(f"invalid target {target!r}: empty host")
-    if not port_s:
-        if default_port is None:
-            raise ValueError(f"invalid target {target!r}: expected host:port")
-        return host, default_port
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise ValueError(f"invalid target {target!r}: port must be 1-65535")
-    return host, int(port_s)
+    """Split `host:port` / `[v6]:port` / bare host (when a default port exists): the one
+    parser in collectors.common.hostport, so /probe's allow check reads targets the same way."""
+    return _split_host_port(target, default_port, what="target")
 
 
 @dataclass(frozen=True, slots=True)

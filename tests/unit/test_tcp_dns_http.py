@@ -144,7 +144,7 @@ def test_registered() -> None:
 
 
 @pytest.mark.parametrize(("cls", "cfg", "message"), [
-    (TcpCollector, {"target": "host"}, "expected host:port"),
+    (TcpCollector, {"target": "host"}, "use HOST:PORT"),
     (TcpCollector, {"target": "host:99999"}, "port must be 1-65535"),
     (TcpCollector, {"target": "h:1", "expect": "("}, "invalid regex"),
     (TcpCollector, {"target": "h:1", "ca_file": "/x"}, "need tls: true"),
