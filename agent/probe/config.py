@@ -10,7 +10,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.common.hostport import join_host_port, split_host_port
@@ -47,6 +47,23 @@ class ProbeModule(StrictModel):
             if "*" in t and not (t.startswith("*.") and "*" not in t[2:]):
                 raise ValueError(f"target pattern {t!r}: only a leading '*.' is allowed")
         return v
+
+    @model_validator(mode="after")
+    def _options_valid(self) -> ProbeModule:
+        # the options are otherwise only read at the first request: check them now, with a
+        # stand-in target, so check-config and the start refuse what a request would
+        try:
+            self.check_config(_STAND_IN[self.type], self.timeout)
+        except ValidationError as e:
+            problems = []
+            for err in e.errors():
+                where = ".".join(str(p) for p in err["loc"] if not str(p)[:1].isupper())
+                msg = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown option"
+                problems.append(f"options.{where}: {msg}" if where else f"options: {msg}")
+            raise ValueError("; ".join(problems)) from None
+        return self
 
     def allows(self, target: str) -> bool:
         return self.admit(target) is not None
@@ -99,7 +116,9 @@ class ProbeTarget:
 
 
 _HOSTNAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
-_DEFAULT_PORT = {"tcp": None, "dns": 53}
+_DEFAULT_PORT = {"tcp": None, "dns": 53, "ssh": 22}
+_STAND_IN = {"http": "http://probe.invalid/", "tcp": "probe.invalid:1", "dns": "127.0.0.1",
+             "icmp": "127.0.0.1", "ssh": "probe.invalid"}
 
 
 def parse_target(check_type: str, target: str) -> ProbeTarget:

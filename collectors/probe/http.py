@@ -51,7 +51,7 @@ else:
 
 PHASES = ("dns", "connect", "tls", "first_byte", "transfer", "total")
 _REDIRECTS = {301, 302, 303, 307, 308}
-_STATUS_RE = re.compile(r"^\s*(\d)xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$", re.IGNORECASE)
+_STATUS_RE = re.compile(r"^\s*([1-5])xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$", re.IGNORECASE)
 
 
 def _parse_status(item: int | str) -> tuple[int, int]:

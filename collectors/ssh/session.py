@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from collectors.common.hostport import split_host_port
 from collectors.common.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -47,24 +48,8 @@ class SshTimeout(SshError):
 
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """Split host[:port] or [v6]:port; raise ValueError naming what is wrong."""
-    t = target.strip()
-    if not t:
-        raise ValueError("empty SSH target")
-    if t.startswith("["):
-        host, sep, rest = t[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"invalid SSH target {target!r}: use [IPv6]:PORT")
-        port_s = rest[1:] if rest else str(default_port)
-    elif t.count(":") == 1:
-        host, _, port_s = t.partition(":")
-    else:
-        host, port_s = t, str(default_port)  # bare host or bare IPv6
-    if not host or any(c.isspace() for c in host) or host.startswith("-"):
-        raise ValueError(f"invalid SSH host in {target!r}")
-    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-        raise ValueError(f"invalid SSH port in {target!r}")
-    return host, int(port_s)
+    """Split host[:port] or [v6]:port with the one host:port parser; ValueError says why."""
+    return split_host_port(target, default_port, what="SSH target")
 
 
 def known_hosts_name(host: str, port: int) -> str:
