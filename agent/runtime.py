@@ -95,8 +95,10 @@ class Agent:
         config_path: Path | None,
         listen: str | None,
         initial: AgentConfig | None = None,
+        enable_lifecycle: bool = False,
     ) -> None:
         self._load = load
+        self.enable_lifecycle = enable_lifecycle
         self.config_path = config_path
         self.config = initial if initial is not None else load()
         self.listen = listen or self.config.listen
@@ -167,7 +169,8 @@ class Agent:
         await self._start_remote_write()  # remote_write: push runs beside pull
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
-            ready=lambda: self._ready, reload=self.reload, probe=self._probe_handler(),
+            ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,
+            probe=self._probe_handler(),
             site=self.config.site,
         )
         await server.start()

@@ -64,7 +64,8 @@ LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>pantau</tit
 <li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>
 <li><a href="/-/ready">/-/ready</a></li>
 <li>/probe?module=&lt;module&gt;&amp;target=&lt;target&gt; (blackbox-style probes)</li>
-<li>POST /-/reload (re-read the configuration)</li></ul></body></html>
+<li>POST /-/reload (re-read the configuration; needs --web.enable-lifecycle)</li></ul>
+</body></html>
 """
 
 
@@ -329,7 +330,8 @@ class MetricsServer:
             if method != "POST":
                 await self._respond(writer, 405, b"use POST\n", keep, extra={"Allow": "POST"})
             elif self.reload is None:
-                await self._respond(writer, 404, b"reload not available\n", keep)
+                await self._respond(writer, 403, b"lifecycle API is not enabled: start pantau "
+                                    b"with --web.enable-lifecycle, or send SIGHUP\n", keep)
             else:
                 try:
                     ok, message = await self.reload()

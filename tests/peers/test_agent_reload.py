@@ -4,6 +4,7 @@ while the old config keeps running."""
 from __future__ import annotations
 
 import signal
+import time
 import urllib.request
 from pathlib import Path
 
@@ -43,8 +44,21 @@ def test_sighup_with_broken_config_keeps_old_one(tmp_path: Path) -> None:
                        and pick(m, "node_load1", site="kantor-b"))
 
 
-def test_post_reload(tmp_path: Path) -> None:
+def test_post_reload_is_off_by_default(tmp_path: Path) -> None:
+    """Like Prometheus' --web.enable-lifecycle: without the flag anyone who reaches the port
+    could reload the agent, so POST /-/reload is refused and changes nothing."""
     with run_agent(GOOD, tmp_path) as agent:
+        agent.config_path.write_text("site: kantor-lain\nhost:\n  enabled: false\n")
+        status, body = _post(agent.url + "/-/reload")
+        assert status == 403 and "--web.enable-lifecycle" in body
+        time.sleep(0.5)
+        m = agent.scrape()
+        assert pick(m, "node_load1", site="kantor-a")  # still the old config
+        assert not pick(m, "node_load1", site="kantor-lain")
+
+
+def test_post_reload(tmp_path: Path) -> None:
+    with run_agent(GOOD, tmp_path, extra_args=("--web.enable-lifecycle",)) as agent:
         agent.config_path.write_text("site: kantor-a\nbogus_key: 1\n")
         status, body = _post(agent.url + "/-/reload")
         assert status == 500 and "bogus_key" in body

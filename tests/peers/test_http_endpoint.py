@@ -429,7 +429,7 @@ def test_routes_reload_probe_ready() -> None:
     bare = MetricsServer(_expo(), "127.0.0.1", 0)  # no probe, no reload handler
     with _Served(bare) as srv:
         assert b" 404 " in srv.raw(b"GET /probe?module=a&target=b HTTP/1.0\r\n\r\n")
-        assert b" 404 " in srv.raw(b"POST /-/reload HTTP/1.0\r\n\r\n")
+        assert b" 403 " in srv.raw(b"POST /-/reload HTTP/1.0\r\n\r\n")
 
 
 def test_keepalive_on_ipv6_loopback() -> None:
