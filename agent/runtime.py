@@ -258,9 +258,14 @@ class Agent:
                 return False, str(e)
             if new.listen != self.config.listen and self.config_path is not None:
                 log.warning("listen address changes take effect on restart only")
+            # unchanged checks keep running through a reload, unless what every job shares
+            # (the site label, the concurrency limit) changed
+            keep_jobs = (new.site == self.config.site
+                         and new.max_concurrency == self.config.max_concurrency)
             if new.site != self.config.site:
                 self.store.site = new.site
-            await self.scheduler.stop()
+            if not keep_jobs:
+                await self.scheduler.stop()
             rw_changed = new.remote_write != self.config.remote_write  # remote_write
             self.config = new
             await self.alerting.reload(new)  # alerting
@@ -270,8 +275,13 @@ class Agent:
                     await self._start_remote_write()
                 except ValueError as e:
                     log.error("%s; remote write stays off until the next reload", e)
-            self.scheduler = Scheduler(self.store, new.max_concurrency)
-            await self.scheduler.start(new.jobs())
+            if keep_jobs:
+                kept, started = await self.scheduler.update(new.jobs())
+                log.info("reload: %d job(s) unchanged and still running, %d (re)started",
+                         kept, started)
+            else:
+                self.scheduler = Scheduler(self.store, new.max_concurrency)
+                await self.scheduler.start(new.jobs())
             self.reload_ok = True
             self.reload_ts = time.time()
             self._publish_runtime()

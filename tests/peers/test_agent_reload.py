@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.helpers.agent import pick, run_agent, run_cli
+from tests.helpers.tarpit import Tarpit
 
 GOOD = "site: kantor-a\nhost:\n  interval: 1s\n  timeout: 500ms\n"
 
@@ -69,6 +70,43 @@ def test_post_reload(tmp_path: Path) -> None:
         assert status == 200, body
         agent.wait_for(lambda m: not pick(m, "node_load1")
                        and pick(m, "pantau_config_last_reload_successful") == [1.0])
+
+
+def test_reload_storm_leaves_unchanged_checks_alone(tmp_path: Path) -> None:
+    """40 reloads in about 10 s (the file rewritten with a change elsewhere each time): the
+    unchanged tcp check keeps its 1 s schedule (no extra connections at its listener) and its
+    series is in every scrape taken during the storm."""
+    with Tarpit() as target:
+        def config(n: int) -> str:
+            return (f"site: kantor-a\nhost:\n  enabled: false\nchecks:\n"
+                    f"  - name: portal\n    type: tcp\n    target: 127.0.0.1:{target.port}\n"
+                    f"    interval: 1s\n    timeout: 500ms\n"
+                    f"  - name: other\n    type: tcp\n    target: 127.0.0.1:{target.port + 0}\n"
+                    f"    interval: {30 + n}s\n    timeout: 500ms\n")
+
+        with run_agent(config(0), tmp_path, extra_args=("--web.enable-lifecycle",)) as agent:
+            agent.wait_for(lambda m: pick(m, "pantau_probe_success", check="portal") == [1.0])
+            time.sleep(1.0)
+            before, t0 = target.accepted, time.monotonic()
+            missing = 0
+            scrapes = 0
+            for n in range(1, 41):
+                agent.config_path.write_text(config(n))
+                status, body = _post(agent.url + "/-/reload")
+                assert status == 200, body
+                m = agent.scrape()
+                scrapes += 1
+                if pick(m, "pantau_probe_success", check="portal") != [1.0]:
+                    missing += 1
+                time.sleep(0.2)
+            elapsed = time.monotonic() - t0
+            # "other" changes every time and is restarted (one connection each); "portal"
+            # is probed once a second whatever the reloads do
+            portal_runs = pick(agent.scrape(), "pantau_collector_runs_total",
+                               collector="tcp")
+            extra = target.accepted - before - 40  # minus one per restarted "other"
+            assert missing == 0, f"portal missing from {missing} of {scrapes} scrapes"
+            assert extra <= elapsed + 2, (extra, elapsed, portal_runs)
 
 
 def test_version_and_help() -> None:
