@@ -109,6 +109,18 @@ def test_reload_storm_leaves_unchanged_checks_alone(tmp_path: Path) -> None:
             assert extra <= elapsed + 2, (extra, elapsed, portal_runs)
 
 
+def test_reload_with_broken_web_config_is_reported(tmp_path: Path) -> None:
+    """A reload whose web config is unreadable is a failed reload, in the metric too."""
+    with run_agent(GOOD, tmp_path) as agent:
+        web = tmp_path / "web.yml"
+        web.write_text("basic_auth_users:\n  admin: not-a-bcrypt-hash\n")
+        agent.config_path.write_text(GOOD + f"web_config_file: {web}\n")
+        agent.signal(signal.SIGHUP)
+        agent.wait_for(lambda m: pick(m, "pantau_config_last_reload_successful") == [0.0])
+        assert agent.get("/-/healthy")[0] == 200  # still serving, on the old settings
+        assert "not a bcrypt hash" in agent.log_text()
+
+
 def test_version_and_help() -> None:
     r = run_cli("version")
     assert r.returncode == 0 and r.stdout.startswith("pantau ")
