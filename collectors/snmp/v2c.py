@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from collectors.base import Deadline
-from collectors.snmp.walk import OID, SnmpError, absorb_round, walk_timeout
+from collectors.snmp.walk import OID, SnmpError, absorb_round, check_size, walk_timeout
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +304,9 @@ class V2cTarget:
     version = "2c"
 
     def __init__(self, host: str, port: int, community: str, timeout: float, retries: int,
-                 max_repetitions: int = 25) -> None:
+                 max_repetitions: int = 25, max_varbinds: int = 50_000) -> None:
         self.community = community.encode()
+        self.max_varbinds = max_varbinds
         self.timeout = timeout
         self.retries = retries
         self.max_repetitions = max_repetitions
@@ -409,6 +410,7 @@ class V2cTarget:
             if not vbs:
                 break
             active = absorb_round(active, vbs, out, current)
+            check_size(out, self.max_varbinds)
         return out
 
 
