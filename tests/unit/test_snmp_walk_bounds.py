@@ -86,3 +86,44 @@ def test_endless_walk_stops_at_max_varbinds(endless_agent: int) -> None:
         tracemalloc.stop()
     assert time.monotonic() - t0 < 5
     assert peak < 16 << 20
+
+
+@pytest.mark.parametrize("answer", ["garbage", "wrong-id"])
+def test_garbage_is_not_called_wrong_community(answer: str) -> None:
+    """A device that answers, but with garbage or to another request id, is not a device that
+    stays silent: the reason must not send the admin to check the community."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(65535)
+            except OSError:
+                continue
+            if answer == "garbage":
+                sock.sendto(b"\x30\x03\x02\x01", addr)
+            else:
+                sock.sendto(_response(_request_id(data) + 1, [ROOT]), addr)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    target = V2cTarget("127.0.0.1", int(sock.getsockname()[1]), COMMUNITY.decode(), 0.5, 1)
+
+    async def get() -> None:
+        try:
+            await target.get([ROOT], Deadline(3.0))
+        finally:
+            target.close()
+
+    try:
+        with pytest.raises(SnmpError) as e:
+            asyncio.run(get())
+    finally:
+        stop.set()
+        t.join(5)
+        sock.close()
+    assert "community" not in str(e.value).split("not a community")[0], str(e.value)
+    assert "garbage or a wrong request id" in str(e.value)
