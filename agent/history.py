@@ -11,8 +11,10 @@ which is also what makes sharing one connection safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "history.db"
 SQLITE_FULL = 13
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
 
 # Each entry migrates from version i to i+1; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -155,6 +159,8 @@ class History:
         self.conn = conn
         self.path = path
         self.site = site
+        self.lost = 0  # times the file was deleted or replaced under us
+        self._inode = self._stat_inode()
         # One thread owns the connection; callers in the event loop use run_in_executor.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pantau-history")
 
@@ -171,17 +177,25 @@ class History:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise HistoryError(f"cannot create {path.parent}: {e.strerror}") from None
+        return cls(cls._open_rw(path), path, site)
+
+    @classmethod
+    def _open_rw(cls, path: Path) -> sqlite3.Connection:
         conn = cls._connect(str(path))
         problem = cls._integrity_problem(conn)
         if problem:
             conn.close()
             aside = path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    src = Path(str(path) + suffix)
+                    if src.exists():
+                        src.rename(Path(str(aside) + suffix))
+            except OSError as e:
+                raise HistoryError(f"history {path} failed its integrity check ({problem}) "
+                                   f"and cannot be moved aside: {e.strerror}") from None
             log.error("history %s failed its integrity check (%s); moved aside to %s and "
                       "starting a new one", path, problem, aside)
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(path) + suffix)
-                if src.exists():
-                    src.rename(Path(str(aside) + suffix))
             conn = cls._connect(str(path))
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -191,7 +205,7 @@ class History:
         except sqlite3.Error as e:
             conn.close()
             raise HistoryError(f"cannot prepare history {path}: {e}", _is_full(e)) from None
-        return cls(conn, path, site)
+        return conn
 
     @staticmethod
     def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
@@ -205,10 +219,15 @@ class History:
 
     @staticmethod
     def _integrity_problem(conn: sqlite3.Connection) -> str:
+        """Why the database is corrupt, or "": only integrity_check (or SQLite saying the
+        file is corrupt or not a database) may call it corrupt. A read-only directory, a
+        locked or unreadable file is a HistoryError, and the healthy file stays untouched."""
         try:
             rows = conn.execute("PRAGMA integrity_check").fetchall()
         except sqlite3.DatabaseError as e:
-            return str(e)
+            if getattr(e, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB):
+                return str(e)
+            raise HistoryError(f"cannot read history: {e}") from None
         result = "; ".join(str(r[0]) for r in rows)
         return "" if result == "ok" else result
 
@@ -219,8 +238,31 @@ class History:
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
+    def _stat_inode(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self) -> None:
+        """SQLite keeps writing into a deleted file through its open descriptor, and all of
+        it is gone at the next start. Notice (one stat per write) and start a new file."""
+        now = self._stat_inode()
+        if now is not None and now == self._inode:
+            return
+        self.lost += 1
+        log.error("history %s was deleted or replaced while pantau was running; the outage "
+                  "history before now is lost unless restored from a backup; starting a new "
+                  "history there", self.path)
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+        self.conn = self._open_rw(self.path)
+        self._inode = self._stat_inode()
+
     # -- writing --------------------------------------------------------------------------
     def _tx(self, fn: Any) -> Any:
+        self._check_file()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

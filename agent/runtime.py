@@ -83,8 +83,10 @@ class Agent:
         config_path: Path | None,
         listen: str | None,
         initial: AgentConfig | None = None,
+        enable_lifecycle: bool = False,
     ) -> None:
         self._load = load
+        self.enable_lifecycle = enable_lifecycle
         self.config_path = config_path
         self.config = initial if initial is not None else load()
         self.listen = listen or self.config.listen
@@ -171,7 +173,8 @@ class Agent:
         await self._start_remote_write()  # push runs beside pull
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
-            ready=lambda: self._ready, reload=self.reload, probe=self._probe_handler(),
+            ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,
+            probe=self._probe_handler(),
             site=self.config.site,
         )
         await server.start()
@@ -255,9 +258,14 @@ class Agent:
                 return False, str(e)
             if new.listen != self.config.listen and self.config_path is not None:
                 log.warning("listen address changes take effect on restart only")
+            # unchanged checks keep running through a reload, unless what every job shares
+            # (the site label, the concurrency limit) changed
+            keep_jobs = (new.site == self.config.site
+                         and new.max_concurrency == self.config.max_concurrency)
             if new.site != self.config.site:
                 self.store.site = new.site
-            await self.scheduler.stop()
+            if not keep_jobs:
+                await self.scheduler.stop()
             rw_changed = new.remote_write != self.config.remote_write
             self.config = new
             if self.alerting is not None:
@@ -268,8 +276,13 @@ class Agent:
                     await self._start_remote_write()
                 except ValueError as e:
                     log.error("%s; remote write stays off until the next reload", e)
-            self.scheduler = Scheduler(self.store, new.max_concurrency)
-            await self.scheduler.start(new.jobs())
+            if keep_jobs:
+                kept, started = await self.scheduler.update(new.jobs())
+                log.info("reload: %d job(s) unchanged and still running, %d (re)started",
+                         kept, started)
+            else:
+                self.scheduler = Scheduler(self.store, new.max_concurrency)
+                await self.scheduler.start(new.jobs())
             self.reload_ok = True
             self.reload_ts = time.time()
             self._publish_runtime()

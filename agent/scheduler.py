@@ -83,9 +83,29 @@ class Scheduler:
         self.jobs[spec.key] = state
         state.task = asyncio.create_task(self._loop(state), name=f"job:{spec.key}")
 
+    async def update(self, specs: list[JobSpec]) -> tuple[int, int]:
+        """Apply a reloaded job list: a job whose spec is unchanged keeps running with its
+        schedule and its last result (a reload must not reset `for:` alerts or probe again);
+        removed and changed jobs stop, new and changed ones start. (kept, started)."""
+        new = {s.key: s for s in specs}
+        gone = [st for key, st in self.jobs.items()
+                if key not in new or not _same(st.spec, new[key])]
+        for st in gone:
+            del self.jobs[st.spec.key]
+        await self._stop_states(gone)
+        started = 0
+        for spec in specs:
+            if spec.key not in self.jobs:
+                await self.add(spec)
+                started += 1
+        return len(self.jobs) - started, started
+
     async def stop(self) -> None:
         states = list(self.jobs.values())
         self.jobs.clear()
+        await self._stop_states(states)
+
+    async def _stop_states(self, states: list[JobState]) -> None:
         for st in states:
             if st.task:
                 st.task.cancel()
@@ -188,6 +208,12 @@ class Scheduler:
         ]
         self.store.put(f"self:{st.spec.key}", st.spec.name, "self", Observation(True, samples),
                        per_check=False)
+
+
+def _same(a: JobSpec, b: JobSpec) -> bool:
+    return (a.identity is not None and a.identity == b.identity
+            and (a.name, a.type, a.interval, a.timeout, a.per_check, a.labels)
+            == (b.name, b.type, b.interval, b.timeout, b.per_check, b.labels))
 
 
 def _failure_samples(collector: Collector, duration: float) -> list[Sample]:

@@ -161,3 +161,6 @@ class JobSpec:
     factory: Callable[[], Collector]
     per_check: bool = True
     labels: dict[str, str] = field(default_factory=dict)
+    # what the job was built from (a check's config); equal identity on a reload means the
+    # job keeps running, with its schedule and last result. None: always restarted.
+    identity: object = None

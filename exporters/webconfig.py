@@ -28,6 +28,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from collectors.common import yamlsafe
 from collectors.config import StrictModel
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def _ssl_reason(e: Exception) -> str:
 def load_web_config(path: Path) -> WebConfig:
     """Read and validate the file; every problem is a ValueError with a one-line message."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamlsafe.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"web config {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -81,6 +81,11 @@ def run(
         bool, typer.Option("--print-config", help="Print the effective config as YAML and exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    enable_lifecycle: Annotated[
+        bool, typer.Option("--web.enable-lifecycle",
+                           help="Serve POST /-/reload (like Prometheus). Off by default: "
+                           "anyone who reaches the port could reload; SIGHUP always works.")
+    ] = False,
 ) -> None:
     """Run the agent: collect, serve /metrics, alert. Reloads its config on SIGHUP."""
     from agent.config import dump_config, parse_listen
@@ -106,7 +111,7 @@ def run(
     else:
         def loader() -> Any:
             return _effective_config(None)
-    agent = Agent(loader, config, listen, initial=cfg)
+    agent = Agent(loader, config, listen, initial=cfg, enable_lifecycle=enable_lifecycle)
     try:
         asyncio.run(agent.run())
     except OSError as e:

@@ -3,6 +3,7 @@ and the line it is on, ready to print; and the effective config dumped back as Y
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agent.config.models import AgentConfig
+from collectors.common import yamlsafe
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,10 @@ def _loc_without_unions(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     """Parse YAML text into an AgentConfig or raise ConfigError listing every problem."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = yamlsafe.compose_and_load(text)
+    except RecursionError:  # a limit above should make this unreachable; never a traceback
+        raise ConfigError(source, [ConfigIssue("", None, "invalid YAML: nested too deeply")]
+                          ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -97,7 +101,7 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("", 1, "the top level must be a mapping of keys")])
     try:
-        return AgentConfig.model_validate(data)
+        cfg = AgentConfig.model_validate(data)
     except ValidationError as e:
         issues = []
         for err in e.errors():
@@ -115,11 +119,37 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfig:
         raise ConfigError(source, issues) from None
     except ValueError as e:  # a section builder raising outside pydantic's validation
         raise ConfigError(source, [ConfigIssue("", None, str(e))]) from None
+    issues = _startup_issues(cfg, root)
+    if issues:
+        raise ConfigError(source, issues)
+    return cfg
+
+
+def _startup_issues(cfg: AgentConfig, root: yaml.Node | None) -> list[ConfigIssue]:
+    """What the agent would refuse at start beyond the model: check-config, `run` and a
+    reload read the same files here, so check-config finds every error `run` would hit."""
+    from exporters.webconfig import load_web_config
+
+    issues = []
+    if cfg.web_config_file is not None:
+        try:
+            load_web_config(cfg.web_config_file)
+        except ValueError as e:
+            issues.append(ConfigIssue("web_config_file", _node_line(root, ("web_config_file",)),
+                                      str(e)))
+    return issues
 
 
 def load_config(path: Path) -> AgentConfig:
     try:
-        text = path.read_text(encoding="utf-8")
+        # read one byte past the limit rather than all of a 50 MB file
+        with path.open("rb") as f:
+            raw = f.read(yamlsafe.MAX_BYTES + 1)
+            size = max(len(raw), os.fstat(f.fileno()).st_size)
+        reason = yamlsafe.too_big(size)
+        if reason:
+            raise ConfigError(str(path), [ConfigIssue("", None, reason)])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), [ConfigIssue("", None, "file not found")]) from None
     except (OSError, UnicodeDecodeError) as e:

@@ -183,12 +183,13 @@ class AgentConfig(StrictModel):
             host_cfg = self.host
             jobs.append(
                 JobSpec("host", "host", "host", host_cfg.interval, host_cfg.timeout,
-                        lambda: REGISTRY["host"](host_cfg), per_check=False)  # type: ignore[call-arg]
+                        lambda: REGISTRY["host"](host_cfg),  # type: ignore[call-arg]
+                        per_check=False, identity=host_cfg)
             )
         for c in self.checks:
             jobs.append(
                 JobSpec(f"check:{c.name}", c.name, c.type, c.interval, c.timeout,
-                        _factory(c), per_check=True, labels=dict(c.labels))
+                        _factory(c), per_check=True, labels=dict(c.labels), identity=c)
             )
         for section in (self.snmp, self.ssh):
             section_jobs = getattr(section, "jobs", None)

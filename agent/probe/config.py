@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-from typing import Any
+import re
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collectors import CHECK_TYPES, REGISTRY
+from collectors.common.hostport import join_host_port, split_host_port
+from collectors.common.lazy import lazy_import
 from collectors.config import CheckConfig, Duration, StrictModel
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_import("httpx")
 
 
 class ProbeModule(StrictModel):
@@ -38,25 +48,55 @@ class ProbeModule(StrictModel):
                 raise ValueError(f"target pattern {t!r}: only a leading '*.' is allowed")
         return v
 
+    @model_validator(mode="after")
+    def _options_valid(self) -> ProbeModule:
+        # the options are otherwise only read at the first request: check them now, with a
+        # stand-in target, so check-config and the start refuse what a request would
+        try:
+            self.check_config(_STAND_IN[self.type], self.timeout)
+        except ValidationError as e:
+            problems = []
+            for err in e.errors():
+                where = ".".join(str(p) for p in err["loc"] if not str(p)[:1].isupper())
+                msg = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown option"
+                problems.append(f"options.{where}: {msg}" if where else f"options: {msg}")
+            raise ValueError("; ".join(problems)) from None
+        return self
+
     def allows(self, target: str) -> bool:
-        host = _host_of(target)
+        return self.admit(target) is not None
+
+    def admit(self, target: str) -> ProbeTarget | None:
+        """The parsed target when the allow-list admits it, else None.
+
+        The check is then built from `ProbeTarget.target`, which re-parses to the same host
+        and port, so what was checked is what gets connected to."""
+        try:
+            parsed = parse_target(self.type, target)
+        except ValueError:
+            return None
+        ip = parsed.ip
+        if ip is not None and ip.version == 6 and ip.ipv4_mapped is not None:
+            # a dual-stack socket connects to the IPv4 address inside: judge that one
+            ip = ip.ipv4_mapped
         for allowed in self.targets:
             if target == allowed:
-                return True
+                return parsed
             if allowed.startswith("*."):
-                if host and fnmatch.fnmatchcase(host.lower(), allowed.lower()):
-                    return True
+                if ip is None and fnmatch.fnmatchcase(parsed.host, allowed.lower()):
+                    return parsed
+                continue
+            if "/" not in allowed or ip is None:
                 continue
             try:
                 net = ipaddress.ip_network(allowed, strict=False)
             except ValueError:
                 continue
-            try:
-                if host and ipaddress.ip_address(host) in net and "/" in allowed:
-                    return True
-            except ValueError:
-                continue
-        return False
+            if ip.version == net.version and ip in net:
+                return parsed
+        return None
 
     def check_config(self, target: str, timeout: float) -> CheckConfig:
         data = {**self.options, "name": "probe", "type": self.type, "target": target,
@@ -65,14 +105,78 @@ class ProbeModule(StrictModel):
         return model.model_validate(data)  # type: ignore[return-value]
 
 
-def _host_of(target: str) -> str:
-    """The host part of a URL, host:port, [v6]:port or bare host."""
-    t = target
-    if "://" in t:
-        t = t.split("://", 1)[1]
-    t = t.split("/", 1)[0].rsplit("@", 1)[-1]
-    if t.startswith("["):
-        return t[1:].split("]", 1)[0]
-    if t.count(":") == 1:
-        return t.split(":", 1)[0]
-    return t
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """One parse of a /probe target: `target` is the text the check is built from, `host`
+    the host the connection goes to (lower case), `ip` that host when it is an address."""
+
+    target: str
+    host: str
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+
+
+_HOSTNAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
+_DEFAULT_PORT = {"tcp": None, "dns": 53, "ssh": 22}
+_STAND_IN = {"http": "http://probe.invalid/", "tcp": "probe.invalid:1", "dns": "127.0.0.1",
+             "icmp": "127.0.0.1", "ssh": "probe.invalid"}
+
+
+def parse_target(check_type: str, target: str) -> ProbeTarget:
+    """Parse a target the way its collector will (httpx.URL for http, split_host_port for
+    host:port), and refuse any spelling whose meaning depends on who reads it."""
+    if check_type == "http":
+        try:
+            url = httpx.URL(target)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise ValueError(f"invalid URL: {e}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("expected http://host/ or https://host/")
+        if url.userinfo:
+            raise ValueError("credentials in the URL")
+        text = str(url)
+        again = httpx.URL(text)
+        if (again.host, again.port, again.scheme) != (url.host, url.port, url.scheme):
+            raise ValueError("the URL does not parse the same way twice")
+        return ProbeTarget(text, *_host(url.host))
+    if check_type == "icmp":
+        host, port = split_host_port(target, default_port=0, what="target")
+        if port:
+            raise ValueError("icmp targets have no port")
+        host, ip = _host(host)
+        return ProbeTarget(str(ip) if ip else host, host, ip)
+    host, port = split_host_port(target, default_port=_DEFAULT_PORT.get(check_type),
+                                 what="target")
+    host, ip = _host(host)
+    return ProbeTarget(join_host_port(str(ip) if ip else host, port), host, ip)
+
+
+def _host(host: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
+    h = host.lower()
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+            raise ValueError("scoped IPv6 address")
+        return str(ip), ip
+    bare = h.rstrip(".")
+    try:
+        # glibc's resolver reads 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 as addresses
+        socket.inet_aton(bare)
+        numeric = True
+    except OSError:
+        numeric = False
+    if numeric or (bare != h and _is_ip(bare)):
+        raise ValueError(f"ambiguous address spelling {host!r}")
+    if not _HOSTNAME.fullmatch(h):
+        raise ValueError(f"not a host name: {host!r}")
+    return h, None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

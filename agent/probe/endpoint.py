@@ -36,19 +36,23 @@ def make_handler(get_config: Callable[[], AgentConfig]) -> ProbeHandler:
         module = modules.get(module_name)
         if module is None:
             return 400, "text/plain; charset=utf-8", f"unknown module {module_name!r}\n".encode()
-        if not module.allows(target):
+        admitted = module.admit(target)
+        if admitted is None:
             return 403, "text/plain; charset=utf-8", (
                 f"target {target!r} is not allowed by module {module_name!r}\n".encode())
         timeout = module.timeout
         if scrape_timeout is not None:
             timeout = max(0.1, min(timeout, scrape_timeout - BLACKBOX_OFFSET))
         try:
-            check = module.check_config(target, timeout)
+            check = module.check_config(admitted.target, timeout)
         except ValueError as e:
             msg = str(e).splitlines()[0]
             return 400, "text/plain; charset=utf-8", f"bad target for module: {msg}\n".encode()
         cls = REGISTRY[module.type]
         collector = cls(check)  # type: ignore[call-arg]
+        if hasattr(collector, "redirect_guard"):
+            # a redirect is a new target: it has to pass the same allow-list
+            collector.redirect_guard = lambda url: module.admit(url) is not None
         started = time.perf_counter()
         try:
             obs = await collector.collect(Context(Deadline(timeout), cfg.site, "probe"))

@@ -22,6 +22,8 @@ import builtins
 import re
 import ssl
 import time
+import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -51,7 +53,7 @@ else:
 
 PHASES = ("dns", "connect", "tls", "first_byte", "transfer", "total")
 _REDIRECTS = {301, 302, 303, 307, 308}
-_STATUS_RE = re.compile(r"^\s*(\d)xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$", re.IGNORECASE)
+_STATUS_RE = re.compile(r"^\s*([1-5])xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$", re.IGNORECASE)
 
 
 def _parse_status(item: int | str) -> tuple[int, int]:
@@ -120,6 +122,28 @@ class HttpConfig(CheckConfig):
             except re.error as e:
                 raise ValueError(f"invalid regex {pattern!r}: {e}") from None
         return v
+
+
+class _BoundedDecoder:
+    """Content-Encoding gzip/deflate/identity, never inflating more than it is asked for."""
+
+    def __init__(self, encoding: str) -> None:
+        enc = encoding.strip().lower()
+        self._d: Any
+        if enc in ("gzip", "x-gzip"):
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._d = zlib.decompressobj()
+        elif enc in ("", "identity"):
+            self._d = None
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """At most room + 1 bytes: one more than room says the body is too big."""
+        if self._d is None:
+            return data
+        return bytes(self._d.decompress(data, max(0, room) + 1))
 
 
 class _Trace:
@@ -210,6 +234,8 @@ class HttpCollector:
     )
 
     def __init__(self, config: HttpConfig) -> None:
+        # /probe sets this so that a redirect has to pass the module's allow-list too
+        self.redirect_guard: Callable[[str], bool] | None = None
         self.config = config
         self._ranges = [_parse_status(c) for c in config.valid_status_codes]
         self._must = [re.compile(p) for p in config.body_must_match]
@@ -275,6 +301,7 @@ class HttpCollector:
                     headers.pop(name, None)
             headers["Host"] = url.netloc.decode("ascii")
             headers.setdefault("User-Agent", USER_AGENT)
+            headers.setdefault("Accept-Encoding", "gzip, deflate")  # what _BoundedDecoder reads
             request = client.build_request(
                 method, url.copy_with(host=res.address), headers=headers,
                 content=body.encode() if body is not None else None,
@@ -290,6 +317,8 @@ class HttpCollector:
                     if redirects > cfg.max_redirects:
                         return f"too many redirects (more than {cfg.max_redirects})"
                     url = url.join(location)
+                    if self.redirect_guard is not None and not self.redirect_guard(str(url)):
+                        return f"redirect to {url} is not allowed by the probe module"
                     if response.status_code == 303 or (
                             response.status_code in (301, 302) and method == "POST"):
                         method, body = "GET", None
@@ -321,12 +350,21 @@ class HttpCollector:
         chunks: list[bytes] = []
         size = 0
         too_big = False
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cfg.max_body_bytes:
-                too_big = True
-                break
-            chunks.append(chunk)
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            decoder = _BoundedDecoder(encoding)
+            # our own decoder, not httpx's: that one inflates a whole network chunk at once,
+            # and 64 KiB of a gzip bomb is 64 MiB
+            async for raw in response.aiter_raw():
+                chunk = decoder.feed(raw, cfg.max_body_bytes - size)
+                size += len(chunk)
+                if size > cfg.max_body_bytes:
+                    too_big = True
+                    break
+                chunks.append(chunk)
+        except (ValueError, zlib.error) as e:
+            trace.phases["transfer"] += time.monotonic() - t0
+            return f"cannot decode the body ({encoding}): {e}"
         trace.phases["transfer"] += time.monotonic() - t0
         samples.append(Sample.of("pantau_http_body_bytes", size))
         if not any(lo <= status <= hi for lo, hi in self._ranges):

@@ -196,6 +196,10 @@ class SnmpDevice(StrictModel):
                               " x 4 at most.")
     retries: int = Field(1, ge=0, le=5)
     max_repetitions: int = Field(25, ge=1, le=100)
+    max_varbinds: int = Field(
+        50_000, ge=100, le=10_000_000,
+        description="A table walk stops (and the poll fails) after this many values: a "
+        "device answering an endless walk cannot grow the agent's memory.")
     labels: dict[str, str] = Field(default_factory=dict)
 
     def host_port(self) -> tuple[str, int]:
@@ -308,7 +312,8 @@ class SnmpCollector:
             secret = resolve_secret(self.auth.community, self.auth.community_file, "community")
             assert secret is not None
             self._target = V2cTarget(host, port, secret.get_secret_value(), self.device.timeout,
-                                     self.device.retries, self.device.max_repetitions)
+                                     self.device.retries, self.device.max_repetitions,
+                                     self.device.max_varbinds)
         if self._target is None:
             engine = self._engines.get(loop)
             if engine is None:
@@ -318,7 +323,7 @@ class SnmpCollector:
             transport = await cls.create((host, port), timeout=self.device.timeout,
                                          retries=self.device.retries)
             self._target = Target(engine, self.auth.auth_data(), transport, self.auth.version,
-                                  self.device.max_repetitions)
+                                  self.device.max_repetitions, self.device.max_varbinds)
         return self._target
 
     def _count(self, reason: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from collectors.base import Deadline
-from collectors.snmp.walk import OID, SnmpError, absorb_round, walk_timeout
+from collectors.snmp.walk import OID, SnmpError, absorb_round, check_size, walk_timeout
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,9 @@ class _Mux(asyncio.DatagramProtocol):
         self.waiting: dict[int, tuple[tuple[str, int], asyncio.Future[bytes]]] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self.users = 0
+        # datagrams from a device we are waiting on that answer nothing we asked (garbage,
+        # another request id): "silent" would blame the community, which sends admins astray
+        self.stray: dict[tuple[str, int], int] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -257,14 +260,22 @@ class _Mux(asyncio.DatagramProtocol):
             _, s, e = _header(data, pos, pdu_end)
             rid = _dec_int(data, s, e)
         except (_Malformed, IndexError):
+            self._stray(addr)
             return
         entry = self.waiting.get(rid)
         if entry is None:
+            self._stray(addr)
             return
         (host, port), fut = entry
         if addr[1] != port or addr[0] != host or fut.done():
             return  # only the device we asked may answer
         fut.set_result(data)
+
+
+    def _stray(self, addr: tuple[Any, ...]) -> None:
+        key = (str(addr[0]), int(addr[1]))
+        if any(a == key for a, _ in self.waiting.values()):  # only devices being asked
+            self.stray[key] = self.stray.get(key, 0) + 1
 
 
 _MUXES: dict[tuple[int, int], _Mux] = {}
@@ -304,8 +315,9 @@ class V2cTarget:
     version = "2c"
 
     def __init__(self, host: str, port: int, community: str, timeout: float, retries: int,
-                 max_repetitions: int = 25) -> None:
+                 max_repetitions: int = 25, max_varbinds: int = 50_000) -> None:
         self.community = community.encode()
+        self.max_varbinds = max_varbinds
         self.timeout = timeout
         self.retries = retries
         self.max_repetitions = max_repetitions
@@ -340,6 +352,7 @@ class V2cTarget:
             self._mux = await _acquire(self._family)
         mux = self._mux
         loop = asyncio.get_running_loop()
+        strays = mux.stray.pop(addr, 0)
         for _ in range(self.retries + 1):
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -361,6 +374,10 @@ class V2cTarget:
                 raise SnmpError("malformed SNMP response from the device")
             self.answered = True
             return status, index, vbs
+        if mux.stray.pop(addr, 0) > 0 or strays:
+            raise SnmpError("the device answered, but not to our requests (garbage or a wrong "
+                            "request id): a broken agent or something else on that port, "
+                            "not a community problem")
         raise _Silent("no response (device unreachable, or wrong community: agents stay "
                       "silent)")
 
@@ -409,6 +426,7 @@ class V2cTarget:
             if not vbs:
                 break
             active = absorb_round(active, vbs, out, current)
+            check_size(out, self.max_varbinds)
         return out
 
 

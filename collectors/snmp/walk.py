@@ -97,6 +97,7 @@ class Target:
     transport: Any
     version: str
     max_repetitions: int = 25
+    max_varbinds: int = 50_000
 
     def forget_peer(self) -> bool:
         """Drop the engine's cached engine id and boots/time for this device.
@@ -192,7 +193,16 @@ class Target:
             if not vbs:
                 break
             active = absorb_round(active, vbs, out, current)
+            check_size(out, self.max_varbinds)
         return out
+
+
+def check_size(out: dict[OID, dict[OID, Any]], limit: int) -> None:
+    """A walk holds every value until it ends: bound it by count as well as by time."""
+    n = sum(len(v) for v in out.values())
+    if n > limit:
+        raise SnmpError(f"walk stopped after {n} values (max_varbinds {limit}): the device "
+                        "keeps answering with new OIDs")
 
 
 def walk_timeout(roots: Sequence[OID]) -> SnmpError:

@@ -49,7 +49,7 @@ class SshTimeout(SshError):
 
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """Split host[:port] or [v6]:port; raise ValueError naming what is wrong."""
+    """Split host[:port] or [v6]:port with the one host:port parser; ValueError says why."""
     return split_host_port(target, default_port, what="SSH target")
 
 

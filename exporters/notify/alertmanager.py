@@ -113,7 +113,7 @@ class AlertmanagerNotifier:
             msg = redact(f"alertmanager {self.cfg.url}: {type(e).__name__}: {e}", self._secret)
             raise DeliveryError(msg) from None
         if r.status_code >= 300:
-            raise http_error(r.status_code, r.text, f"alertmanager {self.cfg.url}")
+            raise http_error(r.status_code, r.text, f"alertmanager {self.cfg.url}", self._secret)
 
     async def aclose(self) -> None:
         await self._client.aclose()

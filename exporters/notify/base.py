@@ -8,6 +8,7 @@ offline is delivered with the words and times of the moment it happened.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -93,8 +94,24 @@ for _name in ("httpx", "httpcore", "httpcore.http11", "httpcore.http2", "httpcor
     logging.getLogger(_name).addFilter(REDACT)
 
 
-def http_error(status: int, body: str, what: str) -> DeliveryError:
+# What a receiver may echo back in an error body: an auth scheme and its credential, a
+# key=value credential, or a long token-like word. Receivers do echo requests (a 401 quoting
+# the Authorization header), so no answer is logged without this.
+_CREDENTIAL = re.compile(
+    r"(?i)\b(bearer|basic|token|bot|secret|password|passwd|api[_-]?key|authorization)"
+    r"(\s*[:=]\s*|\s+)[^\s,;&\"']+")
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.:]{24,}")
+
+
+def filter_body(body: str, *secrets: str) -> str:
+    """An HTTP answer as it may appear in a log: secrets, credentials, long tokens removed."""
+    text = redact(" ".join(body.split()), *secrets, *REDACT.secrets)
+    text = _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
+    return _TOKENISH.sub("<redacted>", text)
+
+
+def http_error(status: int, body: str, what: str, *secrets: str) -> DeliveryError:
     """Map an HTTP answer to retry or give up: 408/429/5xx are worth retrying, other 4xx not."""
-    snippet = " ".join(body.split())[:200]
+    snippet = filter_body(body[:2000], *secrets)[:200]
     permanent = 400 <= status < 500 and status not in (408, 425, 429)
     return DeliveryError(f"{what} answered HTTP {status}: {snippet}", permanent=permanent)

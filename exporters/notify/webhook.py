@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
 from collectors.common.version import USER_AGENT
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
-from exporters.notify.base import DeliveryError, Notification, http_error, redact
+from exporters.notify.base import REDACT, DeliveryError, Notification, http_error, redact
 
 if TYPE_CHECKING:
     import httpx
@@ -32,7 +32,8 @@ SIGNATURE_HEADER = "X-Pantau-Signature"
 class WebhookReceiver(StrictModel):
     name: str = Field(min_length=1, description="Receiver name used in logs and metrics.")
     type: Literal["webhook"]
-    url: str = Field(description="Where to POST the JSON.")
+    url: Secret = Field(description="Where to POST the JSON; a secret (a Slack-style URL is "
+                        "the credential), masked in --print-config and logs.")
     timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
     tls_config: TLSConfig = Field(default_factory=TLSConfig,
                                   description="How the server's certificate is verified.")
@@ -40,13 +41,14 @@ class WebhookReceiver(StrictModel):
         None, description="If set, X-Pantau-Signature: sha256=<hex HMAC of the body>."
     )
     hmac_secret_file: Path | None = Field(None, description="Read hmac_secret from this file.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    headers: dict[str, Secret] = Field(
+        default_factory=dict, description="Extra HTTP headers; values are secrets.")
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"invalid url {v!r}: must start with http:// or https://")
+    def _url(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("invalid url: must start with http:// or https://")
         return v
 
     @model_validator(mode="after")
@@ -90,24 +92,30 @@ class WebhookNotifier:
         self.cfg = cfg
         self.name = cfg.name
         self._secret = cfg.hmac_secret.get_secret_value().encode() if cfg.hmac_secret else b""
+        self._url = cfg.url.get_secret_value()
+        self._headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
+        # httpx logs every request URL at INFO, and the URL is the credential
+        self._secrets = [self._url, *self._headers.values()]
+        REDACT.secrets.update(s for s in self._secrets if s)
         self._client = httpx.AsyncClient(verify=cfg.tls_config.client_context(),
                                          follow_redirects=False,
                                          headers={"User-Agent": USER_AGENT})
 
     async def send(self, n: Notification, budget: float) -> None:
         body = json.dumps(webhook_body(n), ensure_ascii=False).encode()
-        headers = {**self.cfg.headers, "Content-Type": "application/json",
+        headers = {**self._headers, "Content-Type": "application/json",
                    "Idempotency-Key": n.uid}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         try:
-            r = await self._client.post(self.cfg.url, content=body, headers=headers,
+            r = await self._client.post(self._url, content=body, headers=headers,
                                         timeout=min(budget, self.cfg.timeout))
         except httpx.HTTPError as e:
-            msg = f"webhook {self.cfg.url}: {type(e).__name__}: {e}"
-            raise DeliveryError(redact(msg, self._secret.decode())) from None
+            msg = f"webhook {self.cfg.name}: {type(e).__name__}: {e}"
+            raise DeliveryError(redact(msg, self._secret.decode(), *self._secrets)) from None
         if r.status_code >= 300:
-            raise http_error(r.status_code, r.text, f"webhook {self.cfg.name}")
+            raise http_error(r.status_code, r.text, f"webhook {self.cfg.name}",
+                             self._secret.decode(), *self._secrets)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -137,7 +137,8 @@ class RemoteWriteConfig(StrictModel):
     bearer_token: Secret | None = None
     bearer_token_file: Path | None = None
     tls_config: TLSConfig = Field(default_factory=TLSConfig)
-    headers: dict[str, str] = Field(default_factory=dict)  # e.g. X-Scope-OrgID for Mimir
+    # e.g. X-Scope-OrgID for Mimir; values are secrets: a tenant id or a token may be in them
+    headers: dict[str, Secret] = Field(default_factory=dict)
     proxy_url: str | None = None
     timeout: Duration = 30.0
     batch_size: int = Field(default=2000, ge=1, le=100_000)
@@ -163,7 +164,7 @@ class RemoteWriteConfig(StrictModel):
 
     @field_validator("headers")
     @classmethod
-    def _headers_valid(cls, v: dict[str, str]) -> dict[str, str]:
+    def _headers_valid(cls, v: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for name in v:
             if name.lower() in _RESERVED_HEADERS:
                 raise ValueError(f"header {name!r} is set by pantau; use basic_auth or "
@@ -262,8 +263,9 @@ class RemoteWriter:
         self._client = httpx.AsyncClient(
             verify=verify, auth=auth, timeout=self.config.timeout, trust_env=False,
             proxy=self.config.proxy_url,
-            headers={"User-Agent": USER_AGENT, **self.config.headers, **rw_proto.HEADERS,
-                     **self.config.auth_headers()},
+            headers={"User-Agent": USER_AGENT,
+                     **{k: v.get_secret_value() for k, v in self.config.headers.items()},
+                     **rw_proto.HEADERS, **self.config.auth_headers()},
         )
         log.info("remote write to %s (%d samples queued on disk from before)",
                  self.config.safe_url(), self.queue.samples)

@@ -12,9 +12,9 @@ from types import TracebackType
 class Tarpit:
     """Use as a context manager; `port` to connect to, `count()` for connections accepted."""
 
-    def __init__(self, backlog: int = 64) -> None:
+    def __init__(self, backlog: int = 64, host: str = "127.0.0.1") -> None:
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.port = int(self.sock.getsockname()[1])

@@ -276,3 +276,52 @@ def test_alerting_reports_full_disk_and_keeps_monitoring(
 
         asyncio.run(scenario())
     assert "disk full" in caplog.text
+
+
+def test_deleted_database_is_noticed_and_replaced(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Deleting history.db under a running agent: the next write notices (inode check), says
+    so, and goes to a new file at the same path instead of into the deleted one."""
+    h = History.open(tmp_path, "kantor")
+    try:
+        h.record([ChangeRow("a", 1.0, "up", "down", "timeout", "a", "firing")], [], [])
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                (tmp_path / (DB_NAME + suffix)).unlink()
+        h.record([ChangeRow("a", 2.0, "down", "up", "ok", "a", "resolved")], [], [])
+        assert h.lost == 1
+        assert "was deleted or replaced" in caplog.text
+    finally:
+        h.close()
+    again = History.open(tmp_path, "kantor")  # what a restart would find
+    try:
+        assert [c.new for c in again.state_changes()] == ["up"]
+    finally:
+        again.close()
+
+
+def test_unreadable_database_is_not_called_corrupt(tmp_path: Path) -> None:
+    """Only integrity_check may call a database corrupt: a file SQLite cannot read right now
+    (here locked by another writer; a read-only state dir is the same case) is a
+    HistoryError, and the healthy file is never moved aside."""
+    h = History.open(tmp_path, "kantor")
+    h.record([ChangeRow("a", 1.0, "up", "down", "timeout", "a", "firing")], [], [])
+    h.close()
+    locker = sqlite3.connect(tmp_path / DB_NAME, timeout=0)
+    locker.execute("PRAGMA journal_mode=DELETE")
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    conn = sqlite3.connect(tmp_path / DB_NAME, timeout=0.2)
+    try:
+        with pytest.raises(HistoryError, match="locked"):
+            History._integrity_problem(conn)
+    finally:
+        conn.close()
+        locker.rollback()
+        locker.close()
+    assert not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    h = History.open(tmp_path, "kantor")
+    try:
+        assert [c.new for c in h.state_changes()] == ["down"]
+    finally:
+        h.close()
