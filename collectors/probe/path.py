@@ -155,14 +155,6 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
               known: Path | None) -> tuple[list[HopResult], bool, bool]:
     """Per-hop results from one run's answers by TTL, and (target reached, path longer than
     probed). Hops beyond the last answering one keep their known addresses."""
-    reached_at = min((ttl for ttl, rs in replies.items()
-                      if any(r is not None and r.responder == target and r.kind != "ttl_exceeded"
-                             for r in rs)), default=None)
-    last = max(replies) if replies else 0
-    longer = reached_at is None and any(
-        r is not None and r.kind == "ttl_exceeded" for r in replies.get(last, []))
-    hops = reached_at or (len(known) if known else max(
-        (ttl for ttl, rs in replies.items() if any(rs)), default=0))
     # A router with no route on answers "unreachable" to every probe behind it: those answers
     # belong to its own hop, not to the hops it could not reach.
     first_seen: dict[str, int] = {}
@@ -170,14 +162,25 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
         for r in replies[ttl]:
             if r is not None:
                 first_seen.setdefault(r.responder, ttl)
+    answers: dict[int, list[Reply]] = {
+        ttl: [r for r in rs if r is not None and not (
+            r.kind == "unreachable" and r.responder != target
+            and first_seen[r.responder] < ttl)]
+        for ttl, rs in replies.items()}
+    reached_at = min((ttl for ttl, rs in answers.items()
+                      if any(r.responder == target and r.kind != "ttl_exceeded" for r in rs)),
+                     default=None)
+    last = max(answers) if answers else 0
+    longer = reached_at is None and any(r.kind == "ttl_exceeded"
+                                        for r in answers.get(last, []))
+    hops = reached_at or (len(known) if known else max(
+        (ttl for ttl, rs in answers.items() if rs), default=0))
     results: list[HopResult] = []
     for ttl in range(1, hops + 1):
         res = HopResult(ttl, sent)
-        for r in replies.get(ttl, []):
-            if r is not None and not (r.kind == "unreachable" and r.responder != target
-                                      and first_seen[r.responder] < ttl):
-                res.rtts.append(r.rtt)
-                res.responders[r.responder] += 1
+        for r in answers.get(ttl, []):
+            res.rtts.append(r.rtt)
+            res.responders[r.responder] += 1
         if res.responders:
             res.address = res.responders.most_common(1)[0][0]
         elif known and ttl <= len(known) and known[ttl - 1]:
@@ -279,7 +282,7 @@ class PathCollector:
                     samples.append(Sample.of(HOP_RTT.name, ms / 1000, hop=hop,
                                              address=h.address, stat=stat))
                 row.update({f"{k}_ms": v for k, v in figures.items()},
-                           last_ms=round(h.rtts[-1] * 1000, 3))
+                           last_ms=round(h.rtts[-1] * 1000, 3), rtts_ms=st.rtts)
             rows.append(row)
         reason = ""
         if not reached and len(hops) >= cfg.max_hops:
