@@ -1,8 +1,10 @@
 """`pantau path TARGET`: every hop to a target with its loss and latency, MTR-style — a live
 table for the admin, `--report` for a text to paste to the ISP, `--json` for scripts.
 
-Runs the `type: path` collector `--count` times, one probe per hop each cycle (`--interval`
-apart, as mtr does), and adds the cycles up. Exit 0 when the target answered, 1 when it did
+Sends `--count` probes per hop, one round every `--interval` (as mtr does), in batches of
+rounds that each last about two seconds (one `type: path` collector run per batch, so a lost
+probe costs one --probe-timeout per batch, not per round); the table is refreshed after every
+batch and the batches are added up. Exit 0 when the target answered, 1 when it did
 not, 2 on bad input.
 """
 
@@ -121,11 +123,13 @@ def path(
         raise fail(str(e)) from None
     if not 1 <= count <= 10000:
         raise fail("--count: between 1 and 10000")
+    batch = max(1, min(10, count, int(2 / gap)))
+    run_for = (batch - 1) * gap + wait
     try:
         cfg = PathConfig.model_validate({
             "name": "cli", "type": "path", "target": target, "max_hops": max_hops,
-            "probes": 1, "probe_timeout": wait, "timeout": wait + 1, "interval": wait + 2,
-            "ip_version": ip_version})
+            "probes": batch, "packet_interval": gap, "probe_timeout": wait,
+            "timeout": run_for + 1, "interval": run_for + 2, "ip_version": ip_version})
     except ValidationError as e:
         errs = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'target'}: "
                          f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
@@ -151,7 +155,10 @@ def path(
             display.start()
         try:
             next_at = time.monotonic()
-            for _ in range(count):
+            left = count
+            while left > 0:
+                collector.config.probes = min(batch, left)
+                left -= collector.config.probes
                 obs = await collector.collect(Context(Deadline(cfg.timeout), "cli", "path"))
                 if "hops" not in obs.details:
                     state.update(reason=obs.reason, success=False)
@@ -163,7 +170,7 @@ def path(
                 state.update(reason=obs.reason, success=obs.success)
                 if display is not None:
                     display.update(_table(target, _sorted(), obs.reason), refresh=True)
-                next_at += gap
+                next_at += gap * collector.config.probes
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         finally:
             if display is not None:

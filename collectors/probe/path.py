@@ -152,9 +152,11 @@ class HopResult:
 
 
 def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
-              known: Path | None) -> tuple[list[HopResult], bool, bool]:
+              known: Path | None, target_ttl: int | None = None,
+              ) -> tuple[list[HopResult], bool, bool]:
     """Per-hop results from one run's answers by TTL, and (target reached, path longer than
-    probed). Hops beyond the last answering one keep their known addresses."""
+    probed). Hops beyond the last answering one keep their known addresses. `target_ttl` is
+    where the target answered before."""
     # A router with no route on answers "unreachable" to every probe behind it: those answers
     # belong to its own hop, not to the hops it could not reach.
     first_seen: dict[str, int] = {}
@@ -170,6 +172,11 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
     reached_at = min((ttl for ttl, rs in answers.items()
                       if any(r.responder == target and r.kind != "ttl_exceeded" for r in rs)),
                      default=None)
+    if (target_ttl and reached_at and reached_at > target_ttl
+            and not any(answers.get(t) for t in range(target_ttl, reached_at))):
+        # every probe at the target's own TTL was lost, one further got through: the target
+        # has not moved (a path that really grew answers Time Exceeded there)
+        reached_at = target_ttl
     last = max(answers) if answers else 0
     longer = reached_at is None and any(r.kind == "ttl_exceeded"
                                         for r in answers.get(last, []))
@@ -246,7 +253,8 @@ class PathCollector:
         except OSError as e:
             return self._failed(f"cannot send to {address}: {e.strerror or e}", started)
         sent = max((len(v) for v in replies.values()), default=0)
-        hops, reached, longer = summarise(replies, address, sent, self.tracker.path)
+        hops, reached, longer = summarise(replies, address, sent, self.tracker.path,
+                                           self._probe_to)
         if reached:
             self._probe_to = len(hops)
             self.tracker.observe([frozenset(h.responders) for h in hops])

@@ -231,7 +231,8 @@ class ChainLab:
         self._routes()
 
     def ecmp(self) -> None:
-        """Per-packet load balancing at isp_edge over isp_core and isp_alt (alternating)."""
+        """Per-packet load balancing at isp_edge over isp_core and isp_alt (at random: a
+        round-robin counter would alias with probes sent in rounds of a fixed size)."""
         self.use_primary()
         edge = self.ns["isp_edge"]
         _run(["ip", "-n", edge, "route", "replace", "default", "via", addr("alt1", "far"),
@@ -239,7 +240,7 @@ class ChainLab:
         _run(["ip", "-n", edge, "rule", "add", "fwmark", "1", "lookup", "101"])
         self._nft("isp_edge", f"table ip pantau_ecmp {{\n  chain pre {{ type filter hook "
                               f"prerouting priority -150; policy accept;\n"
-                              f"    ip daddr {self.target} meta mark set numgen inc mod 2\n"
+                              f"    ip daddr {self.target} meta mark set numgen random mod 2\n"
                               f"  }}\n}}\n")
 
     def no_ecmp(self) -> None:

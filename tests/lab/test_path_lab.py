@@ -1,0 +1,224 @@
+"""The path check over a chain of real routers (tests/lab/chain.py), seen from the office:
+the exact hop list, injected loss on hop k showing on k and beyond and not before, a silent
+hop, agreement with `mtr --report` (mtr-tiny) on the same path at the same moment, route
+changes counted once and ECMP alternation not at all.
+
+Tolerances: loss is a random draw (nftables numgen) per packet, so a measured loss over n
+probes has a standard deviation of sqrt(p(1-p)/n); the bounds below are at least 3 of them.
+Hops in front of the lossy one see no injected loss at all and must measure (almost) none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab.chain import ChainLab, wait_reachable
+
+RUNNER = str(Path(__file__).with_name("probe_runner.py"))
+PANTAU = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "pantau")
+
+
+@pytest.fixture(scope="module")
+def _chain_module() -> Iterator[ChainLab]:
+    with ChainLab() as lab:
+        wait_reachable(lab)
+        yield lab
+
+
+@pytest.fixture
+def chain(_chain_module: ChainLab) -> Iterator[ChainLab]:
+    yield _chain_module
+    _chain_module.reset()
+
+
+def path_check(lab: ChainLab, **kw: Any) -> dict[str, Any]:
+    return {"name": "portal-path", "type": "path", "target": lab.target, "timeout": "5s",
+            "probes": 10, "packet_interval": "20ms", "probe_timeout": "500ms", **kw}
+
+
+def run_path(lab: ChainLab, runs: int = 1, interval: float = 0.5,
+             **kw: Any) -> list[dict[str, Any]]:
+    """`runs` runs of one path check (one collector, so it keeps its state) in the office."""
+    spec = {"checks": [path_check(lab, **kw)], "runs": runs, "interval": interval,
+            "all_details": True}
+    res = lab.exec("office", [lab.python_exe, RUNNER, json.dumps(spec)],
+                   timeout=30 + runs * (interval + 6), check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+def series(rec: dict[str, Any], name: str) -> dict[str, float]:
+    """hop -> value of one per-hop family (stat=avg for RTT)."""
+    out = {}
+    for n, labels, v in rec["samples"]:
+        if n == name and labels.get("stat", "avg") == "avg":
+            out[labels["hop"]] = v
+    return out
+
+
+def value(rec: dict[str, Any], name: str) -> float:
+    return next(v for n, _, v in rec["samples"] if n == name)
+
+
+def test_exact_hop_list(chain: ChainLab) -> None:
+    (rec,) = run_path(chain)
+    assert rec["success"], rec["reason"]
+    assert [h["address"] for h in rec["details"]["hops"]] == chain.hops
+    assert value(rec, "pantau_path_hops") == len(chain.hops) == 5
+    addrs = {labels["hop"]: labels["address"] for n, labels, _ in rec["samples"]
+             if n == "pantau_path_hop_loss_ratio"}
+    assert addrs == {str(i + 1): a for i, a in enumerate(chain.hops)}
+    assert all(v == 0 for v in series(rec, "pantau_path_hop_loss_ratio").values())
+    assert all(0 < v < 0.05 for v in series(rec, "pantau_path_hop_rtt_seconds").values())
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_loss_on_hop_k_shows_on_k_and_beyond_not_before(chain: ChainLab, k: int) -> None:
+    ratio = 0.3
+    chain.loss_at(k, ratio)
+    recs = run_path(chain, runs=3, interval=0.3, probes=50, packet_interval="10ms")
+    n = 3 * 50
+    lost: dict[int, float] = {}
+    for hop in range(1, 6):
+        lost[hop] = sum(series(r, "pantau_path_hop_loss_ratio")[str(hop)] for r in recs) / 3
+    print(f"loss {ratio} at hop {k}, {n} probes per hop: measured {lost}")
+    tolerance = 0.12  # 3.2 standard deviations of a 0.3 loss over 150 probes
+    for hop, measured in lost.items():
+        if hop < k:
+            assert measured <= 0.02, f"hop {hop} in front of the lossy hop {k}: {measured}"
+        else:
+            assert abs(measured - ratio) <= tolerance, f"hop {hop}: {measured} vs {ratio}"
+
+
+def test_silent_hop(chain: ChainLab) -> None:
+    chain.silent(3)
+    (rec,) = run_path(chain)
+    assert rec["success"], rec["reason"]
+    hops = rec["details"]["hops"]
+    assert [h["silent"] for h in hops] == [False, False, True, False, False]
+    assert hops[2]["address"] == "*"
+    assert [h["address"] for i, h in enumerate(hops) if i != 2] == \
+        [a for i, a in enumerate(chain.hops) if i != 2]
+    silent = {labels["hop"]: v for n, labels, v in rec["samples"]
+              if n == "pantau_path_hop_silent"}
+    assert silent == {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}
+    loss = series(rec, "pantau_path_hop_loss_ratio")
+    assert "3" not in loss and all(v == 0 for v in loss.values())
+
+
+def test_cut_names_the_last_answering_hop(chain: ChainLab) -> None:
+    proc = _loop(chain, 4)
+    recs = []
+    for i, rec in enumerate(_lines(proc, 4, 60)):
+        recs.append(rec)
+        if i == 1:
+            chain.cut("peer")  # between hop 3 (isp_core) and hop 4 (internet)
+    proc.wait(10)
+    assert recs[0]["success"] and recs[1]["success"]
+    rec = recs[-1]
+    assert not rec["success"]
+    assert "after hop 3 10.210.2.1" in rec["reason"], rec["reason"]
+    hops = rec["details"]["hops"]
+    # the hops behind the break keep their addresses and show the loss
+    assert [h["address"] for h in hops] == chain.hops
+    assert [h["loss"] for h in hops[3:]] == [1.0, 1.0]
+    assert not any(h["silent"] for h in hops)
+
+
+def _mtr(lab: ChainLab, count: int, interval: float) -> subprocess.Popen[str]:
+    return lab.popen("office", ["mtr", "--report", "--report-wide", "-n", "-c", str(count),
+                                "-i", str(interval), lab.target],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def parse_mtr(text: str) -> list[tuple[str, float]]:
+    """(address or ???, loss ratio) per hop of an `mtr --report` text."""
+    hops = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*\d+\.\|--\s+(\S+)\s+([\d.]+)%?", line)
+        if m:
+            hops.append((m.group(1), float(m.group(2)) / 100))
+    return hops
+
+
+def test_same_as_mtr_report(chain: ChainLab) -> None:
+    chain.silent(2)
+    chain.loss_at(4, 0.3)
+    count = 100
+    mtr = _mtr(chain, count, 0.05)
+    res = chain.exec("office", [PANTAU, "path", chain.target, "-c", str(count),
+                                "--interval", "50ms", "--probe-timeout", "500ms", "--json"],
+                     check=False, timeout=120)
+    out, err = mtr.communicate(timeout=120)
+    assert mtr.returncode == 0, err
+    assert res.returncode == 0, res.stderr
+    ours = [("???" if h["silent"] else h["address"], h["loss"])
+            for h in json.loads(res.stdout)["hops"]]
+    theirs = parse_mtr(out)
+    print("pantau:", ours, "\nmtr:   ", theirs)
+    assert [a for a, _ in ours] == [a for a, _ in theirs]
+    tolerance = 0.2  # two estimates of 0.3 over 100 probes each: 3 sd of their difference
+    for (addr, ours_loss), (_, mtr_loss) in zip(ours, theirs, strict=True):
+        assert abs(ours_loss - mtr_loss) <= tolerance, f"{addr}: {ours_loss} vs {mtr_loss}"
+
+
+def _lines(proc: subprocess.Popen[str], n: int, timeout: float) -> Iterator[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    for _ in range(n):
+        assert time.monotonic() < deadline, "path runs took too long"
+        line = proc.stdout.readline()
+        assert line, "probe_runner ended early"
+        yield json.loads(line)
+
+
+def _loop(lab: ChainLab, runs: int, **kw: Any) -> subprocess.Popen[str]:
+    spec = {"checks": [path_check(lab, **kw)], "runs": runs, "interval": 0.6,
+            "all_details": True}
+    return lab.popen("office", [lab.python_exe, RUNNER, json.dumps(spec)],
+                     stdout=subprocess.PIPE, text=True)
+
+
+def test_route_change_counted_once_blip_not_at_all(chain: ChainLab) -> None:
+    proc = _loop(chain, 10, change_after=2)
+    changes, hashes, third = [], [], []
+    for i, rec in enumerate(_lines(proc, 10, 60)):
+        changes.append(value(rec, "pantau_path_changes_total"))
+        hashes.append(next(lb["hash"] for n, lb, _ in rec["samples"]
+                           if n == "pantau_path_info"))
+        third.append(rec["details"]["hops"][2]["address"])
+        if i == 1:
+            chain.use_alt()      # one run on the alternative path: a blip
+        elif i == 2:
+            chain.use_primary()
+        elif i == 4:
+            chain.use_alt()      # and now for good
+    proc.wait(10)
+    print("changes", changes, "hop 3", third)
+    assert third[2] == chain.alt_hops[2] and third[-1] == chain.alt_hops[2]
+    assert changes[:6] == [0] * 6            # the blip (run 3) did not count
+    assert changes[6:] == [1] * 4            # the second run on the new path did, once
+    assert hashes[0] != hashes[-1]
+
+
+def test_ecmp_alternation_is_not_a_change(chain: ChainLab) -> None:
+    proc = _loop(chain, 6, change_after=1)
+    changes, third = [], []
+    for i, rec in enumerate(_lines(proc, 6, 60)):
+        changes.append(value(rec, "pantau_path_changes_total"))
+        third.append(sorted(rec["details"]["hops"][2]["addresses"]))
+        if i == 1:
+            chain.ecmp()
+    proc.wait(10)
+    print("changes", changes, "hop 3 addresses", third)
+    assert third[0] == [chain.hops[2]]
+    assert third[-1] == sorted([chain.hops[2], chain.alt_hops[2]])  # both branches seen
+    assert changes == [0] * 6
