@@ -222,3 +222,22 @@ def test_ecmp_alternation_is_not_a_change(chain: ChainLab) -> None:
     assert third[0] == [chain.hops[2]]
     assert third[-1] == sorted([chain.hops[2], chain.alt_hops[2]])  # both branches seen
     assert changes == [0] * 6
+
+
+def test_unprivileged_datagram_mode(chain: ChainLab) -> None:
+    """Without root or CAP_NET_RAW, through ping sockets: Time Exceeded from the error queue."""
+    chain.silent(2)
+    chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+    try:
+        spec = {"checks": [path_check(chain)], "runs": 1, "all_details": True}
+        res = chain.exec("office", ["setpriv", "--reuid=65534", "--regid=65534",
+                                    "--clear-groups", chain.python_exe, RUNNER,
+                                    json.dumps(spec)], check=False, timeout=30)
+        assert res.returncode == 0, res.stderr[-2000:]
+        rec = json.loads(res.stdout)
+        assert rec["success"], rec["reason"]
+        hops = rec["details"]["hops"]
+        assert [h["address"] for h in hops] == ["10.210.0.1", "*", *chain.hops[2:]]
+        assert [h["loss"] for h in hops if not h["silent"]] == [0.0] * 4
+    finally:
+        chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
