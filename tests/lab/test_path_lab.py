@@ -241,3 +241,50 @@ def test_unprivileged_datagram_mode(chain: ChainLab) -> None:
         assert [h["loss"] for h in hops if not h["silent"]] == [0.0] * 4
     finally:
         chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
+
+
+def test_cut_after_hop_k_alert_names_hop_k_with_auto_dependencies(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """The real agent in the office, no depends_on written: the portal check is suppressed
+    behind the path check, whose one alert names the last hop that still answers."""
+    from tests.helpers.agent import pick, run_agent
+    from tests.helpers.notify_peers import webhook_sink
+
+    office = chain.ns["office"]
+    timing = {"interval": "1s", "timeout": "900ms"}
+    cfg = {
+        "site": "dpmptsp-lab", "state_dir": str(tmp_path / "state"), "host": {"enabled": False},
+        "checks": [
+            {"name": "portal-path", "type": "path", "target": chain.target, "probes": 3,
+             "packet_interval": "50ms", "probe_timeout": "300ms", **timing},
+            {"name": "portal", "type": "icmp", "target": chain.target, "count": 2,
+             "packet_interval": "50ms", **timing},
+            {"name": "isp-edge", "type": "icmp", "target": chain.hops[1], "count": 2,
+             "packet_interval": "50ms", **timing},
+        ],
+        "alerts": {"language": "id", "auto_dependencies": True,
+                   "damping": {"failures": 2, "successes": 2}, "settle": "20s",
+                   "initial_backoff": "500ms", "max_backoff": "2s",
+                   "receivers": [{"name": "hook", "type": "webhook", "url": "URL"}]},
+    }
+    with webhook_sink(tmp_path / "sink", "127.0.0.1", 18090, netns=office) as sink:
+        cfg["alerts"]["receivers"][0]["url"] = f"{sink.url}/hook"  # type: ignore[index]
+        with run_agent(cfg, tmp_path / "agent", netns=office) as agent:
+            agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                         for c in ("portal-path", "portal", "isp-edge")), 40)
+            time.sleep(2)  # a complete path seen: the graph has its edges
+            chain.cut("peer")  # behind hop 3 (isp_core 10.210.2.1)
+            agent.wait_for(lambda m: pick(m, "pantau_check_root_cause", check="portal",
+                                          cause="portal-path") == [1.0], 40)
+            got = sink.wait_for(lambda rs: [r for r in rs if r["status"] == 200], 40, "/hook")
+            time.sleep(3)  # more intervals: no second alert
+            notes = [r["body"] for r in sink.records("/hook") if r["status"] == 200]
+            assert len(got) >= 1
+            print("alerts:", [(n["kind"], n["check"], n["root_cause"], n["reason"])
+                              for n in notes])
+            assert [(n["kind"], n["check"]) for n in notes] == [("firing", "portal-path")]
+            assert "after hop 3 10.210.2.1" in notes[0]["reason"]
+            assert "10.210.2.1" in notes[0]["text"]
+            m = agent.scrape()
+            assert pick(m, "pantau_check_up", check="isp-edge") == [1.0]
+            assert pick(m, "pantau_check_suppressed", check="portal") == [1.0]
