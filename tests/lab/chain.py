@@ -12,7 +12,9 @@ so hop k from the office answers from 10.210.(k-1).1 on the primary path:
 The alternative path goes isp_edge -> isp_alt (10.210.12.1) -> internet (10.210.13.1).
 Routers answer TTL-exceeded from the interface the probe came in on
 (icmp_errors_use_inbound_ifaddr) and without ICMP rate limiting, so every probe gets its
-answer and hop addresses are deterministic. IPv4 only; nothing leaves the lab's namespaces.
+answer and hop addresses are deterministic. IPv6 runs alongside on the same links
+(fd00:210:i::/64, far side ::1, near side ::2; `target6`, `hops6`); loss, silence, route
+changes and ECMP are IPv4 only. Nothing leaves the lab's namespaces.
 
     with ChainLab() as lab:
         lab.loss_at(3, 0.3)          # 30 % of packets entering hop 3 dropped
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ipaddress
 import os
 import secrets
 import shutil
@@ -73,11 +76,28 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("internet", "10.210.12.0/24", "10.210.13.2"),
     ("portal", "default", "10.210.4.2"),
 )
+# The same routes for IPv6 (primary path only).
+_ROUTES6: tuple[tuple[str, str, str], ...] = (
+    ("office", "default", "fd00:210:0::1"),
+    ("router", "default", "fd00:210:1::1"),
+    ("isp_edge", "default", "fd00:210:2::1"),
+    ("isp_edge", "fd00:210:0::/64", "fd00:210:1::2"),
+    ("isp_core", "default", "fd00:210:3::1"),
+    ("isp_core", "fd00:210::/63", "fd00:210:2::2"),
+    ("internet", "default", "fd00:210:4::1"),
+    ("internet", "fd00:210::/62", "fd00:210:3::2"),
+    ("portal", "default", "fd00:210:4::2"),
+)
 
 
 def addr(link: str, side: str) -> str:
     """Address of `link`'s near or far end."""
     return f"10.210.{LINKS[link][2]}.{1 if side == 'far' else 2}"
+
+
+def addr6(link: str, side: str) -> str:
+    """IPv6 address of `link`'s near or far end, in the canonical form."""
+    return str(ipaddress.ip_address(f"fd00:210:{LINKS[link][2]:x}::{1 if side == 'far' else 2}"))
 
 
 class ChainLab:
@@ -92,6 +112,8 @@ class ChainLab:
         self.target = addr("dc", "far")
         self.hops = [addr(link, "far") for _, link in PATH]
         self.alt_hops = [addr(link, "far") for _, link in ALT_PATH]
+        self.target6 = addr6("dc", "far")
+        self.hops6 = [addr6(link, "far") for _, link in PATH]
         self._procs: list[subprocess.Popen[Any]] = []
         self._closed = False
 
@@ -142,19 +164,27 @@ class ChainLab:
             self.exec(role, ["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0",
                              "net.ipv4.icmp_msgs_per_sec=100000",
                              "net.ipv4.icmp_errors_use_inbound_ifaddr=1",
-                             "net.ipv4.ip_forward=1"])
+                             "net.ipv4.ip_forward=1", "net.ipv6.icmp.ratelimit=0",
+                             "net.ipv6.conf.all.forwarding=1",
+                             "net.ipv6.conf.all.accept_dad=0",
+                             "net.ipv6.conf.default.accept_dad=0"])
         for link, (near, far, octet) in LINKS.items():
             _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
                   "peer", "name", link, "netns", self.ns[far]])
             for role, host in ((near, 2), (far, 1)):
                 _run(["ip", "-n", self.ns[role], "addr", "add", f"10.210.{octet}.{host}/24",
                       "dev", link])
+                _run(["ip", "-n", self.ns[role], "addr", "add",
+                      f"fd00:210:{octet:x}::{host}/64", "dev", link, "nodad"])
                 _run(["ip", "-n", self.ns[role], "link", "set", link, "up"])
         self._routes()
 
     def _routes(self) -> None:
         for role, dest, via in _ROUTES:
             _run(["ip", "-n", self.ns[role], "route", "replace", dest, "via", via])
+        for role, dest, via in _ROUTES6:
+            _run(["ip", "-6", "-n", self.ns[role], "route", "replace", dest, "via", via],
+                 check=False)  # a link that is down has no route through it
 
     # -- running things ------------------------------------------------------------------
 

@@ -288,3 +288,60 @@ def test_cut_after_hop_k_alert_names_hop_k_with_auto_dependencies(
             m = agent.scrape()
             assert pick(m, "pantau_check_up", check="isp-edge") == [1.0]
             assert pick(m, "pantau_check_suppressed", check="portal") == [1.0]
+
+
+@pytest.mark.parametrize("privileged", [True, False], ids=["raw", "dgram"])
+def test_ipv6_exact_hop_list(chain: ChainLab, privileged: bool) -> None:
+    chain.silent(2)  # IPv4 only: IPv6 hop 2 still answers
+    spec = {"checks": [path_check(chain, target=chain.target6)], "runs": 1,
+            "all_details": True}
+    cmd = [chain.python_exe, RUNNER, json.dumps(spec)]
+    if not privileged:
+        chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    try:
+        res = chain.exec("office", cmd, check=False, timeout=30)
+    finally:
+        chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    rec = json.loads(res.stdout)
+    assert rec["success"], rec["reason"]
+    assert [h["address"] for h in rec["details"]["hops"]] == chain.hops6
+    assert all(h["loss"] == 0 for h in rec["details"]["hops"])
+
+
+ONE_SOCKET = """
+import asyncio, json, sys
+sys.path.insert(0, {root!r})
+from collectors.base import Context, Deadline
+from collectors.probe.icmp import IcmpCollector, IcmpConfig
+from collectors.probe.path import PathCollector, PathConfig
+
+def raw_sockets():
+    with open("/proc/self/net/raw") as f:
+        return len(f.read().splitlines()) - 1  # the header line
+
+async def main(target):
+    cols = [PathCollector(PathConfig.model_validate({{"name": f"p{{i}}", "type": "path",
+            "target": target, "probes": 5, "packet_interval": 0.05, "timeout": 3}}))
+            for i in range(20)]
+    cols += [IcmpCollector(IcmpConfig.model_validate({{"name": f"i{{i}}", "type": "icmp",
+             "target": target, "count": 5}})) for i in range(5)]
+    seen = []
+    async def watch():
+        for _ in range(20):
+            await asyncio.sleep(0.02)
+            seen.append(raw_sockets())
+    obs, _ = await asyncio.gather(
+        asyncio.gather(*(c.collect(Context(Deadline(3), "lab", "x")) for c in cols)), watch())
+    print(json.dumps({{"ok": sum(o.success for o in obs), "sockets": sorted(set(seen))}}))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_one_socket_for_all_paths(chain: ChainLab) -> None:
+    code = ONE_SOCKET.format(root=str(Path(__file__).resolve().parents[2]))
+    res = chain.exec("office", [chain.python_exe, "-c", code, chain.target], timeout=30)
+    out = json.loads(res.stdout)
+    assert out == {"ok": 25, "sockets": [1]}, out
