@@ -167,7 +167,10 @@ class ChainLab:
                              "net.ipv4.ip_forward=1", "net.ipv6.icmp.ratelimit=0",
                              "net.ipv6.conf.all.forwarding=1",
                              "net.ipv6.conf.all.accept_dad=0",
-                             "net.ipv6.conf.default.accept_dad=0"])
+                             "net.ipv6.conf.default.accept_dad=0",
+                             # a cut link keeps its IPv6 addresses for the restore
+                             "net.ipv6.conf.all.keep_addr_on_down=1",
+                             "net.ipv6.conf.default.keep_addr_on_down=1"])
         for link, (near, far, octet) in LINKS.items():
             _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
                   "peer", "name", link, "netns", self.ns[far]])
