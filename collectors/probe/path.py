@@ -287,7 +287,7 @@ class PathCollector:
                 figures = {"min": st.min_rtt, "avg": st.avg_rtt, "max": st.max_rtt,
                            "jitter": st.jitter}
                 for stat, ms in figures.items():
-                    samples.append(Sample.of(HOP_RTT.name, ms / 1000, hop=hop,
+                    samples.append(Sample.of(HOP_RTT.name, round(ms / 1000, 9), hop=hop,
                                              address=h.address, stat=stat))
                 row.update({f"{k}_ms": v for k, v in figures.items()},
                            last_ms=round(h.rtts[-1] * 1000, 3), rtts_ms=st.rtts)
