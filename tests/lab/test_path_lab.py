@@ -345,3 +345,21 @@ def test_one_socket_for_all_paths(chain: ChainLab) -> None:
     res = chain.exec("office", [chain.python_exe, "-c", code, chain.target], timeout=30)
     out = json.loads(res.stdout)
     assert out == {"ok": 25, "sockets": [1]}, out
+
+
+def test_cli_report_text_for_the_isp(chain: ChainLab) -> None:
+    chain.silent(2)
+    res = chain.exec("office", [PANTAU, "path", chain.target, "-c", "5", "--interval",
+                                "50ms", "--report"], check=False, timeout=60)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("Start: ") and "Loss%   Snt" in lines[1]
+    assert parse_mtr(res.stdout) == [(chain.hops[0], 0.0), ("???", 1.0),
+                                     *[(a, 0.0) for a in chain.hops[2:]]]
+    assert lines[-1] == f"pantau: {chain.target} answered"
+    chain.cut("peer")
+    res = chain.exec("office", [PANTAU, "path", chain.target, "-c", "2", "--interval",
+                                "50ms", "--probe-timeout", "300ms", "--report"], check=False,
+                     timeout=60)
+    assert res.returncode == 1, res.stderr
+    assert "after hop 3 10.210.2.1: the path breaks behind it" in res.stdout.splitlines()[-1]
