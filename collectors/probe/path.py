@@ -142,6 +142,7 @@ class HopResult:
     responders: Counter[str] = field(default_factory=Counter)
     silent: bool = False
     address: str = SILENT
+    alive: bool = False  # answered, at its own TTL or as the router behind which it ends
 
     @property
     def loss(self) -> float:
@@ -157,18 +158,30 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
     """Per-hop results from one run's answers by TTL, and (target reached, path longer than
     probed). Hops beyond the last answering one keep their known addresses. `target_ttl` is
     where the target answered before."""
-    # A router with no route on answers "unreachable" to every probe behind it: those answers
-    # belong to its own hop, not to the hops it could not reach.
-    first_seen: dict[str, int] = {}
+    # A router with no route on answers "unreachable" to every probe behind it (rate-limited,
+    # so maybe only for a few of them): those answers say that *its* hop is alive, they are
+    # not answers of the hops it could not reach. Its hop is where the known path has it, else
+    # the first TTL it answered at in this run.
+    position: dict[str, int] = {}
+    for i, addrs in enumerate(known or []):
+        for a in addrs:
+            position.setdefault(a, i + 1)
     for ttl in sorted(replies):
         for r in replies[ttl]:
             if r is not None:
-                first_seen.setdefault(r.responder, ttl)
-    answers: dict[int, list[Reply]] = {
-        ttl: [r for r in rs if r is not None and not (
-            r.kind == "unreachable" and r.responder != target
-            and first_seen[r.responder] < ttl)]
-        for ttl, rs in replies.items()}
+                position.setdefault(r.responder, ttl)
+    answers: dict[int, list[Reply]] = {}
+    alive: set[int] = set()
+    for ttl, rs in replies.items():
+        answers[ttl] = []
+        for r in rs:
+            if r is None:
+                continue
+            if r.kind == "unreachable" and r.responder != target \
+                    and position[r.responder] < ttl:
+                alive.add(position[r.responder])
+            else:
+                answers[ttl].append(r)
     reached_at = min((ttl for ttl, rs in answers.items()
                       if any(r.responder == target and r.kind != "ttl_exceeded" for r in rs)),
                      default=None)
@@ -181,7 +194,7 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
     longer = reached_at is None and any(r.kind == "ttl_exceeded"
                                         for r in answers.get(last, []))
     hops = reached_at or (len(known) if known else max(
-        (ttl for ttl, rs in answers.items() if rs), default=0))
+        [*(ttl for ttl, rs in answers.items() if rs), *alive], default=0))
     results: list[HopResult] = []
     for ttl in range(1, hops + 1):
         res = HopResult(ttl, sent)
@@ -192,10 +205,11 @@ def summarise(replies: dict[int, list[Reply | None]], target: str, sent: int,
             res.address = res.responders.most_common(1)[0][0]
         elif known and ttl <= len(known) and known[ttl - 1]:
             res.address = sorted(known[ttl - 1])[0]
+        res.alive = bool(res.rtts) or ttl in alive
         results.append(res)
-    last_answer = max((r.hop for r in results if r.rtts), default=0)
+    last_answer = max((r.hop for r in results if r.alive), default=0)
     for res in results:
-        res.silent = not res.rtts and res.hop < last_answer
+        res.silent = not res.alive and res.hop < last_answer
     return results, reached_at is not None, longer
 
 
@@ -296,7 +310,7 @@ class PathCollector:
         if not reached and len(hops) >= cfg.max_hops:
             reason = f"{address} is more than {cfg.max_hops} hops away (max_hops)"
         elif not reached:
-            answering = [h for h in hops if h.rtts]
+            answering = [h for h in hops if h.alive]
             if answering:
                 last = answering[-1]
                 reason = (f"no answer from {address} after hop {last.hop} {last.address}: "

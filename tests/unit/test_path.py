@@ -112,3 +112,17 @@ def test_cli_bad_input_one_line_exit_2(args: list[str], message: str) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("pantau: error:") and message in lines[0]
+
+
+def test_rate_limited_unreachable_still_names_its_hop() -> None:
+    """The one "unreachable" a rate-limited router let through came for a probe two hops
+    further: its own hop is alive and the break is behind it."""
+    known = fs("10.0.0.1", "10.0.1.1", "10.0.2.1", T)
+    un = Reply("unreachable", "10.0.1.1", 0.001)
+    replies = {1: [te("10.0.0.1")], 2: [None], 3: [None], 4: [un]}
+    hops, reached, _ = summarise(replies, T, 1, known)
+    assert not reached
+    assert [(h.address, h.alive, h.silent) for h in hops] == [
+        ("10.0.0.1", True, False), ("10.0.1.1", True, False), ("10.0.2.1", False, False),
+        (T, False, False)]
+    assert hops[1].loss == 1.0  # its own probe got nothing: the figure stays honest
