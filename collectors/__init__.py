@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from collectors.base import Collector
 from collectors.host import HostCollector
-from collectors.probe import DnsCollector, HttpCollector, IcmpCollector, TcpCollector
+from collectors.probe import (
+    DnsCollector,
+    HttpCollector,
+    IcmpCollector,
+    PathCollector,
+    TcpCollector,
+)
 from collectors.snmp import SnmpCollector, TrapCollector
 from collectors.ssh import PlaybookRunsCollector, SshCollector
 
 REGISTRY: dict[str, type[Collector]] = {
     "host": HostCollector,
     "icmp": IcmpCollector,
+    "path": PathCollector,
     "snmp": SnmpCollector,
     "snmp_traps": TrapCollector,
     "ssh": SshCollector,

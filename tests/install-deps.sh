@@ -7,7 +7,7 @@ set -euo pipefail
 DEBIAN_PKGS=(
   prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-snmp-exporter
   prometheus-alertmanager snmpd snmp openssh-server openssh-client fping nftables iproute2
-  dnsmasq procps sqlite3 poppler-utils chromium
+  dnsmasq procps sqlite3 poppler-utils chromium mtr-tiny
 )
 
 missing=()

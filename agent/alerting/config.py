@@ -43,6 +43,10 @@ class AlertsConfig(StrictModel):
     per_check: dict[str, DampingConfig] = Field(
         default_factory=dict, description="Damping overrides by check name."
     )
+    auto_dependencies: bool = Field(
+        False, description="Add dependencies from the paths `type: path` checks discover: a "
+        "check on a path's target depends on the path check, the path check on the checks of "
+        "its hops (merged with the written depends_on).")
     settle: Duration = Field(
         120.0, description="Longest a down check waits for a failing dependency to settle."
     )

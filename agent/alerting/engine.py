@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agent.alerting.config import AlertsConfig
 from agent.alerting.messages import render
 from agent.alerting.outbox import Outbox
+from agent.alerting.paths import PathFacts, auto_edges
 from agent.alerting.state import Damping, Graph, Notice, Outcome, StateMachine
 from agent.history import ChangeRow, History, HistoryError, NewNotification, StatusRow
 from agent.i18n import reason_text
@@ -88,10 +89,14 @@ def make_notifier(r: Any) -> Notifier:
     raise ValueError(f"unknown receiver type {type(r).__name__}")
 
 
-def build_graph(checks: list[CheckConfig]) -> Graph:
+def build_graph(checks: list[CheckConfig],
+                extra: dict[str, list[str]] | None = None) -> Graph:
+    """The written dependencies, plus `extra` ones (from discovered paths) merged in."""
+    extra = extra or {}
     return Graph.build(
         [c.name for c in checks],
-        {c.name: list(c.depends_on) for c in checks},
+        {c.name: list(dict.fromkeys([*c.depends_on, *extra.get(c.name, [])]))
+         for c in checks},
         {c.name: list(getattr(c, "depends_on_any", []) or []) for c in checks},
     )
 
@@ -142,6 +147,8 @@ class Alerting:
         self.cfg: AlertsConfig = config.alerts
         self.zone = resolve_zone(self.cfg.timezone)
         self.checks: dict[str, CheckConfig] = {c.name: c for c in config.checks}
+        self._paths: dict[str, PathFacts] = {}
+        self._addresses: dict[str, str] = {}
         self.machine = self._new_machine()
         self.playbook_hook = _make_playbook_hook(config) if self.cfg.playbooks.enabled else None
 
@@ -265,10 +272,40 @@ class Alerting:
         if not result.key.startswith("check:") or result.name not in self.checks:
             return
         obs: Observation = result.observation
+        if self.cfg.auto_dependencies:
+            self._learn_path(result.name, obs)
         outcome = self.machine.observe(result.name, obs.success, obs.timestamp or time.time(),
                                        obs.reason)
         if outcome:
             self._enqueue(outcome)
+
+    def _learn_path(self, name: str, obs: Observation) -> None:
+        """Keep the graph in step with the discovered paths (auto_dependencies)."""
+        address = obs.details.get("address")
+        changed = False
+        if isinstance(address, str) and self._addresses.get(name) != address:
+            self._addresses[name] = address
+            changed = True
+        hops = obs.details.get("hops")
+        check = self.checks.get(name)
+        # only a complete path says who is in front of whom; a broken one keeps the last
+        if check is not None and check.type == "path" and obs.success and hops:
+            facts = PathFacts(str(address), tuple(h["address"] for h in hops))
+            if self._paths.get(name) != facts:
+                self._paths[name] = facts
+                changed = True
+        if not changed:
+            return
+        edges = auto_edges(self.checks.values(), self._paths, self._addresses)
+        try:
+            graph = build_graph(list(self.checks.values()), edges)
+        except ValueError as e:
+            log.warning("auto_dependencies: discovered paths ignored: %s", e)
+            return
+        if graph != self.machine.graph:
+            log.info("auto_dependencies: %s",
+                     "; ".join(f"{c} -> {', '.join(p)}" for c, p in sorted(edges.items())))
+            self.machine.graph = graph
 
     def _enqueue(self, outcome: Outcome) -> None:
         batch = _Batch(outcome, [self._notification(n) for n in outcome.notices])

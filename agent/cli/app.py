@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from agent import __version__
 from agent.cli import alerts as cli_alerts
 from agent.cli import inventory as cli_inventory
+from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
 from agent.cli import probe as cli_probe
 from agent.cli import report as cli_report
@@ -183,6 +184,7 @@ app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
+app.command("path")(cli_path.path)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
 app.command("inventory")(cli_inventory.inventory)

@@ -12,6 +12,14 @@ Two ways to ping, detected at start:
 - dgram: SOCK_DGRAM "ping sockets", allowed without privileges for the groups listed in
   net.ipv4.ping_group_range; the kernel rewrites the identifier to the socket's port and only
   delivers our own replies.
+
+Path probes (collectors/probe/path.py) go out of the same socket with a per-packet TTL (the
+IP_TTL / IPV6_HOPLIMIT ancillary datum of sendmsg, so no socket option is ever shared state
+between two probes) and their ICMP Time Exceeded / Destination Unreachable answers are matched
+by the identifier and sequence of the original echo request the router quotes back (RFC 792
+guarantees the first 8 bytes of it). On raw sockets those answers arrive like any ICMP packet;
+on datagram sockets the kernel queues them on the socket's error queue (IP_RECVERR) with the
+router's address as the offender.
 """
 
 from __future__ import annotations
@@ -38,6 +46,19 @@ _PROTO: dict[int, int] = {
     socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6,
 }
 _MAGIC = b"pantau\x00\x00"
+# ICMP errors that quote our echo request: (time exceeded, destination unreachable)
+ICMP_ERRORS: dict[int, tuple[int, int]] = {socket.AF_INET: (11, 3), socket.AF_INET6: (3, 1)}
+_IP_RECVERR = 11
+_IPV6_RECVERR = 25
+_IPV6_HOPLIMIT = 52
+_TTL_CMSG: dict[int, tuple[int, int]] = {
+    socket.AF_INET: (socket.IPPROTO_IP, socket.IP_TTL),
+    socket.AF_INET6: (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT),
+}
+_SO_EE_ORIGIN_ICMP: dict[int, int] = {socket.AF_INET: 2, socket.AF_INET6: 3}
+# What answered a probe: the target itself, a router on the way whose TTL ran out, or a
+# router saying it cannot go on.
+ReplyKind = Literal["echo", "ttl_exceeded", "unreachable"]
 
 
 class PingUnavailable(RuntimeError):
@@ -58,6 +79,13 @@ def _open(family: int, mode: Mode) -> socket.socket:
     sock.setblocking(False)
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    if mode == "dgram":
+        # ping sockets only hear about time-exceeded / unreachable through the error queue
+        with contextlib.suppress(OSError):
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
     return sock
 
 
@@ -81,9 +109,18 @@ def checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer to one probe: who answered, how, and after how long."""
+
+    kind: ReplyKind
+    responder: str
+    rtt: float
+
+
 @dataclass
 class _Waiter:
-    future: asyncio.Future[float]
+    future: asyncio.Future[Reply]
     sent: float
     address: str
 
@@ -107,6 +144,8 @@ class Pinger:
         self.sent = 0
         self.received = 0
         self.stray = 0
+        self.errors = 0  # time-exceeded / unreachable answers matched to a probe
+        self._ttl_cmsg = True  # cleared if this kernel refuses the ancillary TTL
 
     def mode(self, family: int = socket.AF_INET) -> Mode:
         fam = self._families.get(family)
@@ -154,49 +193,165 @@ class Pinger:
 
     def _on_readable(self, fam: _Family) -> None:
         now = time.perf_counter()
-        _, reply_type = ICMP_ECHO[fam.family]
         for _ in range(4096):  # bounded: drain what is queued, then yield to the loop
             try:
-                data = fam.sock.recv(65535)
+                data, addr = fam.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # a datagram socket reports a queued ICMP error here once; it is read
+                # from the error queue below
+                if fam.mode == "dgram":
+                    continue
+                break
+            self._dispatch(fam, data, str(addr[0]), now)
+        if fam.mode == "dgram":
+            self._drain_errors(fam, now)
+
+    def _dispatch(self, fam: _Family, data: bytes, source: str, now: float) -> None:
+        _, reply_type = ICMP_ECHO[fam.family]
+        if fam.family == socket.AF_INET and fam.mode == "raw":
+            if len(data) < 20:
+                return
+            data = data[(data[0] & 0x0F) * 4:]
+        if len(data) < 8:
+            return
+        type_, _code, _csum, ident, seq = struct.unpack_from("!BBHHH", data)
+        if type_ in ICMP_ERRORS[fam.family] and fam.mode == "raw":
+            self._quoted(fam, data[8:], source, type_, now)
+            return
+        if type_ != reply_type or (fam.mode == "raw" and ident != fam.ident):
+            return
+        if data[8:8 + len(_MAGIC)] != _MAGIC:
+            self.stray += 1
+            return
+        self._resolve(fam, seq, Reply("echo", source, 0.0), now)
+
+    def _quoted(self, fam: _Family, inner: bytes, source: str, type_: int,
+                now: float) -> None:
+        """A raw-socket ICMP error: find our echo request in the packet it quotes."""
+        if fam.family == socket.AF_INET:
+            if len(inner) < 20 or inner[9] != socket.IPPROTO_ICMP:
+                return
+            inner = inner[(inner[0] & 0x0F) * 4:]
+        else:
+            if len(inner) < 40 or inner[6] != socket.IPPROTO_ICMPV6:
+                return  # extension headers in the quote: not one of ours
+            inner = inner[40:]
+        if len(inner) < 8:
+            return
+        req, _ = ICMP_ECHO[fam.family]
+        q_type, _c, _s, ident, seq = struct.unpack_from("!BBHHH", inner)
+        if q_type != req or ident != fam.ident:
+            return
+        kind: ReplyKind = "ttl_exceeded" if type_ == ICMP_ERRORS[fam.family][0] \
+            else "unreachable"
+        self._resolve(fam, seq, Reply(kind, source, 0.0), now)
+
+    def _drain_errors(self, fam: _Family, now: float) -> None:
+        """Datagram sockets: ICMP errors about our requests wait on the error queue."""
+        for _ in range(4096):
+            try:
+                data, ancdata, _flags, _addr = fam.sock.recvmsg(
+                    512, 512, socket.MSG_ERRQUEUE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
-            if fam.family == socket.AF_INET and fam.mode == "raw":
-                if len(data) < 20:
-                    continue
-                data = data[(data[0] & 0x0F) * 4:]
             if len(data) < 8:
                 continue
-            type_, _code, _csum, ident, seq = struct.unpack_from("!BBHHH", data)
-            if type_ != reply_type or (fam.mode == "raw" and ident != fam.ident):
-                continue
-            if data[8:8 + len(_MAGIC)] != _MAGIC:
-                self.stray += 1
-                continue
-            waiter = fam.waiters.pop(seq, None)
-            if waiter is None or waiter.future.done():
-                self.stray += 1
-                continue
+            seq = struct.unpack_from("!H", data, 6)[0]
+            for _level, ctype, cdata in ancdata:
+                if ctype not in (_IP_RECVERR, _IPV6_RECVERR) or len(cdata) < 16:
+                    continue
+                _errno, origin, ee_type = struct.unpack_from("=IBB", cdata)
+                if origin != _SO_EE_ORIGIN_ICMP[fam.family]:
+                    continue
+                offender = _sockaddr(cdata[16:], fam.family)
+                if offender is None or ee_type not in ICMP_ERRORS[fam.family]:
+                    continue
+                kind: ReplyKind = "ttl_exceeded" \
+                    if ee_type == ICMP_ERRORS[fam.family][0] else "unreachable"
+                self._resolve(fam, seq, Reply(kind, offender, 0.0), now)
+
+    def _resolve(self, fam: _Family, seq: int, reply: Reply, now: float) -> None:
+        waiter = fam.waiters.pop(seq, None)
+        if waiter is None or waiter.future.done():
+            self.stray += 1
+            return
+        if reply.kind == "echo":
             self.received += 1
-            waiter.future.set_result(now - waiter.sent)
+        else:
+            self.errors += 1
+        waiter.future.set_result(Reply(reply.kind, reply.responder, now - waiter.sent))
+
+    def _send(self, fam: _Family, packet: bytes, address: str, ttl: int | None) -> None:
+        """Send one request; with `ttl`, limited to that many hops."""
+        # A datagram socket with queued ICMP errors fails the next call once with that
+        # error (EHOSTUNREACH for a time-exceeded): try again, a real one stays.
+        tries = 3 if fam.mode == "dgram" else 1
+        for attempt in range(tries):
+            try:
+                if ttl is None:
+                    fam.sock.sendto(packet, (address, 0))
+                elif self._ttl_cmsg:
+                    level, opt = _TTL_CMSG[fam.family]
+                    fam.sock.sendmsg([packet], [(level, opt, struct.pack("i", ttl))], 0,
+                                     (address, 0))
+                else:
+                    self._send_setsockopt(fam, packet, address, ttl)
+                return
+            except OSError as e:
+                if ttl is not None and self._ttl_cmsg and e.errno in (errno.EINVAL,
+                                                                      errno.ENOPROTOOPT):
+                    self._ttl_cmsg = False
+                    log.info("no per-packet TTL on this kernel: setting it per send")
+                    self._send_setsockopt(fam, packet, address, ttl)
+                    return
+                if attempt + 1 < tries and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    continue
+                raise
+
+    @staticmethod
+    def _send_setsockopt(fam: _Family, packet: bytes, address: str, ttl: int) -> None:
+        # Set, send, restore with no await in between: on one event loop no other probe
+        # can send from this socket while the option holds this packet's TTL.
+        level, opt = _TTL_CMSG[fam.family]
+        if fam.family == socket.AF_INET6:
+            opt = socket.IPV6_UNICAST_HOPS
+        old = fam.sock.getsockopt(level, opt)
+        fam.sock.setsockopt(level, opt, ttl)
+        try:
+            fam.sock.sendto(packet, (address, 0))
+        finally:
+            fam.sock.setsockopt(level, opt, old)
 
     async def echo(self, address: str, family: int, timeout: float) -> float | None:
         """One echo request; the round-trip time in seconds, or None when none came back."""
+        reply = await self.probe(address, family, timeout)
+        return reply.rtt if reply is not None and reply.kind == "echo" else None
+
+    async def probe(self, address: str, family: int, timeout: float,
+                    ttl: int | None = None) -> Reply | None:
+        """One echo request, limited to `ttl` hops when given: the echo reply, or the
+        time-exceeded / unreachable answer of the router where it stopped; None if nothing
+        came back in time."""
         fam = self._family(family)
         loop = asyncio.get_running_loop()
         seq = self._next_seq(fam)
-        fut: asyncio.Future[float] = loop.create_future()
+        fut: asyncio.Future[Reply] = loop.create_future()
         fam.waiters[seq] = _Waiter(fut, time.perf_counter(), address)
+        packet = self._packet(fam, seq)
         try:
-            fam.sock.sendto(self._packet(fam, seq), (address, 0))
+            self._send(fam, packet, address, ttl)
             self.sent += 1
         except BlockingIOError:
             await asyncio.sleep(0.001)
             try:
-                fam.sock.sendto(self._packet(fam, seq), (address, 0))
+                fam.waiters[seq].sent = time.perf_counter()
+                self._send(fam, packet, address, ttl)
                 self.sent += 1
-            except OSError:
+            except (OSError, KeyError):
                 fam.waiters.pop(seq, None)
                 return None
         except OSError as e:
@@ -238,6 +393,15 @@ class Pinger:
                 if not w.future.done():
                     w.future.cancel()
         self._families.clear()
+
+
+def _sockaddr(raw: bytes, family: int) -> str | None:
+    """The address in a struct sockaddr_in / sockaddr_in6 (SO_EE_OFFENDER)."""
+    if family == socket.AF_INET and len(raw) >= 8:
+        return socket.inet_ntop(socket.AF_INET, raw[4:8])
+    if family == socket.AF_INET6 and len(raw) >= 24:
+        return socket.inet_ntop(socket.AF_INET6, raw[8:24])
+    return None
 
 
 _PINGERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pinger] = (

@@ -8,6 +8,7 @@ Blackbox probes (optional) are fetched concurrently with the checks, so both see
 at the same moment; their lines are {"blackbox": name, "metrics": {name: value}}.
 With runs > 1 the checks run every `interval` seconds (each bounded by its own timeout), like
 the scheduler does, and every result line carries the wall-clock time it finished.
+"all_details": true keeps list and dict details too (a path check's hop table).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from collectors import REGISTRY
 from collectors.base import Context, Deadline
 
 
-async def _one(collector: Any, cfg: Any) -> dict[str, Any]:
+async def _one(collector: Any, cfg: Any, all_details: bool = False) -> dict[str, Any]:
     started = time.time()
     obs = await collector.collect(Context(Deadline(cfg.timeout), "lab", cfg.name))
+    kinds = (str, int, float, list, dict) if all_details else (str, int, float)
     return {
         "name": cfg.name, "started": started, "t": time.time(), "success": obs.success,
         "reason": obs.reason, "duration": obs.duration,
         "samples": [[s.name, dict(s.labels), s.value] for s in obs.samples],
-        "details": {k: v for k, v in obs.details.items() if isinstance(v, str | int | float)},
+        "details": {k: v for k, v in obs.details.items() if isinstance(v, kinds)},
     }
 
 
@@ -58,7 +60,7 @@ async def main(spec: dict[str, Any]) -> None:
     next_at = time.monotonic()
     for _ in range(max(1, min(runs, 10000))):
         results = await asyncio.gather(
-            *(_one(c, cfg) for c, cfg in pairs),
+            *(_one(c, cfg, bool(spec.get("all_details"))) for c, cfg in pairs),
             *(_blackbox(b["name"], b["url"]) for b in spec.get("blackbox", [])))
         for r in results:
             sys.stdout.write(json.dumps(r) + "\n")
