@@ -107,6 +107,11 @@ class Agent:
         self._rw_task: asyncio.Task[None] | None = None
         self.store.subscribe(self._on_result_push)
         self.alerting: Alerting | None = None
+        from agent.status import StatusService
+
+        self.status = StatusService(lambda: self.config, lambda: self.alerting)
+        self.store.subscribe(self.status.on_result)
+        self.store.subscribe_removals(self.status.on_remove)
 
     # -- store -> exposition ------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
@@ -152,10 +157,12 @@ class Agent:
         self.alerting = Alerting(self.config, self.store, None, self.config.site)
         await self.alerting.start()  # before the scheduler: no result may be missed
         await self.scheduler.start(self.config.jobs())
+        await self.status.start()
         await self._start_remote_write()  # push runs beside pull
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload, probe=self._probe_handler(),
+            status=self.status.handle,
             site=self.config.site,
         )
         await server.start()
@@ -177,6 +184,7 @@ class Agent:
             await self.scheduler.stop()
             await self._stop_remote_write()
             await self.alerting.stop()
+            await self.status.stop()
             refresher.cancel()
             monthly.cancel()
 
@@ -253,6 +261,7 @@ class Agent:
                     log.error("%s; remote write stays off until the next reload", e)
             self.scheduler = Scheduler(self.store, new.max_concurrency)
             await self.scheduler.start(new.jobs())
+            self.status.kick()
             self.reload_ok = True
             self.reload_ts = time.time()
             self._publish_runtime()
