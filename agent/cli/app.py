@@ -23,6 +23,7 @@ from agent.cli import probe as cli_probe
 from agent.cli import report as cli_report
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
+from agent.cli import status_page as cli_status_page
 from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail
 
 app = typer.Typer(
@@ -180,6 +181,7 @@ app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
+app.add_typer(cli_status_page.app, name="status-page")
 app.command("inventory")(cli_inventory.inventory)
 
 

@@ -19,13 +19,20 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 from zoneinfo import ZoneInfo
 
 from agent.reports.availability import Maintenance
 from agent.status.config import GROUPS
+from agent.status.data import (
+    Availability,
+    changes_since,
+    compute_month,
+    maintenance_windows,
+    outages_between,
+)
 from agent.status.ring import Ring
 from agent.store import Result
 from collectors.common.timefmt import format_span, format_time, resolve_zone
@@ -88,12 +95,6 @@ class Item:
     depends_on: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Availability:
-    ratio: float | None
-    target: float
-
-
 def build_items(cfg: AgentConfig) -> dict[str, Item]:
     """Everything the config watches, keyed by the name used in /api/v1/checks/NAME.
 
@@ -139,7 +140,7 @@ class StatusService:
         self._by_key: dict[str, Item] = {}
         self.availability: dict[str, Availability] = {}
         self.maintenance: list[tuple[str, Maintenance]] = []  # (source, window)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
 
     # -- input: one O(1) update per result the store already hands out ------------------
@@ -167,14 +168,30 @@ class StatusService:
 
     # -- background: the month's availability and the maintenance windows ---------------
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._refresher(), name="status-availability")
+        self._tasks = [asyncio.create_task(self._refresher(), name="status-availability"),
+                       asyncio.create_task(self._exporter(), name="status-export")]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
+
+    async def _exporter(self) -> None:
+        """Rewrite status_page.export_dir on its interval (read again after every reload)."""
+        from agent.status.public import export
+
+        while True:
+            sp = self._config().status_page
+            if sp.public and sp.export_dir is not None and sp.services:
+                live = {n: s[0] for n, s in self._states(time.time()).items()}
+                try:
+                    await asyncio.to_thread(export, self._config(), sp.export_dir, None, live)
+                except Exception as e:  # a full disk must not stop the agent
+                    log.warning("status page export to %s failed: %s: %s", sp.export_dir,
+                                type(e).__name__, e)
+            await asyncio.sleep(sp.export_interval)
 
     def kick(self) -> None:
         """Recompute soon (after a reload or a maintenance change)."""
@@ -208,7 +225,8 @@ class StatusService:
 
             cfg = self._config()
             doc = self.status_doc(lang)
-            return 200, HTML_TYPE, render_page(doc, lang, cfg.status_page.refresh)
+            return 200, HTML_TYPE, render_page(doc, lang, cfg.status_page.refresh,
+                                               STATE_TEXT[lang])
         if path == "/status":
             return await self._public(lang)
         if path == "/api/v1/status":
@@ -336,7 +354,7 @@ class StatusService:
         row["samples"] = [{"t": t, "ok": ok, "fail": fail, "ms": ms}
                           for t, ok, fail, ms in (ring.minutes(now, 1440) if ring else [])]
         row["resolution_seconds"] = 60
-        changes = await asyncio.to_thread(_changes_since, self._config(), name, now - 86400)
+        changes = await asyncio.to_thread(changes_since, self._config(), name, now - 86400)
         zone = self._zone()
         row["states"] = [{"at": c[0], "at_text": format_time(c[0], zone, lang), "old": c[1],
                           "new": c[2], "reason": c[3], "root_cause": c[4], "verdict": c[5]}
@@ -395,72 +413,6 @@ class StatusService:
         live = {n: s[0] for n, s in self._states(time.time()).items()}
         data = await asyncio.to_thread(gather, cfg, time.time(), live)
         return 200, HTML_TYPE, render_public(data, lang).encode()
-
-
-# -- history readers (blocking; each opens its own read-only connection) --------------------
-
-def _changes_since(cfg: AgentConfig, check: str,
-                   since: float) -> list[tuple[float, str, str, str, str, str]]:
-    from agent.history import History, HistoryError
-
-    try:
-        hist = History.open(cfg.state_dir, cfg.site, readonly=True)
-    except HistoryError:
-        return []
-    try:
-        rows = hist.state_changes(check, since, limit=5000)
-    finally:
-        hist.close()
-    return [(r.ts, r.old, r.new, r.reason, r.root_cause, r.verdict) for r in rows]
-
-
-def month_period(now: float, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    today = datetime.fromtimestamp(now, zone)
-    start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    nxt = (start + timedelta(days=32)).replace(day=1)
-    return start, nxt
-
-
-def maintenance_windows(cfg: AgentConfig) -> list[tuple[str, Maintenance]]:
-    from agent.reports import config_maintenance
-    from agent.reports.history_source import maintenance_from_history
-
-    zone = resolve_zone(cfg.reports.timezone)
-    return [*(("config", m) for m in config_maintenance(cfg.reports, zone)),
-            *(("history", m) for m in maintenance_from_history(cfg))]
-
-
-def compute_month(cfg: AgentConfig, now: float) -> tuple[dict[str, Availability],
-                                                         list[tuple[str, Maintenance]]]:
-    """This month's availability per check against its target, and the maintenance windows."""
-    from agent.reports.availability import compute
-    from agent.reports.history_source import sites_from_history
-    zone = resolve_zone(cfg.reports.timezone)
-    period = month_period(now, zone)
-    when = datetime.fromtimestamp(now, zone)
-    windows = maintenance_windows(cfg)
-    maint = [m for _, m in windows]
-    out: dict[str, Availability] = {}
-    for site in sites_from_history(cfg, period, now=when):
-        for check in cfg.checks:
-            slo = cfg.reports.slo_per_check.get(check.name, cfg.reports.slo)
-            a = compute(check.name, site.site, slo, period, site.outages, maint,
-                        site.monitored_from.get(check.name), when).availability
-            out[check.name] = Availability(a, slo)
-    return out, windows
-
-
-def outages_between(cfg: AgentConfig, frm: float, to: float, now: float) -> list[Any]:
-    from agent.reports.history_source import sites_from_history
-
-    zone = resolve_zone(cfg.reports.timezone)
-    period = (datetime.fromtimestamp(frm, zone), datetime.fromtimestamp(to, zone))
-    out = []
-    for site in sites_from_history(cfg, period, now=datetime.fromtimestamp(now, zone)):
-        for o in site.outages:
-            if o.start.timestamp() < to and (o.end is None or o.end.timestamp() > frm):
-                out.append(o)
-    return out
 
 
 def _parse_when(text: str, zone: ZoneInfo, what: str) -> float | None:

@@ -187,12 +187,11 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def render_page(doc: dict[str, Any], lang: str, refresh: float) -> bytes:
+def render_page(doc: dict[str, Any], lang: str, refresh: float,
+                state_words: dict[str, str]) -> bytes:
     import html
 
-    from agent.status.api import STATE_TEXT
-
-    text: dict[str, Any] = {**TEXT[lang], "states": STATE_TEXT[lang]}
+    text: dict[str, Any] = {**TEXT[lang], "states": state_words}
     return _PAGE.format(
         lang=lang, title=html.escape(TEXT[lang]["title"]), site=html.escape(doc["site"]),
         css=_CSS, js=_JS, refresh=f"{max(refresh, 1.0):g}", summary=text["summary"],
