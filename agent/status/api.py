@@ -3,10 +3,11 @@
 Everything here reads what the agent already holds: the alert state machine (state, since,
 root cause), the store's results as they arrive (a per-minute ring per check, see ring.py) and
 the outage history. The month's availability comes from the history, recomputed by a
-background task at most once a minute, so a request never waits on SQLite for it and a
-thousand open pages cost no more than one.
+background task once a minute and a few seconds after an outage begins or ends (never more
+often than every 5 s), so a request never waits on SQLite for it and a thousand open pages
+cost no more than one.
 
-docs/status-api.md is the contract; tests/unit/test_status_api.py checks every documented
+docs/status-api.md is the contract; tests/peers/test_status_api.py checks every documented
 field and its type.
 """
 
@@ -47,6 +48,7 @@ API_VERSION = 1
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 AVAILABILITY_REFRESH = 60.0
+AVAILABILITY_MIN_GAP = 5.0
 OUTAGE_RANGE_MAX = 400 * 86400  # one query may ask for a bit more than a year
 
 STATES = ("up", "down", "suppressed", "maintenance", "unknown")
@@ -142,6 +144,7 @@ class StatusService:
         self.maintenance: list[tuple[str, Maintenance]] = []  # (source, window)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._down_signature = 0
 
     # -- input: one O(1) update per result the store already hands out ------------------
     def on_result(self, result: Result) -> None:
@@ -199,12 +202,14 @@ class StatusService:
 
     async def _refresher(self) -> None:
         while True:
+            self._wake.clear()  # before computing: a wake from now on asks for another run
             try:
                 await self.refresh()
             except Exception as e:  # the page shows "no data" rather than the agent dying
                 log.warning("status page: availability not computed: %s: %s",
                             type(e).__name__, e)
-            self._wake.clear()
+            # at most every few seconds however often it is woken, at least once a minute
+            await asyncio.sleep(AVAILABILITY_MIN_GAP)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), AVAILABILITY_REFRESH)
 
@@ -224,8 +229,7 @@ class StatusService:
             from agent.status.page import render_page
 
             cfg = self._config()
-            doc = self.status_doc(lang)
-            return 200, HTML_TYPE, render_page(doc, lang, cfg.status_page.refresh,
+            return 200, HTML_TYPE, render_page(cfg.site, lang, cfg.status_page.refresh,
                                                STATE_TEXT[lang])
         if path == "/status":
             return await self._public(lang)
@@ -319,6 +323,12 @@ class StatusService:
                 ms, marks = ring.spark(now) if ring else ([None] * 60, "." * 60)
                 row["spark_ms"], row["spark_ok"] = ms, marks
             items.append(row)
+        # An outage that began or ended changes this month's figure: recompute it soon
+        # rather than show a stale 100 % beside a check that is down.
+        signature = hash(tuple(n for n, s in states.items() if s[0] in ("down", "suppressed")))
+        if signature != self._down_signature:
+            self._down_signature = signature
+            self._wake.set()
         down = [(states[n][1], n) for n in states if states[n][0] == "down"]
         supp = [(states[n][1], n) for n in states if states[n][0] == "suppressed"]
         return {

@@ -1,10 +1,12 @@
 """The live status page at /: one self-contained HTML file (no external assets, offices are
 often offline), drawn by a small script from /api/v1/status and refreshed by fetch().
 
-The page carries the status document it was served with, so it shows everything at once, and
-from then on only reads the API: the page and the API cannot disagree. Times and durations
-arrive as text from the API (collectors/common/timefmt.py), so the page has no formatter of
-its own. State is always a word in the badge; colour and the symbol only repeat it.
+The page is the same few kilobytes whatever the site's size (the data is not in it): its
+script reads /api/v1/status at once and then every `status_page.refresh`, so the page and the
+API cannot disagree, and a failed refresh keeps the last data on screen with a notice.
+Times and durations arrive as text from the API (collectors/common/timefmt.py), so the page
+has no formatter of its own. State is always a word in the badge; colour and the symbol
+only repeat it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ TEXT = {
         "host": "Server ini", "gateway": "Gateway", "uplinks": "Uplink ISP", "dns": "DNS",
         "services": "Layanan", "network": "Perangkat jaringan", "noscript":
         "Halaman ini memerlukan JavaScript; datanya ada di /api/v1/status.",
-        "summary": "Ringkasan",
+        "summary": "Ringkasan", "loading": "Memuat\u2026",
     },
     "en": {
         "title": "Service status", "updated": "Updated", "stale": "Refresh failed",
@@ -37,7 +39,7 @@ TEXT = {
         "host": "This server", "gateway": "Gateway", "uplinks": "ISP uplinks", "dns": "DNS",
         "services": "Services", "network": "Network gear", "noscript":
         "This page needs JavaScript; its data is at /api/v1/status.",
-        "summary": "Summary",
+        "summary": "Summary", "loading": "Loading\u2026",
     },
 }
 
@@ -69,11 +71,12 @@ li.item{background:#fff;border:1px solid #d6d9de;border-left:6px solid #888;
 .meta span{margin-right:.8rem;display:inline-block}
 .why{grid-column:1/-1;font-size:.88rem;overflow-wrap:anywhere;min-width:0}
 svg.spark{width:120px;height:26px;align-self:center}
-.s-up{border-left-color:#1a7f37}.s-up .state{color:#1a7f37}
-.s-down{border-left-color:#cf222e}.s-down .state{color:#cf222e}
-.s-suppressed{border-left-color:#bc4c00}.s-suppressed .state{color:#bc4c00}
-.s-maintenance{border-left-color:#0969da}.s-maintenance .state{color:#0969da}
-.s-unknown{border-left-color:#6e7781}.s-unknown .state{color:#57606a}
+li.s-up{border-left-color:#1a7f37}.s-up .state{color:#1a7f37}
+li.s-down{border-left-color:#cf222e;background:#fff6f6}.s-down .state{color:#cf222e}
+li.s-suppressed{border-left-color:#bc4c00;background:#fffaf3}
+.s-suppressed .state{color:#bc4c00}
+li.s-maintenance{border-left-color:#0969da}.s-maintenance .state{color:#0969da}
+li.s-unknown{border-left-color:#6e7781}.s-unknown .state{color:#57606a}
 footer{font-size:.8rem;color:#555}
 footer a{margin-right:.8rem}
 @media (max-width:480px){svg.spark{width:90px}body{font-size:14px}}
@@ -83,7 +86,7 @@ _JS = r"""
 (function(){
 "use strict";
 var T=JSON.parse(document.getElementById("i18n").textContent);
-var doc=JSON.parse(document.getElementById("initial").textContent);
+var doc=null;
 var REFRESH=Number(document.body.dataset.refresh)*1000;
 var LANG=document.documentElement.lang;
 var SYM={up:"\u25B2",down:"\u25BC",suppressed:"\u25BD",maintenance:"\u25A0",unknown:"?"};
@@ -98,6 +101,7 @@ function spark(it){
  for(i=0;i<ms.length;i++){
   if(ok.charAt(i)==="0")bad+='<rect x="'+i+'" y="0" width="1" height="24" fill="#cf222e"/>';
   if(ms[i]!=null)pts.push(i+","+(23-(max>0?ms[i]/max*21:0)).toFixed(1));}
+ if(pts.length===1)pts.push((Number(pts[0].split(",")[0])-1)+","+pts[0].split(",")[1]);
  var label=T.spark+": "+(lo==null?T.nodata:num(lo)+"\u2013"+num(hi)+" ms");
  return '<svg class="spark" viewBox="0 0 60 24" preserveAspectRatio="none" role="img"'+
   ' aria-label="'+esc(label)+'"><title>'+esc(label)+'</title>'+bad+
@@ -154,10 +158,9 @@ function tick(){
  .then(function(r){if(!r.ok)throw new Error("HTTP "+r.status);return r.json();})
  .then(function(d){doc=d;render(d);})
  .catch(function(e){var u=document.getElementById("updated");u.className="stale";
-  u.textContent=T.stale+" ("+e.message+") \u00B7 "+T.updated+" "+doc.generated_text;})
+  u.textContent=T.stale+" ("+e.message+")"+(doc?" \u00B7 "+T.updated+" "+doc.generated_text:"");})
  .then(function(){setTimeout(tick,REFRESH);});}
-render(doc);
-setTimeout(tick,REFRESH);
+tick();
 })();
 """
 
@@ -169,7 +172,7 @@ _PAGE = """<!doctype html>
 <header><h1>{title} \u2014 {site}</h1>
 <nav aria-label="Bahasa / Language"><a href="?lang=id" hreflang="id" lang="id">Bahasa
 Indonesia</a><a href="?lang=en" hreflang="en" lang="en">English</a></nav>
-<p id="updated" role="status" aria-live="polite"></p></header>
+<p id="updated" role="status" aria-live="polite">{loading}</p></header>
 <main><ul id="summary" aria-label="{summary}"></ul><div id="maint"></div>
 <h2>{open}</h2><div id="open"></div><div id="groups"></div>
 <noscript><p>{noscript}</p></noscript></main>
@@ -177,7 +180,6 @@ Indonesia</a><a href="?lang=en" hreflang="en" lang="en">English</a></nav>
 <a href="/api/v1/outages">/api/v1/outages</a><a href="/api/v1/maintenance">/api/v1/maintenance</a>
 <span>pantau</span></footer>
 <script id="i18n" type="application/json">{i18n}</script>
-<script id="initial" type="application/json">{initial}</script>
 <script>{js}</script></body></html>
 """
 
@@ -187,14 +189,13 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def render_page(doc: dict[str, Any], lang: str, refresh: float,
-                state_words: dict[str, str]) -> bytes:
+def render_page(site: str, lang: str, refresh: float, state_words: dict[str, str]) -> bytes:
     import html
 
     text: dict[str, Any] = {**TEXT[lang], "states": state_words}
     return _PAGE.format(
-        lang=lang, title=html.escape(TEXT[lang]["title"]), site=html.escape(doc["site"]),
+        lang=lang, title=html.escape(TEXT[lang]["title"]), site=html.escape(site),
         css=_CSS, js=_JS, refresh=f"{max(refresh, 1.0):g}", summary=text["summary"],
-        open=text["open"], noscript=text["noscript"], i18n=_script_json(text),
-        initial=_script_json(doc),
+        open=text["open"], noscript=text["noscript"], loading=text["loading"],
+        i18n=_script_json(text),
     ).encode()
