@@ -8,6 +8,7 @@ running (pantau_config_last_reload_successful drops to 0 until a good one is loa
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import platform
 import signal
@@ -175,6 +176,10 @@ class Agent:
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         await self.scheduler.wait_first_results(timeout=15)
         await asyncio.to_thread(self.exposition.refresh)
+        # What exists now (modules, config models, collectors) lives as long as the process:
+        # frozen, a full garbage collection no longer walks it, which took ~100 ms at 1,000
+        # checks and showed up as the p99 of every endpoint.
+        gc.freeze()
         self._ready = True
         try:
             await self._stop.wait()

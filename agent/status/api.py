@@ -49,6 +49,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 AVAILABILITY_REFRESH = 60.0
 AVAILABILITY_MIN_GAP = 5.0
+STATUS_MAX_AGE = 1.0  # an /api/v1/status answer is at most this old
 OUTAGE_RANGE_MAX = 400 * 86400  # one query may ask for a bit more than a year
 
 STATES = ("up", "down", "suppressed", "maintenance", "unknown")
@@ -145,6 +146,9 @@ class StatusService:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._down_signature = 0
+        self._frags: dict[str, _Fragments] = {}
+        self._bodies: dict[tuple[str, bool], tuple[float, bytes]] = {}
+        self._avail_gen = 0  # bumped with every new set of availability figures
 
     # -- input: one O(1) update per result the store already hands out ------------------
     def on_result(self, result: Result) -> None:
@@ -165,6 +169,8 @@ class StatusService:
         if cfg is not self._items_for:  # rebuilt after a reload only
             self._items = build_items(cfg)
             self._by_key = {i.key: i for i in self._items.values()}
+            self._frags = {}
+            self._bodies = {}
             self._items_for = cfg
             self._wake.set()
         return self._items
@@ -217,6 +223,7 @@ class StatusService:
         cfg = self._config()
         avail, maint = await asyncio.to_thread(compute_month, cfg, time.time())
         self.availability, self.maintenance = avail, maint
+        self._avail_gen += 1
 
     # -- dispatch -----------------------------------------------------------------------
     async def handle(self, method: str, path: str, query: str,
@@ -234,7 +241,7 @@ class StatusService:
         if path == "/status":
             return await self._public(lang)
         if path == "/api/v1/status":
-            return _json(self.status_doc(lang, spark=_flag(params, "spark", True)))
+            return 200, JSON_TYPE, self._status_bytes(lang, _flag(params, "spark", True))
         if path.startswith("/api/v1/checks/"):
             return await self._check(unquote(path[len("/api/v1/checks/"):]), lang)
         if path == "/api/v1/outages":
@@ -288,41 +295,40 @@ class StatusService:
         names = {c for m in active for c in m.checks}
         return lambda name: name in names
 
+    def _status_bytes(self, lang: str, spark: bool) -> bytes:
+        """The status body, built at most once per STATUS_MAX_AGE per variant: however many
+        screens poll, the agent builds one answer a second (~5 ms at 1,000 checks)."""
+        key = (lang, spark)
+        cached = self._bodies.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < STATUS_MAX_AGE:
+            return cached[1]
+        body = self.status_body(lang, spark=spark).encode()
+        self._bodies[key] = (now, body)
+        return body
+
     def status_doc(self, lang: str, *, spark: bool = True,
                    now: float | None = None) -> dict[str, Any]:
+        """The /api/v1/status document as Python data (what the endpoint sends)."""
+        return dict(json.loads(self.status_body(lang, spark=spark, now=now)))
+
+    def status_body(self, lang: str, *, spark: bool = True, now: float | None = None) -> str:
+        """The /api/v1/status document as JSON text.
+
+        Built from per-item fragments that are re-encoded only when what they show changed
+        (a new result, a state change, a new availability figure, the next second or minute
+        of "for how long"), because encoding a thousand items from scratch on every request
+        costs ~25 ms and allocates enough to wake the garbage collector."""
         now = time.time() if now is None else now
         zone = self._zone()
         cfg = self._config()
-        texts = STATE_TEXT[lang]
         states = self._states(now)
         counts = dict.fromkeys(STATES, 0)
-        items = []
+        parts = []
         for name, item in self.items().items():
-            state, since, causes, reason = states[name]
-            counts[state] += 1
-            ring = self.rings.get(item.key)
-            av = self.availability.get(name)
-            row: dict[str, Any] = {
-                "name": name, "kind": item.kind, "type": item.type, "group": item.group,
-                "target": item.target, "depends_on": item.depends_on,
-                "state": state, "state_text": texts[state],
-                "since": since or None,
-                "since_text": format_time(since, zone, lang) if since else "",
-                "for_text": format_span(now - since, lang) if since else "",
-                "root_cause": causes, "reason": reason,
-                "last_error": ring.last_error if ring else "",
-                "last_error_at": (ring.last_error_at or None) if ring else None,
-                "last_result_at": (ring.last_at or None) if ring else None,
-                "rtt_ms": round(ring.last_ms, 2) if ring and ring.last_ms is not None
-                else None,
-                "availability": None if av is None else {
-                    "ratio": av.ratio, "target": av.target,
-                    "met": None if av.ratio is None else av.ratio >= av.target - 1e-12},
-            }
-            if spark:
-                ms, marks = ring.spark(now) if ring else ([None] * 60, "." * 60)
-                row["spark_ms"], row["spark_ok"] = ms, marks
-            items.append(row)
+            st = states[name]
+            counts[st[0]] += 1
+            parts.append(self._item_json(item, st, lang, now, spark, zone))
         # An outage that began or ended changes this month's figure: recompute it soon
         # rather than show a stale 100 % beside a check that is down.
         signature = hash(tuple(n for n, s in states.items() if s[0] in ("down", "suppressed")))
@@ -331,7 +337,7 @@ class StatusService:
             self._wake.set()
         down = [(states[n][1], n) for n in states if states[n][0] == "down"]
         supp = [(states[n][1], n) for n in states if states[n][0] == "suppressed"]
-        return {
+        head = _ENC({
             "api_version": API_VERSION, "site": cfg.site, "lang": lang,
             "timezone": cfg.reports.timezone, "generated": now,
             "generated_text": format_time(now, zone, lang),
@@ -340,8 +346,63 @@ class StatusService:
             "maintenance_active": [self._window(src, m, now, zone, lang)
                                    for src, m in self.maintenance
                                    if m.start.timestamp() <= now < m.end.timestamp()],
-            "items": items,
-        }
+        })
+        return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
+
+    def _item_json(self, item: Item, st: tuple[str, float, list[str], str], lang: str,
+                   now: float, spark: bool, zone: ZoneInfo) -> str:
+        frag = self._frags.get(item.name)
+        if frag is None:
+            frag = self._frags[item.name] = _Fragments(_ENC({
+                "name": item.name, "kind": item.kind, "type": item.type, "group": item.group,
+                "target": item.target, "depends_on": item.depends_on})[1:-1])
+        state, since, causes, reason = st
+        ring = self.rings.get(item.key)
+        rkey = (ring.last_at, ring.last_error_at) if ring else None
+        av = self.availability.get(item.name)
+        fkey = (since, _span_key(now - since)) if since else None
+        # the whole item unchanged (the common case): no piece is looked at
+        whole = (lang, spark, state, since, reason, fkey, rkey, self._avail_gen,
+                 int(now // 60) if spark else 0)
+        if frag.whole is not None and frag.whole[0] == whole and frag.causes == causes:
+            return frag.whole[1]
+        key = (state, since, tuple(causes), reason)
+        cached = frag.state.get(lang)
+        if cached is None or cached[0] != key:
+            cached = (key, _ENC({
+                "state": state, "state_text": STATE_TEXT[lang][state], "since": since or None,
+                "since_text": format_time(since, zone, lang) if since else "",
+                "root_cause": causes, "reason": reason})[1:-1])
+            frag.state[lang] = cached
+        # "for how long" changes with the clock alone: its own piece, so only it is redone
+        for_text = frag.for_text.get(lang)
+        if for_text is None or for_text[0] != fkey:
+            for_text = (fkey, '"for_text":' + _ENC(format_span(now - since, lang)
+                                                   if since else ""))
+            frag.for_text[lang] = for_text
+        out = [frag.static, cached[1], for_text[1]]
+        if frag.ring is None or frag.ring[0] != rkey:
+            frag.ring = (rkey, _ENC({
+                "last_error": ring.last_error if ring else "",
+                "last_error_at": (ring.last_error_at or None) if ring else None,
+                "last_result_at": (ring.last_at or None) if ring else None,
+                "rtt_ms": round(ring.last_ms, 2) if ring and ring.last_ms is not None
+                else None})[1:-1])
+        out.append(frag.ring[1])
+        if frag.avail is None or frag.avail[0] is not av:
+            frag.avail = (av, '"availability":' + ("null" if av is None else _ENC({
+                "ratio": av.ratio, "target": av.target,
+                "met": None if av.ratio is None else av.ratio >= av.target - 1e-12})))
+        out.append(frag.avail[1])
+        if spark:
+            skey = (int(now // 60), rkey)
+            if frag.spark is None or frag.spark[0] != skey:
+                ms, marks = ring.spark(now) if ring else ([None] * 60, "." * 60)
+                frag.spark = (skey, _ENC({"spark_ms": ms, "spark_ok": marks})[1:-1])
+            out.append(frag.spark[1])
+        text = "{" + ",".join(out) + "}"
+        frag.whole, frag.causes = (whole, text), list(causes)
+        return text
 
     @staticmethod
     def _window(source: str, m: Maintenance, now: float, zone: ZoneInfo,
@@ -358,8 +419,8 @@ class StatusService:
         if item is None:  # only names the config knows; nothing is ever run for a request
             return _error(404, f"no configured check or device named {name!r}")
         now = time.time()
-        doc = self.status_doc(lang, now=now)
-        row = next(r for r in doc["items"] if r["name"] == name)
+        states = self._states(now)
+        row = json.loads(self._item_json(item, states[name], lang, now, True, self._zone()))
         ring = self.rings.get(item.key)
         row["samples"] = [{"t": t, "ok": ok, "fail": fail, "ms": ms}
                           for t, ok, fail, ms in (ring.minutes(now, 1440) if ring else [])]
@@ -440,6 +501,34 @@ def _parse_when(text: str, zone: ZoneInfo, what: str) -> float | None:
         raise ValueError(f"`{what}`: {text!r} is not unix seconds, a date like 2026-11-01 or "
                          "an ISO 8601 time") from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=zone)).timestamp()
+
+
+_ENC = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+@dataclass
+class _Fragments:
+    """One item's encoded JSON pieces and what each was made from."""
+
+    static: str
+    state: dict[str, tuple[Any, str]] = field(default_factory=dict)  # per language
+    for_text: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    ring: tuple[Any, str] | None = None
+    avail: tuple[Any, str] | None = None
+    spark: tuple[Any, str] | None = None
+    whole: tuple[Any, str] | None = None  # the item's whole text and what it was made from
+    causes: list[str] = field(default_factory=list)
+
+
+def _span_key(seconds: float) -> tuple[int, int]:
+    """Changes exactly as often as format_span's words can (two largest units shown): every
+    second under an hour, every minute under a day, every hour beyond."""
+    s = max(0, round(seconds))
+    if s < 3600:
+        return 0, s
+    if s < 86400:
+        return 1, s // 60
+    return 2, s // 3600
 
 
 def _flag(params: Mapping[str, list[str]], name: str, default: bool) -> bool:

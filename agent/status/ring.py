@@ -21,8 +21,9 @@ class Ring:
         "_minute",
         "_ms",
         "_oks",
-        "_spark",
-        "_spark_key",
+        "_spark_minute",
+        "_spark_ms",
+        "_spark_ok",
         "last_at",
         "last_error",
         "last_error_at",
@@ -42,8 +43,9 @@ class Ring:
         self.last_error = ""
         self.last_error_at = 0.0
         self.since = 0.0  # when the raw result last flipped between success and failure
-        self._spark: tuple[list[float | None], str] | None = None
-        self._spark_key = (-1, -1.0)
+        self._spark_minute = -1  # the minute of the sparkline's last element
+        self._spark_ms: list[float | None] = [None] * 60
+        self._spark_ok = ["."] * 60
 
     def add(self, at: float, ok: bool, duration: float, reason: str) -> None:
         minute = int(at // 60)
@@ -64,6 +66,7 @@ class Ring:
             self.since = at
         self.last_ok, self.last_at = ok, at
         self.last_ms = ms if ok else None
+        self._spark_slot(minute, i)
 
     def minutes(self, now: float, count: int) -> list[tuple[int, int, int, float | None]]:
         """(minute start, successes, failures, mean ms of successes) for the last `count`
@@ -78,24 +81,33 @@ class Ring:
             out.append((minute * 60, oks, fails, round(self._ms[i] / oks, 2) if oks else None))
         return out
 
+    def _advance(self, minute: int) -> None:
+        """Shift the hour's sparkline so its last element is `minute`."""
+        gap = minute - self._spark_minute
+        if gap <= 0:
+            return
+        if gap >= 60:
+            self._spark_ms = [None] * 60
+            self._spark_ok = ["."] * 60
+        else:
+            del self._spark_ms[:gap]
+            del self._spark_ok[:gap]
+            self._spark_ms.extend([None] * gap)
+            self._spark_ok.extend(["."] * gap)
+        self._spark_minute = minute
+
+    def _spark_slot(self, minute: int, i: int) -> None:
+        self._advance(minute)
+        pos = 59 - (self._spark_minute - minute)
+        if pos < 0:
+            return  # older than the hour shown
+        oks = self._oks[i]
+        self._spark_ms[pos] = round(self._ms[i] / oks, 1) if oks else None
+        self._spark_ok[pos] = "0" if self._fails[i] else "1"
+
     def spark(self, now: float) -> tuple[list[float | None], str]:
         """The last hour per minute: mean ms (None without a success) and a string with one
-        character per minute: "1" all fine, "0" a failure, "." no result. Cached until the
-        next result or the next minute, so a page open on many screens costs no more."""
-        key = (int(now // 60), self.last_at)
-        if self._spark is not None and key == self._spark_key:
-            return self._spark
-        last = key[0]
-        ms: list[float | None] = []
-        marks = []
-        for minute in range(last - 59, last + 1):
-            i = minute % SLOTS
-            if self._minute[i] != minute:
-                ms.append(None)
-                marks.append(".")
-                continue
-            oks = self._oks[i]
-            ms.append(round(self._ms[i] / oks, 1) if oks else None)
-            marks.append("0" if self._fails[i] else "1")
-        self._spark, self._spark_key = (ms, "".join(marks)), key
-        return self._spark
+        character per minute: "1" all fine, "0" a failure, "." no result. Kept up to date as
+        results arrive (one element per result), so reading it costs nothing per minute."""
+        self._advance(int(now // 60))
+        return list(self._spark_ms), "".join(self._spark_ok)

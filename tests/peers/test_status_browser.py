@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agent.status.api import STATUS_MAX_AGE
 from tests.helpers.agent import RunningAgent, free_port, run_agent
 from tests.helpers.browser import Browser
 from tests.helpers.listener import TcpListener
@@ -104,8 +105,9 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
         office["uplink"].stop()  # the ISP link: the uplink and everything behind it fail
         office["dns"].stop()
         office["portal"].stop()
-        # one interval + timeout for the result, one refresh for the page to fetch it
-        limit = INTERVAL + TIMEOUT + REFRESH + 1.5
+        # one interval + timeout for the result, one refresh for the page to fetch it, and
+        # the age an /api/v1/status answer may have
+        limit = INTERVAL + TIMEOUT + REFRESH + STATUS_MAX_AGE + 1.0
         opened = b.wait_js(
             f"(o => o['uplink-telkom'] && o['dns'] && o['portal-oss'] && o)({OPEN_JS})",
             limit + 5, "the cut shown")
