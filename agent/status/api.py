@@ -520,15 +520,15 @@ class _Fragments:
     causes: list[str] = field(default_factory=list)
 
 
-def _span_key(seconds: float) -> tuple[int, int]:
-    """Changes exactly as often as format_span's words can (two largest units shown): every
-    second under an hour, every minute under a day, every hour beyond."""
+def _span_key(seconds: float) -> tuple[tuple[int, int], ...]:
+    """What format_span's words are made of (its two largest non-zero units), without making
+    the words: the cached "for how long" text is redone exactly when it would read
+    differently (tests/unit/test_status.py holds the two together)."""
     s = max(0, round(seconds))
-    if s < 3600:
-        return 0, s
-    if s < 86400:
-        return 1, s // 60
-    return 2, s // 3600
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    return tuple((i, v) for i, v in enumerate((d, h, m, sec)) if v)[:2]
 
 
 def _flag(params: Mapping[str, list[str]], name: str, default: bool) -> bool:

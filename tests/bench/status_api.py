@@ -6,8 +6,7 @@ down behind one root cause so the answer holds every kind of row. One client ask
 sequentially over a keep-alive connection; median, p99 and max latency and the body size, with
 and without the sparkline fields, for the page at /, for /-/healthy and /metrics as the
 reference of the same event loop, and once with every answer built afresh. Also the cost of one
-result for the
-status page (the per-minute ring), measured in process.
+result for the status page (the per-minute ring), measured in process.
 
 Run: .venv/bin/python tests/bench/status_api.py [--requests 1000] [--write]
      (--write puts the figures into BENCHMARKS.md)
