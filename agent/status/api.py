@@ -360,10 +360,12 @@ class StatusService:
         ring = self.rings.get(item.key)
         rkey = (ring.last_at, ring.last_error_at) if ring else None
         av = self.availability.get(item.name)
-        fkey = (since, _span_key(now - since)) if since else None
+        # "for how long" only while not up: it is what matters during an outage, and up items
+        # (nearly all of them) then need no new text every second
+        timed = bool(since) and state != "up"
+        fkey = (since, _span_key(now - since)) if timed else None
         # the whole item unchanged (the common case): no piece is looked at
-        whole = (lang, spark, state, since, reason, fkey, rkey, self._avail_gen,
-                 int(now // 60) if spark else 0)
+        whole = (lang, spark, state, since, reason, fkey, rkey, self._avail_gen)
         if frag.whole is not None and frag.whole[0] == whole and frag.causes == causes:
             return frag.whole[1]
         key = (state, since, tuple(causes), reason)
@@ -378,7 +380,7 @@ class StatusService:
         for_text = frag.for_text.get(lang)
         if for_text is None or for_text[0] != fkey:
             for_text = (fkey, '"for_text":' + _ENC(format_span(now - since, lang)
-                                                   if since else ""))
+                                                   if timed else ""))
             frag.for_text[lang] = for_text
         out = [frag.static, cached[1], for_text[1]]
         if frag.ring is None or frag.ring[0] != rkey:
@@ -395,10 +397,8 @@ class StatusService:
                 "met": None if av.ratio is None else av.ratio >= av.target - 1e-12})))
         out.append(frag.avail[1])
         if spark:
-            skey = (int(now // 60), rkey)
-            if frag.spark is None or frag.spark[0] != skey:
-                ms, marks = ring.spark(now) if ring else ([None] * 60, "." * 60)
-                frag.spark = (skey, _ENC({"spark_ms": ms, "spark_ok": marks})[1:-1])
+            if frag.spark is None or frag.spark[0] != rkey:
+                frag.spark = (rkey, ring.spark_json() if ring else _NO_SPARK)
             out.append(frag.spark[1])
         text = "{" + ",".join(out) + "}"
         frag.whole, frag.causes = (whole, text), list(causes)
@@ -504,6 +504,7 @@ def _parse_when(text: str, zone: ZoneInfo, what: str) -> float | None:
 
 
 _ENC = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_NO_SPARK = _ENC({"spark_ms": [None] * 60, "spark_ok": "." * 60, "spark_end": 0})[1:-1]
 
 
 @dataclass

@@ -94,8 +94,12 @@ function esc(s){return String(s==null?"":s).replace(/[&<>"']/g,function(c){
  return {"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c];});}
 function num(v,d){var s=v.toFixed(d==null?1:d);return LANG==="id"?s.replace(".",","):s;}
 function pct(r){return num(r*100,2)+(LANG==="id"?" %":"%");}
-function spark(it){
- var ms=it.spark_ms||[],ok=it.spark_ok||"",max=0,i,pts=[],bad="",lo=null,hi=null;
+function spark(it,gen){
+ // the line ends at the item's latest result: move it along to the present minute
+ var sh=Math.max(0,Math.floor(gen/60)-Math.floor((it.spark_end||0)/60));
+ var ms=(it.spark_ms||[]).slice(Math.min(sh,60)),ok=(it.spark_ok||"").slice(Math.min(sh,60));
+ while(ms.length<60){ms.push(null);ok+=".";}
+ var max=0,i,pts=[],bad="",lo=null,hi=null;
  for(i=0;i<ms.length;i++){if(ms[i]!=null){max=Math.max(max,ms[i]);
   lo=lo==null?ms[i]:Math.min(lo,ms[i]);hi=hi==null?ms[i]:Math.max(hi,ms[i]);}}
  for(i=0;i<ms.length;i++){
@@ -112,11 +116,11 @@ function why(it){
   (it.reason?" \u00B7 "+T.reason+": "+esc(it.reason):"");
  if(it.state==="down")return T.reason+": "+esc(it.reason||it.last_error||"\u2013");
  return "";}
-function row(it){
+function row(it,gen){
  var m=[];
  if(it.target)m.push('<span class="target">'+esc(it.target)+'</span>');
- if(it.since_text)m.push('<span class="since">'+T.since+" "+esc(it.since_text)+" ("+
-  esc(it.for_text)+")</span>");
+ if(it.since_text)m.push('<span class="since">'+T.since+" "+esc(it.since_text)+
+  (it.for_text?" ("+esc(it.for_text)+")":"")+"</span>");
  if(it.rtt_ms!=null)m.push('<span class="rtt">'+T.rtt+" "+num(it.rtt_ms)+" ms</span>");
  var a=it.availability;
  if(a)m.push('<span class="avail">'+T.avail+" "+(a.ratio==null?T.nodata:pct(a.ratio))+
@@ -126,7 +130,7 @@ function row(it){
  var w=why(it);
  return '<li class="item s-'+it.state+'" data-name="'+esc(it.name)+'" data-state="'+
   it.state+'"><div class="head"><span class="state">'+SYM[it.state]+" "+
-  esc(it.state_text)+'</span><span class="name">'+esc(it.name)+'</span></div>'+spark(it)+
+  esc(it.state_text)+'</span><span class="name">'+esc(it.name)+'</span></div>'+spark(it,gen)+
   (w?'<div class="why">'+w+"</div>":"")+'<div class="meta">'+m.join("")+"</div></li>";}
 function render(d){
  var by={},i,it,h="";
@@ -141,12 +145,12 @@ function render(d){
   (w.reason?" \u00B7 "+esc(w.reason):"")+"</div>";});
  document.getElementById("maint").innerHTML=mb;
  var open="";
- d.open_outages.forEach(function(n){if(by[n])open+=row(by[n]);});
+ d.open_outages.forEach(function(n){if(by[n])open+=row(by[n],d.generated);});
  document.getElementById("open").innerHTML=open?'<ul class="items">'+open+"</ul>":
   '<p class="none">'+T.none_open+"</p>";
  d.groups.forEach(function(g){
   var r="";
-  d.items.forEach(function(x){if(x.group===g)r+=row(x);});
+  d.items.forEach(function(x){if(x.group===g)r+=row(x,d.generated);});
   if(r)h+='<section class="group" data-group="'+g+'"><h2>'+esc(T[g])+
    '</h2><ul class="items">'+r+"</ul></section>";});
  document.getElementById("groups").innerHTML=h;

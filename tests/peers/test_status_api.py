@@ -212,6 +212,7 @@ def test_states_roots_and_reasons_as_the_alert_engine_sees_them(agent: RunningAg
     assert items["gateway"]["group"] == "gateway" and items["uplink"]["group"] == "uplinks"
     assert items["portal"]["group"] == "services" and items["host"]["group"] == "host"
     assert re.search(r"\d+ detik|\d+ menit", items["uplink"]["for_text"])
+    assert items["gateway"]["for_text"] == ""  # up: only since
     # the language: words and formatted times only, never codes
     en = get_json(agent, "/api/v1/status", {"Accept-Language": "en-GB,en;q=0.9,id;q=0.5"})[1]
     assert en["lang"] == "en"

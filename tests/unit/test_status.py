@@ -60,8 +60,12 @@ def test_sparkline_follows_the_clock() -> None:
     r.add(t0 + 60, True, 0.002, "")  # late result for an earlier minute
     ms, marks = r.spark(t0 + 125)
     assert marks[-3:] == "110" and ms[-2] == 2.0 and ms[-1] is None
+    # the API's form ends at the latest result's minute, whatever the clock says
+    assert json.loads("{" + r.spark_json() + "}") == {"spark_ms": ms, "spark_ok": marks,
+                                                      "spark_end": int(t0) + 120}
     ms, marks = r.spark(t0 + 3 * 3600)
     assert marks == "." * 60 and ms == [None] * 60
+    assert json.loads("{" + r.spark_json() + "}")["spark_ok"] == "." * 60
 
 
 def test_span_key_changes_whenever_the_words_do() -> None:
