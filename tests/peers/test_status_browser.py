@@ -60,6 +60,9 @@ def office_config(ls: dict[str, TcpListener]) -> dict[str, Any]:
         "site": "dpmptsp-kab-contoh", "host": {"interval": "2s", "timeout": "1s"},
         "alerts": {"damping": {"failures": 1, "successes": 1}, "settle": "1s"},
         "status_page": {"refresh": f"{REFRESH:g}s", "groups": {"dns": "dns"}},
+        "reports": {"maintenance": [{"start": "2026-01-01T00:00:00+07:00",
+                                     "end": "2099-01-01T00:00:00+07:00",
+                                     "checks": ["printer"], "reason": "ganti toner"}]},
         "checks": [
             {**CHECK, "name": "gateway", "target": ls["gateway"].target},
             {**CHECK, "name": "uplink-telkom", "target": ls["uplink"].target,
@@ -68,6 +71,7 @@ def office_config(ls: dict[str, TcpListener]) -> dict[str, Any]:
              "depends_on": ["uplink-telkom"]},
             {**CHECK, "name": "portal-oss", "target": ls["portal"].target,
              "depends_on": ["dns"]},
+            {**CHECK, "name": "printer", "target": ls["gateway"].target},
         ],
     }
 
@@ -84,9 +88,16 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
         status, body = agent.get("/")
         assert status == 200 and len(body) < 100_000, len(body)
         open_page(b, agent)
-        states = b.wait_js(f"(s => Object.values(s).length === 5 && Object.values(s).every("
-                           f"v => v === 'up') && s)({STATES_JS})", 15, "all up")
-        assert set(states) == {"host", "gateway", "uplink-telkom", "dns", "portal-oss"}
+        states = b.wait_js(f"(s => Object.values(s).length === 6 && Object.values(s).every("
+                           f"v => v === 'up' || v === 'maintenance') && s)({STATES_JS})", 15,
+                           "all up")
+        assert states == {"host": "up", "gateway": "up", "uplink-telkom": "up", "dns": "up",
+                          "portal-oss": "up", "printer": "maintenance"}
+        banner = b.js("document.querySelector('#maint .banner').innerText")
+        assert banner.startswith("Pemeliharaan terjadwal sampai 1 Jan 2099")
+        assert "printer" in banner and "ganti toner" in banner
+        assert "PEMELIHARAAN" in b.js(
+            "document.querySelector('li[data-name=printer] .state').innerText").upper()
         assert b.js("document.documentElement.lang") == "id"
         assert b.js("document.querySelector('#open').innerText").strip() == \
             "Tidak ada gangguan."
@@ -117,7 +128,8 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
         assert b.js("window.__sameDocument") is True  # no reload happened
         states = b.js(STATES_JS)
         assert states == {"host": "up", "gateway": "up", "uplink-telkom": "down",
-                          "dns": "suppressed", "portal-oss": "suppressed"}
+                          "dns": "suppressed", "portal-oss": "suppressed",
+                          "printer": "maintenance"}
         assert "TURUN" in opened["uplink-telkom"].upper()
         assert "alasan: " in opened["uplink-telkom"] and "refused" in opened["uplink-telkom"]
         for name in ("dns", "portal-oss"):
@@ -130,8 +142,8 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
 
         for name in ("uplink", "dns", "portal"):
             office[name].start()
-        b.wait_js(f"Object.values({STATES_JS}).every(v => v === 'up')", limit + 5,
-                  "back up")
+        b.wait_js(f"Object.values({STATES_JS}).filter(v => v === 'up').length === 5",
+                  limit + 5, "back up")
         assert b.js("document.querySelector('#open').innerText").strip() == \
             "Tidak ada gangguan."
         assert b.js("window.__sameDocument") is True

@@ -53,6 +53,7 @@ def office(ls: dict[str, TcpListener], tmp: Path, show_reason: bool = False) -> 
              "checks": ["portal-oss"], "reason": "ganti router 10.20.30.1 di rak server"}]},
         "status_page": {
             "public": True, "office": "DPMPTSP Kabupaten Contoh", "logo": str(png(tmp / "l.png")),
+            "export_dir": str(tmp / "scheduled"), "export_interval": "1s",
             "services": [
                 {"check": "portal-oss", "name": PUBLIC["portal-oss"],
                  "description": "Pengajuan izin usaha secara daring", "show_reason": show_reason},
@@ -98,6 +99,10 @@ def history(tmp_path: Path) -> dict[str, Any]:
             assert status == 200
             live = body.decode()
             assert "Sedang terganggu" in live
+            # the agent's own export on its schedule follows the live state too
+            index = tmp_path / "scheduled" / "index.html"
+            wait_until(lambda: index.exists() and "Sedang terganggu" in index.read_text(),
+                       10, "scheduled export shows the outage")
             ls["portal"].start()
             wait_until(up, 10, "portal up again")
             status, body = agent.get("/status?lang=en")
@@ -111,7 +116,9 @@ def history(tmp_path: Path) -> dict[str, Any]:
 def test_served_and_exported_pages_hold_nothing_internal(
         tmp_path: Path, history: dict[str, Any]) -> None:
     cfg = history["config"]
-    for page in history["served"]:
+    scheduled = [p.read_text(encoding="utf-8") for p in (tmp_path / "scheduled").iterdir()]
+    assert len(scheduled) == 3
+    for page in [*history["served"], *scheduled]:
         assert leaks(page, cfg) == []
         assert PUBLIC["portal-oss"] in page and "DPMPTSP Kabupaten Contoh" in page
     out = tmp_path / "site"
