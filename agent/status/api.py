@@ -109,7 +109,8 @@ def build_items(cfg: AgentConfig) -> dict[str, Item]:
         items["host"] = Item("host", "host", "host", "host", "", "host")
     deps = {c.name: [*c.depends_on, *getattr(c, "depends_on_any", [])] for c in cfg.checks}
     guessed: dict[str, str] = {}
-    for c in cfg.checks:  # the config refuses cycles and forward dependencies need a loop
+    # separate passes: a check may depend on one listed after it
+    for c in cfg.checks:
         guessed[c.name] = "dns" if c.type == "dns" else "services"
     for c in cfg.checks:
         if not deps[c.name] and c.type in ("icmp", "tcp"):
@@ -140,7 +141,6 @@ class StatusService:
         self.rings: dict[str, Ring] = {}
         self._items_for: AgentConfig | None = None
         self._items: dict[str, Item] = {}
-        self._by_key: dict[str, Item] = {}
         self.availability: dict[str, Availability] = {}
         self.maintenance: list[tuple[str, Maintenance]] = []  # (source, window)
         self._tasks: list[asyncio.Task[None]] = []
@@ -168,7 +168,6 @@ class StatusService:
         cfg = self._config()
         if cfg is not self._items_for:  # rebuilt after a reload only
             self._items = build_items(cfg)
-            self._by_key = {i.key: i for i in self._items.values()}
             self._frags = {}
             self._bodies = {}
             self._items_for = cfg
