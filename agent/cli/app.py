@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from agent import __version__
 from agent.cli import alerts as cli_alerts
+from agent.cli import incident as cli_incident
 from agent.cli import inventory as cli_inventory
 from agent.cli import playbook as cli_playbook
 from agent.cli import probe as cli_probe
@@ -182,6 +183,7 @@ app.command("probe")(cli_probe.probe)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
 app.add_typer(cli_status_page.app, name="status-page")
+app.add_typer(cli_incident.app, name="incident")
 app.command("inventory")(cli_inventory.inventory)
 
 

@@ -84,3 +84,45 @@ def outages_between(cfg: AgentConfig, frm: float, to: float, now: float) -> list
             if o.start.timestamp() < to and (o.end is None or o.end.timestamp() > frm):
                 out.append(o)
     return out
+
+
+def incident_notes(cfg: AgentConfig) -> dict[tuple[str, float], str]:
+    """(check, outage start) -> the latest public note written about that outage."""
+    from agent.history import History, HistoryError
+
+    try:
+        hist = History.open(cfg.state_dir, cfg.site, readonly=True)
+    except HistoryError:
+        return {}
+    try:
+        rows = hist.incident_notes()
+    except Exception:  # a history from before incident notes: none yet
+        return {}
+    finally:
+        hist.close()
+    return {(check, round(at, 3)): note for check, at, note in rows}
+
+
+def note_for(notes: dict[tuple[str, float], str], check: str, start: float) -> str:
+    return notes.get((check, round(start, 3)), "")
+
+
+def add_note(cfg: AgentConfig, check: str, at: float, note: str) -> float:
+    """Attach `note` to the outage of `check` going on at `at`, else the last one before it;
+    returns that outage's start. LookupError when there is none."""
+    from agent.history import History
+    from agent.reports.history_source import sites_from_history
+
+    zone = resolve_zone(cfg.reports.timezone)
+    period = (datetime.fromtimestamp(0, zone), datetime.fromtimestamp(at + 1, zone))
+    starts = [o.start.timestamp() for s in sites_from_history(cfg, period)
+              for o in s.outages if o.check == check and o.start.timestamp() <= at]
+    if not starts:
+        raise LookupError(f"no outage of {check!r} recorded before that time")
+    start = max(starts)
+    hist = History.open(cfg.state_dir, cfg.site)
+    try:
+        hist.add_incident_note(check, start, note)
+    finally:
+        hist.close()
+    return start

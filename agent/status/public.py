@@ -61,7 +61,7 @@ class PublicIncident:
     service: str
     start: float
     end: float | None
-    note: str  # the technical reason only when the service allows it
+    note: str  # `pantau incident note`, else the technical reason if the service allows it
 
 
 @dataclass
@@ -127,7 +127,7 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
     suppressed, maintenance, unknown); without it the last recorded ones."""
     from agent.reports.availability import compute, day_spans
     from agent.reports.history_source import sites_from_history
-    from agent.status.data import maintenance_windows
+    from agent.status.data import incident_notes, maintenance_windows, note_for
 
     sp = cfg.status_page
     zone = resolve_zone(cfg.reports.timezone)
@@ -137,6 +137,7 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
     period = (start, (today + timedelta(days=1, hours=2)).replace(hour=0))
     when = datetime.fromtimestamp(now, zone)
     windows = [m for _, m in maintenance_windows(cfg)]
+    notes = incident_notes(cfg)
     states = live if live is not None else _recorded_states(cfg)
     sites = sites_from_history(cfg, period, now=when)
     site = sites[0] if sites else None
@@ -163,7 +164,9 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
         for o in (figures.outages if figures else []):
             if o.downtime <= 0:
                 continue  # entirely inside planned maintenance
-            note = o.outage.reason if svc.show_reason else ""
+            # the office's own words first; the technical reason only when allowed
+            note = note_for(notes, svc.check, o.outage.start.timestamp()) or (
+                o.outage.reason if svc.show_reason else "")
             incidents.append(PublicIncident(svc.name, o.outage.start.timestamp(),
                                             o.outage.end.timestamp() if o.outage.end else None,
                                             note))

@@ -146,6 +146,20 @@ def test_served_and_exported_pages_hold_nothing_internal(
     assert r.returncode == 0, r.stderr
     assert "refused" in leaks((tmp_path / "site2" / "index.html").read_text(), cfg2)
 
+    # the office writes its own words about it; a check without an outage has nothing to note
+    note = "Gangguan jaringan penyedia internet, sudah pulih"
+    r = run_cli("incident", "note", "portal-oss", note, "-c", str(config_path))
+    assert r.returncode == 0 and "note recorded" in r.stdout, r.stderr
+    r = run_cli("incident", "note", "website", "x", "-c", str(config_path))
+    assert r.returncode == 2 and "no outage of 'website'" in r.stderr
+    r = run_cli("incident", "note", "nope", "x", "-c", str(config_path))
+    assert r.returncode == 2 and "unknown check" in r.stderr
+    config_path.write_text(yaml.safe_dump(cfg))
+    assert run_cli("status-page", "export", str(out), "-c", str(config_path)).returncode == 0
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert f"{PUBLIC['portal-oss']}</b> \u2014 {note}" in index
+    assert "Gangguan layanan" not in index
+
 
 def test_export_refuses_without_opt_in(tmp_path: Path) -> None:
     path = tmp_path / "p.yml"
