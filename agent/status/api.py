@@ -31,9 +31,7 @@ from agent.status.data import (
     Availability,
     changes_since,
     compute_month,
-    incident_notes,
     maintenance_windows,
-    note_for,
     outages_between,
 )
 from agent.status.ring import Ring
@@ -448,7 +446,6 @@ class StatusService:
         if to - frm > OUTAGE_RANGE_MAX:
             return _error(400, "at most 400 days per query")
         outages = await asyncio.to_thread(outages_between, self._config(), frm, to, now)
-        notes = await asyncio.to_thread(incident_notes, self._config())
         rows = []
         for o in outages:
             start, end = o.start.timestamp(), (o.end.timestamp() if o.end else None)
@@ -462,7 +459,7 @@ class StatusService:
                 "root_cause": causes or [o.check],
                 "suppressed": bool(causes) and causes != [o.check],
                 "reason": o.reason,
-                "note": note_for(notes, o.check, start),
+                "note": o.note,
             })
         return _json({"api_version": API_VERSION, "from": frm, "to": to, "outages": rows})
 

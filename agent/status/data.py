@@ -86,27 +86,6 @@ def outages_between(cfg: AgentConfig, frm: float, to: float, now: float) -> list
     return out
 
 
-def incident_notes(cfg: AgentConfig) -> dict[tuple[str, float], str]:
-    """(check, outage start) -> the latest public note written about that outage."""
-    from agent.history import History, HistoryError
-
-    try:
-        hist = History.open(cfg.state_dir, cfg.site, readonly=True)
-    except HistoryError:
-        return {}
-    try:
-        rows = hist.incident_notes()
-    except Exception:  # a history from before incident notes: none yet
-        return {}
-    finally:
-        hist.close()
-    return {(check, round(at, 3)): note for check, at, note in rows}
-
-
-def note_for(notes: dict[tuple[str, float], str], check: str, start: float) -> str:
-    return notes.get((check, round(start, 3)), "")
-
-
 def add_note(cfg: AgentConfig, check: str, at: float, note: str) -> float:
     """Attach `note` to the outage of `check` going on at `at`, else the last one before it;
     returns that outage's start. LookupError when there is none."""

@@ -127,7 +127,7 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
     suppressed, maintenance, unknown); without it the last recorded ones."""
     from agent.reports.availability import compute, day_spans
     from agent.reports.history_source import sites_from_history
-    from agent.status.data import incident_notes, maintenance_windows, note_for
+    from agent.status.data import maintenance_windows
 
     sp = cfg.status_page
     zone = resolve_zone(cfg.reports.timezone)
@@ -137,7 +137,6 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
     period = (start, (today + timedelta(days=1, hours=2)).replace(hour=0))
     when = datetime.fromtimestamp(now, zone)
     windows = [m for _, m in maintenance_windows(cfg)]
-    notes = incident_notes(cfg)
     states = live if live is not None else _recorded_states(cfg)
     sites = sites_from_history(cfg, period, now=when)
     site = sites[0] if sites else None
@@ -165,8 +164,7 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
             if o.downtime <= 0:
                 continue  # entirely inside planned maintenance
             # the office's own words first; the technical reason only when allowed
-            note = note_for(notes, svc.check, o.outage.start.timestamp()) or (
-                o.outage.reason if svc.show_reason else "")
+            note = o.outage.note or (o.outage.reason if svc.show_reason else "")
             incidents.append(PublicIncident(svc.name, o.outage.start.timestamp(),
                                             o.outage.end.timestamp() if o.outage.end else None,
                                             note))

@@ -159,6 +159,16 @@ def test_served_and_exported_pages_hold_nothing_internal(
     index = (out / "index.html").read_text(encoding="utf-8")
     assert f"{PUBLIC['portal-oss']}</b> \u2014 {note}" in index
     assert "Gangguan layanan" not in index
+    # and in the availability report beside the technical reason
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    report = tmp_path / "laporan.html"
+    r = run_cli("report", "--from", str(today), "--to", str(today + timedelta(days=1)),
+                "-f", "html", "-o", str(report), "-c", str(config_path))
+    assert r.returncode == 0, r.stderr
+    assert f"connection refused · {note}" in report.read_text(encoding="utf-8")
 
 
 def test_export_refuses_without_opt_in(tmp_path: Path) -> None:
