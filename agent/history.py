@@ -96,6 +96,17 @@ MIGRATIONS: tuple[str, ...] = (
         created REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE incident_notes (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        note TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE INDEX incident_notes_check_at ON incident_notes(check_name, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -401,6 +412,19 @@ class History:
             " VALUES (?,?,?,?,?,?)",
             (self.site, start, end, json.dumps(list(checks)), reason, time.time())))
         return int(cur.lastrowid or 0)
+
+    def add_incident_note(self, check: str, at: float, note: str) -> int:
+        """A public note about the outage of `check` that was going on at `at` (its start)."""
+        cur = self._tx(lambda: self.conn.execute(
+            "INSERT INTO incident_notes(site, check_name, at, note, created) VALUES (?,?,?,?,?)",
+            (self.site, check, at, note, time.time())))
+        return int(cur.lastrowid or 0)
+
+    def incident_notes(self) -> list[tuple[str, float, str]]:
+        """(check, outage start, note), oldest note first."""
+        rows = self.conn.execute(
+            "SELECT check_name, at, note FROM incident_notes ORDER BY id").fetchall()
+        return [(str(r[0]), float(r[1]), str(r[2])) for r in rows]
 
     # -- reading --------------------------------------------------------------------------
     def status(self) -> list[StatusRow]:

@@ -1,4 +1,5 @@
-"""The HTTP endpoint: /metrics, /probe, /-/healthy, /-/ready, /-/reload and a landing page.
+"""The HTTP endpoint: /metrics, /probe, /-/healthy, /-/ready, /-/reload, and the status page
+and API (/, /status, /api/...) answered by a handler the agent passes in.
 
 Written on asyncio streams rather than prometheus_client's server because that server does the
 TLS handshake in its accept loop: one client that connects and says nothing stalls every HTTPS
@@ -41,6 +42,8 @@ asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
 ProbeHandler = Callable[[str, str, float | None], Awaitable[tuple[int, str, bytes]]]
 ReloadHandler = Callable[[], Awaitable[tuple[bool, str]]]
+# (method, path, query, headers) -> (status, content type, body): /, /status and /api/...
+StatusHandler = Callable[[str, str, str, dict[str, str]], Awaitable[tuple[int, str, bytes]]]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -96,6 +99,7 @@ class MetricsServer:
         ready: Callable[[], bool] = lambda: True,
         reload: ReloadHandler | None = None,
         probe: ProbeHandler | None = None,
+        status: StatusHandler | None = None,
         site: str = "",
         max_connections: int = MAX_CONNECTIONS,
         max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
@@ -110,6 +114,7 @@ class MetricsServer:
         self.ready = ready
         self.reload = reload
         self.probe = probe
+        self.status = status
         self.site = site
         self.auth = BasicAuth(self.web_config.basic_auth_users)
         self._ssl: ssl.SSLContext | None = self.web_config.ssl_context()
@@ -344,6 +349,15 @@ class MetricsServer:
                 await self._respond(writer, 200 if ok else 500, (message + "\n").encode(), keep)
         elif path == "/probe" and method != "POST":
             await self._probe(writer, url.query, headers, keep)
+        elif self.status is not None and (path in ("/", "/status")
+                                          or path.startswith("/api/")):
+            try:
+                status, ctype, body = await self.status(method, path, url.query, headers)
+            except Exception as e:  # a bug in the page must not cost the connection
+                log.error("%s failed: %s: %s", path, type(e).__name__, e)
+                status, ctype, body = 500, "text/plain; charset=utf-8", b"status failed\n"
+            await self._respond(writer, status, body, keep, ctype,
+                                {"Cache-Control": "no-store"}, head_only)
         elif path == "/" and method != "POST":
             body = LANDING.format(site=html.escape(self.site)).encode()
             await self._respond(writer, 200, body, keep, "text/html; charset=utf-8",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from agent import __version__
 from agent.cli import alerts as cli_alerts
+from agent.cli import incident as cli_incident
 from agent.cli import inventory as cli_inventory
 from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
@@ -24,6 +25,7 @@ from agent.cli import probe as cli_probe
 from agent.cli import report as cli_report
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
+from agent.cli import status_page as cli_status_page
 from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail
 
 app = typer.Typer(
@@ -187,6 +189,8 @@ app.command("probe")(cli_probe.probe)
 app.command("path")(cli_path.path)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
+app.add_typer(cli_status_page.app, name="status-page")
+app.add_typer(cli_incident.app, name="incident")
 app.command("inventory")(cli_inventory.inventory)
 
 

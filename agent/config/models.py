@@ -22,6 +22,7 @@ from pydantic import (
 from agent.alerting import AlertsConfig
 from agent.probe import ProbeModule
 from agent.reports import ReportsConfig
+from agent.status.config import StatusPageConfig
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.base import JobSpec
 from collectors.common.hostport import split_host_port
@@ -77,6 +78,10 @@ class AgentConfig(StrictModel):
     )
     web_config_file: Path | None = Field(
         None, description="TLS and basic auth for /metrics, exporter-toolkit format."
+    )
+    status_page: StatusPageConfig = Field(
+        default_factory=StatusPageConfig,
+        description="The live status page at / and the opt-in public page for citizens.",
     )
 
     @field_validator("listen")
@@ -162,6 +167,14 @@ class AgentConfig(StrictModel):
             )
         if self.host.timeout >= self.host.interval:
             raise _located("timeout must be shorter than interval", ("host", "timeout"))
+        for key in self.status_page.groups:
+            if key not in seen and not key.startswith("snmp:"):
+                raise _located(f"status_page.groups names unknown check {key!r}",
+                               ("status_page", "groups", key))
+        for i, svc in enumerate(self.status_page.services):
+            if svc.check not in seen:
+                raise _located(f"status_page.services names unknown check {svc.check!r}",
+                               ("status_page", "services", i, "check"))
         mail_to = self.reports.monthly_email
         if mail_to is not None:
             emails = [r.name for r in self.alerts.receivers if r.type == "email"]

@@ -79,6 +79,7 @@ class Outage:
     end: datetime | None  # None: still down
     root_cause: str = ""
     reason: str = ""
+    note: str = ""  # the office's public note (`pantau incident note`)
 
 
 @dataclass(frozen=True)

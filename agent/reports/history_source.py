@@ -7,6 +7,8 @@ shown beside it. A check is monitored from its first recorded state.
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,10 @@ def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
             " WHERE site = ? AND ts < ? ORDER BY ts, id",
             (cfg.site, period[1].timestamp()),
         ).fetchall()
+        try:
+            notes = {(c, round(at, 3)): n for c, at, n in hist.incident_notes()}
+        except sqlite3.Error:  # a history from before incident notes
+            notes = {}
     finally:
         hist.close()
     transitions = []
@@ -63,7 +69,9 @@ def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
         ts0 = first_seen.get(check)
         site.monitored_from[check] = (datetime.fromtimestamp(ts0, tz) if ts0 is not None
                                       else horizon)
-    site.outages = outages_from_transitions(transitions)
+    site.outages = [
+        replace(o, note=notes.get((o.check, round(o.start.timestamp(), 3)), ""))
+        if notes else o for o in outages_from_transitions(transitions)]
     return [site]
 
 

@@ -1,0 +1,54 @@
+"""`pantau incident note`: a public note about an outage, for the citizens' status page."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from agent.cli.common import ConfigOpt, fail, load
+
+app = typer.Typer(help="Public notes about outages (shown on the citizens' status page).",
+                  no_args_is_help=True)
+
+
+@app.command("note")
+def note(
+    check: Annotated[str, typer.Argument(help="The configured check the outage is of.")],
+    text: Annotated[str, typer.Argument(help='The public note, e.g. "Gangguan jaringan ISP".')],
+    at: Annotated[str | None, typer.Option(
+        help="A time inside the outage, e.g. '2026-11-10 14:05' (local); default: now, i.e. "
+        "the current or the last outage.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Attach a public note to the current or a past outage of CHECK; it replaces the
+    technical reason on the public status page and appears in /api/v1/outages."""
+    from datetime import datetime
+
+    from agent.history import HistoryError
+    from agent.status.data import add_note
+    from collectors.common.timefmt import format_time, resolve_zone
+
+    cfg = load(config)
+    if check not in {c.name for c in cfg.checks}:
+        raise fail(f"unknown check {check!r}")
+    text = text.strip()
+    if not text or len(text) > 500:
+        raise fail("the note must have 1 to 500 characters")
+    zone = resolve_zone(cfg.reports.timezone)
+    when = time.time()
+    if at is not None:
+        try:
+            dt = datetime.fromisoformat(at)
+        except ValueError:
+            raise fail(f"--at: {at!r} is not a time like '2026-11-10 14:05'") from None
+        when = (dt if dt.tzinfo else dt.replace(tzinfo=zone)).timestamp()
+    try:
+        start = add_note(cfg, check, when, text)
+    except LookupError as e:
+        raise fail(str(e)) from None
+    except HistoryError as e:
+        raise fail(str(e), 1) from None
+    typer.echo(f"note recorded for the outage of {check} that began "
+               f"{format_time(start, zone, cfg.reports.language)}")

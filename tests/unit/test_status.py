@@ -1,0 +1,131 @@
+"""The status pages' own logic in process: language choice, the per-minute ring and its
+sparkline, the groups along the path, the `status_page:` config, and the cached JSON
+fragments giving byte for byte what a fresh build gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from agent.config import AgentConfig
+from agent.status.api import StatusService, _span_key, build_items, choose_lang
+from agent.status.ring import SLOTS, Ring
+from agent.store import Result
+from collectors.base import Observation
+from collectors.common.timefmt import format_span
+
+
+@pytest.mark.parametrize(("query", "header", "lang"), [
+    ({}, "", "id"),
+    ({}, "en-US,en;q=0.9", "en"),
+    ({}, "id-ID,id;q=0.9,en;q=0.8", "id"),
+    ({}, "en;q=0.5,id;q=0.8", "id"),
+    ({}, "fr-FR,de;q=0.9", "id"),
+    ({}, "in", "id"),
+    ({"lang": ["en"]}, "id", "en"),
+    ({"lang": ["xx"]}, "en", "en"),
+    ({}, "en;q=bad", "en"),
+])
+def test_language(query: dict[str, list[str]], header: str, lang: str) -> None:
+    assert choose_lang(query, header) == lang
+
+
+def test_ring_minutes_and_wrap() -> None:
+    r = Ring()
+    t0 = 1_800_000_000.0 - 1_800_000_000.0 % 60
+    r.add(t0 + 1, True, 0.010, "")
+    r.add(t0 + 2, True, 0.030, "")
+    r.add(t0 + 3, False, 0.5, "connection refused")
+    assert r.minutes(t0 + 30, 5) == [(int(t0), 2, 1, 20.0)]
+    assert r.last_error == "connection refused" and r.last_ok is False and r.last_ms is None
+    assert r.since == t0 + 3
+    # a day later the same slot is reused, the old minute is gone
+    r.add(t0 + SLOTS * 60 + 5, True, 0.001, "")
+    mins = r.minutes(t0 + SLOTS * 60 + 10, SLOTS)
+    assert mins == [(int(t0) + SLOTS * 60, 1, 0, 1.0)]
+
+
+def test_sparkline_follows_the_clock() -> None:
+    r = Ring()
+    t0 = 1_800_000_000.0 - 1_800_000_000.0 % 60
+    r.add(t0, True, 0.004, "")
+    ms, marks = r.spark(t0 + 1)
+    assert ms[-1] == 4.0 and marks == "." * 59 + "1"
+    ms, marks = r.spark(t0 + 120)  # two minutes without a result
+    assert ms[-3] == 4.0 and marks == "." * 57 + "1.."
+    r.add(t0 + 121, False, 1.0, "timeout")
+    r.add(t0 + 60, True, 0.002, "")  # late result for an earlier minute
+    ms, marks = r.spark(t0 + 125)
+    assert marks[-3:] == "110" and ms[-2] == 2.0 and ms[-1] is None
+    # the API's form ends at the latest result's minute, whatever the clock says
+    assert json.loads("{" + r.spark_json() + "}") == {"spark_ms": ms, "spark_ok": marks,
+                                                      "spark_end": int(t0) + 120}
+    ms, marks = r.spark(t0 + 3 * 3600)
+    assert marks == "." * 60 and ms == [None] * 60
+    assert json.loads("{" + r.spark_json() + "}")["spark_ok"] == "." * 60
+
+
+def test_span_key_changes_whenever_the_words_do() -> None:
+    seen: dict[tuple[tuple[int, int], ...], str] = {}
+    for s in [*range(0, 7200), *range(7200, 200_000, 13), *range(200_000, 3_000_000, 997)]:
+        text = format_span(s, "id")
+        assert seen.setdefault(_span_key(s), text) == text, s
+
+
+def config(**extra: Any) -> AgentConfig:
+    tcp = {"type": "tcp", "interval": "10s", "timeout": "2s"}
+    return AgentConfig.model_validate({
+        "site": "t", "state_dir": "/nonexistent/pantau-test",
+        "checks": [
+            {**tcp, "name": "gw", "target": "192.0.2.1:80"},
+            {**tcp, "name": "isp", "target": "192.0.2.2:80", "depends_on": ["gw"]},
+            {"type": "dns", "name": "dns", "target": "192.0.2.53", "query_name": "a.go.id",
+             "depends_on": ["isp"]},
+            {**tcp, "name": "portal", "target": "192.0.2.3:443", "depends_on": ["dns"]},
+            {**tcp, "name": "vpn", "target": "192.0.2.4:443", "depends_on": ["isp"]},
+        ], **extra})
+
+
+def test_groups_along_the_path() -> None:
+    groups = {n: i.group for n, i in build_items(config()).items()}
+    assert groups == {"host": "host", "gw": "gateway", "isp": "uplinks", "dns": "dns",
+                      "portal": "services", "vpn": "services"}
+    over = build_items(config(status_page={"groups": {"vpn": "uplinks"}}))
+    assert over["vpn"].group == "uplinks"
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"groups": {"nope": "dns"}}, "unknown check 'nope'"),
+    ({"services": [{"check": "nope", "name": "Layanan"}]}, "unknown check 'nope'"),
+    ({"groups": {"gw": "internet"}}, "gateway"),
+    ({"services": [{"check": "gw", "name": "A"}, {"check": "gw", "name": "B"}]}, "twice"),
+])
+def test_status_page_config_errors(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config(status_page=section)
+
+
+def test_cached_fragments_equal_a_fresh_build() -> None:
+    cfg = config()
+    live = StatusService(lambda: cfg, lambda: None)
+    rng = random.Random(17)
+    t = 1_800_000_000.0
+    names = ["gw", "isp", "dns", "portal", "vpn"]
+    for step in range(400):
+        t += rng.choice([0.3, 1.0, 7.0, 61.0, 3700.0])
+        for name in rng.sample(names, rng.randint(0, 5)):
+            ok = rng.random() < 0.7
+            live.on_result(Result(f"check:{name}", name, "tcp", Observation(
+                ok, [], "" if ok else rng.choice(["refused", "timeout"]),
+                rng.random() / 10, t)))
+        lang = rng.choice(["id", "en"])
+        spark = rng.random() < 0.7
+        fresh = StatusService(lambda: cfg, lambda: None)
+        fresh.rings = live.rings
+        assert live.status_body(lang, spark=spark, now=t) == \
+            fresh.status_body(lang, spark=spark, now=t), step
+    doc = json.loads(live.status_body("id", now=t))
+    assert [i["name"] for i in doc["items"]] == ["host", *names]
