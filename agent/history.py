@@ -107,6 +107,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX incident_notes_check_at ON incident_notes(check_name, at);
     """,
+    """
+    CREATE TABLE acknowledgements (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        since REAL NOT NULL,
+        by_name TEXT NOT NULL,
+        by_id TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        via TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX acknowledgements_check ON acknowledgements(check_name, since);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -412,6 +425,37 @@ class History:
             " VALUES (?,?,?,?,?,?)",
             (self.site, start, end, json.dumps(list(checks)), reason, time.time())))
         return int(cur.lastrowid or 0)
+
+    def end_maintenance(self, check: str, at: float) -> int:
+        """End now every window running at `at` that names `check`; returns how many."""
+        def body() -> int:
+            ended = 0
+            for r in self.conn.execute(
+                    "SELECT id, start, checks FROM maintenance_windows WHERE start<=? AND end>?",
+                    (at, at)).fetchall():
+                if check in json.loads(r[2]):
+                    self.conn.execute("UPDATE maintenance_windows SET end=? WHERE id=?",
+                                      (max(at, float(r[1]) + 1.0), r[0]))
+                    ended += 1
+            return ended
+
+        result: int = self._tx(body)
+        return result
+
+    def add_acknowledgement(self, check: str, since: float, by_name: str, by_id: str,
+                            at: float, via: str) -> int:
+        """Someone took on the outage of `check` that began at `since`."""
+        cur = self._tx(lambda: self.conn.execute(
+            "INSERT INTO acknowledgements(site, check_name, since, by_name, by_id, at, via)"
+            " VALUES (?,?,?,?,?,?,?)", (self.site, check, since, by_name, by_id, at, via)))
+        return int(cur.lastrowid or 0)
+
+    def acknowledgements(self, since: float | None = None) -> list[dict[str, Any]]:
+        """Every acknowledgement (of outages that began at or after `since`), oldest first."""
+        sql = ("SELECT check_name, since, by_name, by_id, at, via FROM acknowledgements"
+               + (" WHERE since>=?" if since is not None else "") + " ORDER BY id")
+        rows = self.conn.execute(sql, (since,) if since is not None else ()).fetchall()
+        return [dict(r) for r in rows]
 
     def add_incident_note(self, check: str, at: float, note: str) -> int:
         """A public note about the outage of `check` that was going on at `at` (its start)."""

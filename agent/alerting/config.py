@@ -52,6 +52,9 @@ class AlertsConfig(StrictModel):
     )
     initial_backoff: Duration = Field(5.0, description="First retry delay of a delivery.")
     max_backoff: Duration = Field(300.0, description="Longest retry delay of a delivery.")
+    repeat_interval: Duration | None = Field(
+        None, description="Send a firing alert again this often while its check stays "
+        "down, unacknowledged and not muted; unset = never.")
     runbook_url: str = Field("", description="Runbook URL template; {check}, {site} replaced.")
     status_url: str = Field("", description="Link to the status page as the admin reaches "
                             "it (e.g. http://10.20.0.5:9877/status), printed in every alert.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import uuid
@@ -68,6 +69,20 @@ METRICS: tuple[MetricSpec, ...] = (
                "Failed writes to the outage history (the change is kept and retried)."),
     MetricSpec("pantau_history_disk_full", "gauge",
                "1 while the outage history cannot be written because the disk is full."),
+    MetricSpec("pantau_check_acknowledged", "gauge",
+               "1 while the check's current outage has been acknowledged (no repeats)."),
+    MetricSpec("pantau_check_muted", "gauge",
+               "1 while the check is in a maintenance window (notifications held back)."),
+    MetricSpec("pantau_oncall_commands_total", "counter",
+               "Commands and button presses the Telegram bot handled, by receiver, command "
+               "and result (ok, refused, invalid, error).", ("receiver", "command", "result")),
+    MetricSpec("pantau_oncall_refused_total", "counter",
+               "Telegram updates refused because their chat or user is not allowed.",
+               ("receiver",)),
+    MetricSpec("pantau_oncall_malformed_updates_total", "counter",
+               "Telegram updates that were not understood and were ignored.", ("receiver",)),
+    MetricSpec("pantau_oncall_poll_errors_total", "counter",
+               "Failed getUpdates polls (the bot backs off and retries).", ("receiver",)),
     MetricSpec("pantau_alert_playbook_runs_total", "counter",
                "Playbook runs triggered by down checks, by the check's playbook (NAME@HOST) "
                "and result (ok, failed, rate_limited, unavailable).",
@@ -77,11 +92,11 @@ METRICS: tuple[MetricSpec, ...] = (
 STORE_KEY = "self:alerting"
 
 
-def make_notifier(r: Any) -> Notifier:
+def make_notifier(r: Any, language: str = "id") -> Notifier:
     if isinstance(r, AlertmanagerReceiver):
         return AlertmanagerNotifier(r)
     if isinstance(r, TelegramReceiver):
-        return TelegramNotifier(r)
+        return TelegramNotifier(r, language)
     if isinstance(r, EmailReceiver):
         return EmailNotifier(r)
     if isinstance(r, WebhookReceiver):
@@ -139,6 +154,12 @@ class Alerting:
         self.notifiers: dict[str, Notifier] = {}
         self.outbox: Outbox | None = None
         self.playbook_hook: PlaybookHook | None = None
+        # check -> the acknowledgement of its current outage (cleared when it resolves)
+        self.acks: dict[str, dict[str, Any]] = {}
+        self._windows: list[tuple[float, float, tuple[str, ...], str]] = []
+        self._last_sent: dict[str, float] = {}  # check -> when its firing alert last went out
+        self.bots: list[Any] = []
+        self.oncall_counts: dict[tuple[str, ...], int] = {}
         self._setup(config, site)
 
     def _setup(self, config: AgentConfig, site: str | None) -> None:
@@ -185,7 +206,8 @@ class Alerting:
                 self.publish()
                 return
         await self._restore()
-        self.notifiers = {r.name: make_notifier(r) for r in self.cfg.receivers}
+        self.notifiers = {r.name: make_notifier(r, self.cfg.language)
+                          for r in self.cfg.receivers}
         try:
             dropped = await self._db(self.history.drop_receivers_except, list(self.notifiers))
             if dropped:
@@ -208,6 +230,10 @@ class Alerting:
         ]
         if any(isinstance(n, AlertmanagerNotifier) for n in self.notifiers.values()):
             self._tasks.append(asyncio.create_task(self._am_refresher(), name="am-refresh"))
+        await self._load_windows()
+        from agent.oncall import start_bots
+
+        self.bots = start_bots(self)
         self._started = True
         self._refresh_view()
         self.publish()
@@ -216,6 +242,9 @@ class Alerting:
         if not self._started:
             return
         self._started = False
+        for bot in self.bots:
+            await bot.stop()
+        self.bots = []
         await cancel_all(self._tasks)
         self._tasks.clear()
         if self._queue:  # a last try to keep what was observed
@@ -264,6 +293,16 @@ class Alerting:
                 if payload:
                     with contextlib.suppress(TypeError):
                         self._firing[name] = Notification.from_dict(payload)
+                        self._last_sent[name] = float(payload.get("at") or 0.0)
+        try:
+            acks = await self._db(self.history.acknowledgements)
+        except HistoryError as e:
+            log.error("alerting: cannot read acknowledgements: %s", e)
+            acks = []
+        for a in acks:  # only the acknowledgement of the outage still going on counts
+            cur = self.machine.checks.get(a["check_name"])
+            if cur is not None and cur.state == "down" and abs(cur.since - a["since"]) < 1e-6:
+                self.acks[a["check_name"]] = a
 
     # -- input ----------------------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
@@ -308,7 +347,20 @@ class Alerting:
             self.machine.graph = graph
 
     def _enqueue(self, outcome: Outcome) -> None:
-        batch = _Batch(outcome, [self._notification(n) for n in outcome.notices])
+        now = time.time()
+        for c in outcome.changes:
+            if c.new != "down":
+                self.acks.pop(c.check, None)
+        notices = []
+        for n in outcome.notices:
+            # a resolution is still owed to whoever saw the alert; new alerts wait
+            announced = n.kind == "resolved" and n.check in self._firing
+            if self.muted(n.check, now) and not announced:
+                log.info("check %s: %s notification held back (maintenance window)",
+                         n.check, n.kind)
+                continue
+            notices.append(n)
+        batch = _Batch(outcome, [self._notification(n) for n in notices])
         self._queue.append(batch)
         self._wake.set()
         if self._disk_full:  # nothing can be committed now: show the live state meanwhile
@@ -316,11 +368,91 @@ class Alerting:
             self.publish()
 
     async def _ticker(self) -> None:
+        last_load = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
-            outcome = self.machine.tick(time.time())
+            now = time.time()
+            outcome = self.machine.tick(now)
             if outcome:
                 self._enqueue(outcome)
+            if time.monotonic() - last_load >= 30:  # windows added by `pantau maintenance add`
+                last_load = time.monotonic()
+                await self._load_windows()
+            self._repeat(now)
+
+    # -- on-call: repeats, acknowledgements, mutes ------------------------------------------
+    def _repeat(self, now: float) -> None:
+        every = self.cfg.repeat_interval
+        if not every:
+            return
+        for name, st in self.machine.checks.items():
+            first = self._firing.get(name)
+            if st.verdict != "firing" or first is None or name in self.acks:
+                continue
+            if self.muted(name, now) or now - self._last_sent.get(name, first.at) < every:
+                continue
+            self._last_sent[name] = now
+            again = dataclasses.replace(first, uid=str(uuid.uuid4()), at=now)
+            self._queue.append(_Batch(Outcome(), [again]))
+            self._wake.set()
+            log.info("check %s: still down and unacknowledged, alert repeated", name)
+
+    async def _load_windows(self) -> None:
+        if self.history is None:
+            return
+        now = time.time()
+        try:
+            rows = await self._db(self.history.maintenance_windows, now - 60, None)
+        except HistoryError as e:
+            log.error("alerting: cannot read maintenance windows: %s", e)
+            return
+        self._windows = [(float(r["start"]), float(r["end"]), tuple(r["checks"]),
+                          str(r["reason"])) for r in rows]
+        self.publish()
+
+    def muted(self, check: str, now: float) -> bool:
+        """In a maintenance window that names the check (or names none: the whole site)."""
+        return any(s <= now < e and (not checks or check in checks)
+                   for s, e, checks, _ in self._windows)
+
+    async def acknowledge(self, check: str, by_name: str, by_id: str, via: str) -> str:
+        """ok, unknown, not_down or already (with who in self.acks)."""
+        st = self.machine.checks.get(check)
+        if st is None or check not in self.checks:
+            return "unknown"
+        if st.state != "down":
+            return "not_down"
+        if check in self.acks:
+            return "already"
+        assert self.history is not None
+        at = time.time()
+        await self._db(self.history.add_acknowledgement, check, st.since, by_name, by_id, at,
+                       via)
+        self.acks[check] = {"check_name": check, "since": st.since, "by_name": by_name,
+                            "by_id": by_id, "at": at, "via": via}
+        log.info("check %s: acknowledged by %s (%s) via %s", check, by_name, by_id, via)
+        self.publish()
+        return "ok"
+
+    async def mute(self, check: str, seconds: float, reason: str) -> float:
+        """A maintenance window for the check from now; returns its end."""
+        assert self.history is not None
+        now = time.time()
+        await self._db(self.history.add_maintenance, now, now + seconds, [check], reason)
+        await self._load_windows()
+        log.info("check %s: muted until %.0f (maintenance window): %s", check, now + seconds,
+                 reason)
+        return now + seconds
+
+    async def unmute(self, check: str) -> int:
+        assert self.history is not None
+        ended = int(await self._db(self.history.end_maintenance, check, time.time()))
+        await self._load_windows()
+        return ended
+
+    def count_oncall(self, *key: str) -> None:
+        self.oncall_counts[key] = self.oncall_counts.get(key, 0) + 1
+        self.publish()
 
     # -- notifications --------------------------------------------------------------------
     def _link(self, template: str, check: str) -> str:
@@ -431,8 +563,11 @@ class Alerting:
         for b in batches:
             for n in b.notifications:
                 if n.kind == "firing":
+                    if self._firing.get(n.check, n).since != n.since or \
+                            n.check not in self._firing:
+                        self._maybe_playbook(n)
                     self._firing[n.check] = n
-                    self._maybe_playbook(n)
+                    self._last_sent[n.check] = n.at
                 else:
                     self._firing.pop(n.check, None)
             for c in b.outcome.changes:
@@ -539,6 +674,19 @@ class Alerting:
                              self.outbox.pending if self.outbox else 0))
         out.append(Sample.of("pantau_history_write_errors_total", self._write_errors))
         out.append(Sample.of("pantau_history_disk_full", 1 if self._disk_full else 0))
+        now = time.time()
+        for name in sorted(self.checks):
+            down = self._view.get(name, ("unknown", ""))[0] == "down"
+            out.append(Sample.of("pantau_check_acknowledged",
+                                 1 if down and name in self.acks else 0, check=name))
+            out.append(Sample.of("pantau_check_muted", 1 if self.muted(name, now) else 0,
+                                 check=name))
+        for key, v in sorted(self.oncall_counts.items()):
+            if key[0] == "command":
+                out.append(Sample.of("pantau_oncall_commands_total", v, receiver=key[1],
+                                     command=key[2], result=key[3]))
+            else:
+                out.append(Sample.of(f"pantau_oncall_{key[0]}_total", v, receiver=key[1]))
         for (pb, result), v in sorted(self._playbook_counts.items()):
             out.append(Sample.of("pantau_alert_playbook_runs_total", v, playbook=pb, result=result))
         return out

@@ -345,6 +345,7 @@ class StatusService:
             "maintenance_active": [self._window(src, m, now, zone, lang)
                                    for src, m in self.maintenance
                                    if m.start.timestamp() <= now < m.end.timestamp()],
+            "acknowledgements": self._acks(states, zone, lang),
         })
         return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
 
@@ -402,6 +403,17 @@ class StatusService:
         text = "{" + ",".join(out) + "}"
         frag.whole, frag.causes = (whole, text), list(causes)
         return text
+
+    def _acks(self, states: Mapping[str, tuple[str, float, list[str], str]], zone: ZoneInfo,
+              lang: str) -> list[dict[str, Any]]:
+        """Who took on each open outage, and when (from the on-call bot or the CLI)."""
+        alerting = self._alerting()
+        if alerting is None:
+            return []
+        return [{"check": c, "by": a["by_name"], "at": a["at"],
+                 "at_text": format_time(a["at"], zone, lang), "via": a["via"]}
+                for c, a in sorted(alerting.acks.items())
+                if states.get(c, ("",))[0] in ("down", "suppressed")]
 
     @staticmethod
     def _window(source: str, m: Maintenance, now: float, zone: ZoneInfo,

@@ -8,7 +8,7 @@ log filter the moment the notifier is built.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -26,6 +26,51 @@ else:
 DEFAULT_API = "https://api.telegram.org"
 
 
+class TelegramBot(StrictModel):
+    """Answers from the phone: buttons under every alert and commands, by long polling
+    getUpdates (outbound only, so it works behind the office NAT)."""
+
+    enabled: bool = Field(False, description="Poll for commands and put Ack/Mute/Status "
+                          "buttons under every alert.")
+    allowed_chat_ids: list[str] = Field(
+        default_factory=list, description="Chats the bot answers in (the alert chat_id is "
+        "always allowed); others are refused, logged and counted.")
+    allowed_user_ids: list[str] = Field(
+        default_factory=list, description="Telegram user ids that may act; empty = nobody "
+        "may act (commands are refused and counted).")
+    language: Literal["id", "en"] | None = Field(
+        None, description="Language of the bot's answers; default alerts.language.")
+    poll_timeout: Duration = Field(30.0, description="Long-polling timeout of getUpdates.")
+    max_backoff: Duration = Field(60.0, description="Longest wait between failed polls.")
+
+    @field_validator("allowed_chat_ids", "allowed_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, v: object) -> object:
+        return [str(x) for x in v] if isinstance(v, list) else v
+
+
+def callback_data(action: str, check: str) -> str | None:
+    """A button's payload ("ack:web"); None when too long for Telegram's 64-byte limit."""
+    data = f"{action}:{check}"
+    return data if len(data.encode()) <= 64 else None
+
+
+BUTTONS = {"id": (("ack", "Ack"), ("mute1h", "Bisukan 1 jam"), ("mute4h", "Bisukan 4 jam"),
+                  ("status", "Lihat status")),
+           "en": (("ack", "Ack"), ("mute1h", "Mute 1 h"), ("mute4h", "Mute 4 h"),
+                  ("status", "View status"))}
+
+
+def alert_keyboard(check: str, language: str) -> dict[str, Any] | None:
+    row = []
+    for action, label in BUTTONS.get(language, BUTTONS["id"]):
+        data = callback_data(action, check)
+        if data is None:
+            return None
+        row.append({"text": label, "callback_data": data})
+    return {"inline_keyboard": [row[:2], row[2:]]}
+
+
 class TelegramReceiver(StrictModel):
     name: str = Field(min_length=1, description="Receiver name used in logs and metrics.")
     type: Literal["telegram"]
@@ -36,6 +81,8 @@ class TelegramReceiver(StrictModel):
     timeout: Duration = Field(10.0, description="Timeout of one delivery attempt.")
     tls_config: TLSConfig = Field(default_factory=TLSConfig,
                                   description="How the server's certificate is verified.")
+    bot: TelegramBot = Field(default_factory=TelegramBot,
+                             description="On-call from the phone (buttons and commands).")
 
     @field_validator("api_url")
     @classmethod
@@ -59,8 +106,9 @@ class TelegramReceiver(StrictModel):
 
 
 class TelegramNotifier:
-    def __init__(self, cfg: TelegramReceiver) -> None:
+    def __init__(self, cfg: TelegramReceiver, language: str = "id") -> None:
         self.cfg = cfg
+        self.language = cfg.bot.language or language
         self.name = cfg.name
         assert cfg.bot_token is not None
         self._token = cfg.bot_token.get_secret_value()
@@ -70,13 +118,21 @@ class TelegramNotifier:
                                          headers={"User-Agent": USER_AGENT})
 
     async def send(self, n: Notification, budget: float) -> None:
-        url = f"{self.cfg.api_url}/bot{self._token}/sendMessage"
         text = f"{n.title}\n\n{n.text}" if n.text else n.title
-        payload = {"chat_id": self.cfg.chat_id, "text": text[:4096],
-                   "disable_web_page_preview": True}
+        payload: dict[str, Any] = {"chat_id": self.cfg.chat_id, "text": text[:4096],
+                                   "disable_web_page_preview": True}
+        if self.cfg.bot.enabled and n.kind == "firing":
+            markup = alert_keyboard(n.check, self.language)
+            if markup is not None:
+                payload["reply_markup"] = markup
+        await self.call("sendMessage", payload, min(budget, self.cfg.timeout))
+
+    async def call(self, method: str, payload: dict[str, Any],
+                   timeout: float) -> Any:
+        """One Bot API call; the `result` of an ok answer, else a redacted DeliveryError."""
+        url = f"{self.cfg.api_url}/bot{self._token}/{method}"
         try:
-            r = await self._client.post(url, json=payload,
-                                        timeout=min(budget, self.cfg.timeout))
+            r = await self._client.post(url, json=payload, timeout=timeout)
         except httpx.HTTPError as e:
             msg = f"telegram {self.cfg.api_url}: {type(e).__name__}: {e}"
             raise DeliveryError(redact(msg, self._token)) from None
@@ -91,11 +147,13 @@ class TelegramNotifier:
             err = http_error(r.status_code, redact(r.text, self._token), "telegram")
             raise err
         try:
-            ok = bool(r.json().get("ok"))
+            body = r.json()
+            ok = isinstance(body, dict) and body.get("ok") is True
         except ValueError:
             ok = False
         if not ok:
             raise DeliveryError("telegram answered without ok=true")
+        return body.get("result")
 
     async def aclose(self) -> None:
         await self._client.aclose()
