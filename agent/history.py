@@ -435,7 +435,7 @@ class History:
                     (at, at)).fetchall():
                 if check in json.loads(r[2]):
                     self.conn.execute("UPDATE maintenance_windows SET end=? WHERE id=?",
-                                      (max(at, float(r[1]) + 1.0), r[0]))
+                                      (max(at, float(r[1]) + 0.001), r[0]))
                     ended += 1
             return ended
 
