@@ -1,4 +1,6 @@
-"""Generic webhook output: a JSON POST, optionally signed with HMAC-SHA256.
+"""Generic webhook output: a JSON POST, optionally signed with HMAC-SHA256, or a request
+shaped by templates (method, form or JSON body, Jinja in a sandbox) for the WhatsApp gateways
+and chat webhooks offices use — no provider-specific code.
 
 Every retry of one notification carries the same `Idempotency-Key` header (and `id` field),
 so a receiver that records keys sees each notification once even if the agent died between
@@ -7,6 +9,7 @@ the receiver's 200 and the outbox recording it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -43,6 +46,18 @@ class WebhookReceiver(StrictModel):
     hmac_secret_file: Path | None = Field(None, description="Read hmac_secret from this file.")
     headers: dict[str, Secret] = Field(
         default_factory=dict, description="Extra HTTP headers; values are secrets.")
+    method: Literal["POST", "PUT", "PATCH"] = Field("POST", description="HTTP method.")
+    encoding: Literal["json", "form"] = Field(
+        "json", description="How `body` is sent: JSON or application/x-www-form-urlencoded.")
+    body: dict[str, Any] | None = Field(
+        None, description="The request body instead of pantau's JSON: a mapping whose string "
+        "values are Jinja templates (sandboxed) over the notification's fields (check, site, "
+        "kind, title, text, severity, root_cause, reason, at, since, target, labels, ...).")
+    body_template: str | None = Field(
+        None, description="The whole body as one Jinja template (sandboxed), sent as is "
+        "with `content_type`; for bodies `body` cannot express.")
+    content_type: str = Field("text/plain; charset=utf-8",
+                              description="Content-Type of a `body_template` body.")
 
     @field_validator("url")
     @classmethod
@@ -55,7 +70,90 @@ class WebhookReceiver(StrictModel):
     def _secret(self) -> WebhookReceiver:
         self.hmac_secret = resolve_secret(self.hmac_secret, self.hmac_secret_file, "hmac_secret")
         self.hmac_secret_file = None
+        if self.body is not None and self.body_template is not None:
+            raise ValueError("set body or body_template, not both")
+        if self.encoding == "form" and self.body is not None and any(
+                isinstance(v, dict | list) for v in self.body.values()):
+            raise ValueError("a form body has flat fields only (use encoding: json)")
+        # a template that cannot render is a config error now, not a failed alert at 3 am
+        render_request(self, SAMPLE)
         return self
+
+
+class TemplateError(ValueError):
+    pass
+
+
+@functools.cache
+def _env() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    # immutable sandbox: no attribute tricks (__class__, __globals__), no .append() on data
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                         keep_trailing_newline=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(source: str, where: str) -> Any:
+    import jinja2
+
+    try:
+        return _env().from_string(source)
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"template {where}: line {e.lineno}: {e.message}") from None
+
+
+def _render(source: str, where: str, ctx: dict[str, Any]) -> str:
+    import jinja2
+
+    template = _compile(source, where)
+    try:
+        return str(template.render(ctx))
+    except jinja2.TemplateError as e:  # SecurityError and UndefinedError included
+        line = _template_line(e)
+        raise TemplateError(f"template {where}{line}: {type(e).__name__}: {e}") from None
+
+
+def _template_line(e: BaseException) -> str:
+    tb = e.__traceback__
+    lineno = None
+    while tb is not None:  # jinja marks template frames with this file name
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    return f": line {lineno}" if lineno else ""
+
+
+def _render_tree(value: Any, where: str, ctx: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return _render(value, where, ctx)
+    if isinstance(value, dict):
+        return {k: _render_tree(v, f"{where}.{k}", ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_tree(v, f"{where}[{i}]", ctx) for i, v in enumerate(value)]
+    return value
+
+
+def template_context(n: Notification) -> dict[str, Any]:
+    ctx = webhook_body(n)
+    ctx["firing"] = n.kind == "firing"
+    ctx["resolved"] = n.kind == "resolved"
+    return ctx
+
+
+def render_request(cfg: WebhookReceiver, n: Notification) -> tuple[bytes, str] | None:
+    """(body, content type) from the templates, or None for pantau's own JSON body."""
+    ctx = template_context(n)
+    if cfg.body_template is not None:
+        return _render(cfg.body_template, "body_template", ctx).encode(), cfg.content_type
+    if cfg.body is None:
+        return None
+    fields = _render_tree(cfg.body, "body", ctx)
+    if cfg.encoding == "form":
+        from urllib.parse import urlencode
+        return urlencode(fields).encode(), "application/x-www-form-urlencoded"
+    return json.dumps(fields, ensure_ascii=False).encode(), "application/json"
 
 
 def webhook_body(n: Notification) -> dict[str, Any]:
@@ -83,6 +181,15 @@ def webhook_body(n: Notification) -> dict[str, Any]:
     }
 
 
+# what a template is tried with when the config is loaded
+SAMPLE = Notification(
+    uid="00000000-0000-0000-0000-000000000000", kind="firing", site="kantor", check="portal",
+    severity="critical", at=1764547200.0, since=1764547200.0, root_cause="portal",
+    reason="timeout", title="[critical] GANGGUAN portal — kantor",
+    text="Pemeriksaan portal gagal.", target="https://portal.example.go.id/",
+    first_failure=1764547140.0)
+
+
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -102,14 +209,19 @@ class WebhookNotifier:
                                          headers={"User-Agent": USER_AGENT})
 
     async def send(self, n: Notification, budget: float) -> None:
-        body = json.dumps(webhook_body(n), ensure_ascii=False).encode()
-        headers = {**self._headers, "Content-Type": "application/json",
-                   "Idempotency-Key": n.uid}
+        try:
+            shaped = render_request(self.cfg, n)
+        except TemplateError as e:  # checked at load: only data the sample lacked gets here
+            raise DeliveryError(f"webhook {self.cfg.name}: {e}", permanent=True) from None
+        body, ctype = shaped or (json.dumps(webhook_body(n), ensure_ascii=False).encode(),
+                                 "application/json")
+        headers = {"Content-Type": ctype, **self._headers, "Idempotency-Key": n.uid}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         try:
-            r = await self._client.post(self._url, content=body, headers=headers,
-                                        timeout=min(budget, self.cfg.timeout))
+            r = await self._client.request(self.cfg.method, self._url, content=body,
+                                           headers=headers,
+                                           timeout=min(budget, self.cfg.timeout))
         except httpx.HTTPError as e:
             msg = f"webhook {self.cfg.name}: {type(e).__name__}: {e}"
             raise DeliveryError(redact(msg, self._secret.decode(), *self._secrets)) from None
