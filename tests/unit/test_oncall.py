@@ -4,11 +4,14 @@ against the fake Bot API server over real HTTP on loopback (tests/helpers/telegr
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +23,7 @@ from agent.status import StatusService
 from agent.status.data import compute_month
 from agent.store import Store
 from collectors.base import Observation
+from tests.helpers.agent import run_cli
 from tests.helpers.telegram_api import FakeTelegram, fake_telegram
 
 ADMIN, ADMIN_CHAT = 501, 1001
@@ -203,6 +207,25 @@ def test_mute_is_a_maintenance_window_that_ends_by_itself_and_leaves_the_sla(
         finally:
             h.close()
         assert len(downs) == 2  # both outages are in the history
+    # what the admin and the manager see: `pantau maintenance list` and the next report
+    conf = tmp_path / "pantau.yml"
+    conf.write_text(f"site: kantor\nstate_dir: {tmp_path}\nchecks:\n"
+                    "  - {name: web, type: tcp, target: '192.0.2.1:80'}\n"
+                    "  - {name: dns, type: tcp, target: '192.0.2.2:53'}\n")
+    listed = run_cli("maintenance", "list", "-c", str(conf))
+    assert listed.returncode == 0, listed.stderr
+    assert "web  ganti kabel LAN (admin)" in listed.stdout
+    now = datetime.now(ZoneInfo("Asia/Jakarta"))  # the report's days are WIB days
+    frm, to = now - timedelta(days=1), now + timedelta(days=1)
+    made = run_cli("report", "-c", str(conf), "--from", f"{frm:%Y-%m-%d}", "--to",
+                   f"{to:%Y-%m-%d}", "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert made.returncode == 0, made.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [m["reason"] for m in report["maintenance"] if m["checks"] == ["web"]] == [
+        "ganti kabel LAN (admin)"]
+    row = next(r for r in report["checks"] if r["check"] == "web")
+    assert 2 < row["maintenance_seconds"] <= 3.1
+    assert row["outages"] == 1  # the outage inside the mute is not counted against the SLA
 
 
 def test_commands_in_bahasa_indonesia_and_english(tmp_path: Path) -> None:
