@@ -170,6 +170,7 @@ class Agent:
         from agent.alerting import Alerting
 
         self.alerting = Alerting(self.config, self.store, None, self.config.site)
+        self.alerting.on_maintenance = self.status.kick  # a mute shows on the page at once
         await self.alerting.start()  # before the scheduler: no result may be missed
         from agent.reports.schedule import monthly_loop
 

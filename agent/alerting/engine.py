@@ -159,6 +159,7 @@ class Alerting:
         self._windows: list[tuple[float, float, tuple[str, ...], str]] = []
         self._last_sent: dict[str, float] = {}  # check -> when its firing alert last went out
         self.bots: list[Any] = []
+        self.on_maintenance: Callable[[], None] | None = None  # e.g. the status page's refresh
         self.oncall_counts: dict[tuple[str, ...], int] = {}
         self._setup(config, site)
 
@@ -406,8 +407,11 @@ class Alerting:
         except HistoryError as e:
             log.error("alerting: cannot read maintenance windows: %s", e)
             return
-        self._windows = [(float(r["start"]), float(r["end"]), tuple(r["checks"]),
-                          str(r["reason"])) for r in rows]
+        windows = [(float(r["start"]), float(r["end"]), tuple(r["checks"]), str(r["reason"]))
+                   for r in rows]
+        changed, self._windows = windows != self._windows, windows
+        if changed and self.on_maintenance is not None:
+            self.on_maintenance()
         self.publish()
 
     def muted(self, check: str, now: float) -> bool:

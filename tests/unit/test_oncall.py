@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from agent.status import StatusService
 from agent.status.data import compute_month
 from agent.store import Store
 from collectors.base import Observation
-from tests.helpers.agent import run_cli
+from tests.helpers.agent import free_port, pick, run_agent, run_cli
 from tests.helpers.telegram_api import FakeTelegram, fake_telegram
 
 ADMIN, ADMIN_CHAT = 501, 1001
@@ -332,3 +333,57 @@ def test_parse_refuses_what_it_does_not_know() -> None:
     for bad in ("/mute web 0s", "/mute web -1h", "/sh -c reboot", "/ack a b"):
         with pytest.raises(Invalid):
             parse(bad)
+
+
+def test_running_agent_alert_ack_in_status_api_and_kill_9_keeps_the_offset(
+        tmp_path: Path) -> None:
+    """`pantau run` end to end: a real check fails (a closed port on loopback), the alert
+    comes with buttons, Ack shows in /api/v1/status and /metrics; kill -9 and a restart do
+    not run the acknowledged update's command again, and the token is in no log line."""
+    closed = free_port()
+    with fake_telegram() as fake:
+        conf = {
+            "site": "kantor", "state_dir": str(tmp_path / "state"),
+            "checks": [{"name": "web", "type": "tcp", "target": f"127.0.0.1:{closed}",
+                        "interval": "1s", "timeout": "500ms"}],
+            "alerts": {"damping": {"failures": 1, "successes": 1}, "repeat_interval": "2s",
+                       "receivers": [{"name": "oncall", "type": "telegram",
+                                      "bot_token": "${TG_TOKEN}", "chat_id": ADMIN_CHAT,
+                                      "api_url": fake.url,
+                                      "bot": {"enabled": True, "allowed_user_ids": [ADMIN],
+                                              "poll_timeout": "1s"}}]}}
+        env = {"TG_TOKEN": fake.token}
+        with run_agent(conf, tmp_path, env=env) as agent:
+            alert = fake.wait_sent(lambda m: "reply_markup" in m and "GANGGUAN web" in m["text"],
+                                   timeout=20)
+            fake.press(alert, "mute4h:web")  # pressed twice by a shaky thumb: two updates
+            fake.press(alert, "ack:web")
+            agent.wait_for(lambda m: pick(m, "pantau_check_acknowledged", check="web") == [1.0])
+            status = json.loads(agent.get("/api/v1/status")[1])
+            assert [(a["check"], a["by"]) for a in status["acknowledgements"]] == [
+                ("web", "admin")]
+            deadline = time.monotonic() + 15  # the page recomputes windows within seconds
+            while not any(w["reason"] == "dibisukan lewat Telegram oleh admin"
+                          for w in status["maintenance_active"]):
+                assert time.monotonic() < deadline, status["maintenance_active"]
+                time.sleep(0.5)
+                status = json.loads(agent.get("/api/v1/status")[1])
+            agent.signal(signal.SIGKILL)
+            agent.proc.wait(10)
+            log_text = agent.log_text()
+        assert fake.token not in log_text
+        offset = int((tmp_path / "state" / "telegram-oncall.offset").read_text())
+        assert offset == fake._next_update  # both presses handled and recorded
+        fake.updates.insert(0, {"update_id": offset - 1, "callback_query": {
+            "id": "again", "data": "mute4h:web", "message": alert,
+            "from": {"id": ADMIN, "is_bot": False, "first_name": "admin"}}})
+        fake.user_says("/down")
+        with run_agent(conf, tmp_path / "again", env=env) as agent:
+            fake.wait_sent(lambda m: "web sejak" in m["text"] and "ditangani admin"
+                           in m["text"], timeout=20)
+        h = History.open(tmp_path / "state", "kantor", readonly=True)
+        try:
+            assert len(h.maintenance_windows()) == 1  # the re-delivered press did nothing
+            assert len(h.acknowledgements()) == 1
+        finally:
+            h.close()
