@@ -80,6 +80,8 @@ class Outage:
     root_cause: str = ""
     reason: str = ""
     note: str = ""  # the office's public note (`pantau incident note`)
+    ack_by: str = ""  # who took the outage on (the on-call bot's Ack)
+    ack_at: datetime | None = None
 
 
 @dataclass(frozen=True)

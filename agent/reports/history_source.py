@@ -54,6 +54,13 @@ def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
             notes = {(c, round(at, 3)): n for c, at, n in hist.incident_notes()}
         except sqlite3.Error:  # a history from before incident notes
             notes = {}
+        try:  # the first acknowledgement of each outage
+            acks: dict[tuple[str, float], tuple[str, float]] = {}
+            for a in hist.acknowledgements():
+                acks.setdefault((a["check_name"], round(a["since"], 3)),
+                                (str(a["by_name"]), float(a["at"])))
+        except sqlite3.Error:  # a history from before acknowledgements
+            acks = {}
     finally:
         hist.close()
     transitions = []
@@ -69,9 +76,15 @@ def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
         ts0 = first_seen.get(check)
         site.monitored_from[check] = (datetime.fromtimestamp(ts0, tz) if ts0 is not None
                                       else horizon)
-    site.outages = [
-        replace(o, note=notes.get((o.check, round(o.start.timestamp(), 3)), ""))
-        if notes else o for o in outages_from_transitions(transitions)]
+    site.outages = []
+    for o in outages_from_transitions(transitions):
+        key = (o.check, round(o.start.timestamp(), 3))
+        if key in notes:
+            o = replace(o, note=notes[key])
+        if key in acks:
+            by, at = acks[key]
+            o = replace(o, ack_by=by, ack_at=datetime.fromtimestamp(at, tz))
+        site.outages.append(o)
     return [site]
 
 

@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
     "daily": {"id": "Ketersediaan harian", "en": "Daily availability"},
     "timeline": {"id": "Linimasa gangguan", "en": "Outage timeline"},
     "outage_list": {"id": "Daftar gangguan", "en": "List of outages"},
+    "acknowledged": {"id": "ditangani", "en": "acknowledged by"},
     "start": {"id": "Mulai", "en": "Start"},
     "end": {"id": "Selesai", "en": "End"},
     "duration": {"id": "Durasi", "en": "Duration"},
@@ -172,7 +173,9 @@ def to_json(report: Report) -> str:
                     {"start": ts(o.outage.start), "end": ts(o.outage.end),
                      "downtime_seconds": o.downtime, "maintenance_seconds": o.in_maintenance,
                      "root_cause": o.outage.root_cause, "reason": o.outage.reason,
-                     "reason_text": reason_text(o.outage.reason, report.lang)}
+                     "reason_text": reason_text(o.outage.reason, report.lang),
+                     "acknowledged_by": o.outage.ack_by or None,
+                     "acknowledged_at": ts(o.outage.ack_at) if o.outage.ack_at else None}
                     for o in r.outages
                 ],
             }

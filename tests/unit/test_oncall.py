@@ -95,6 +95,24 @@ def replies(fake: FakeTelegram) -> list[str]:
     return [m["text"] for m in fake.sent if "reply_markup" not in m]
 
 
+def cli_config(tmp: Path) -> Path:
+    conf = tmp / "pantau.yml"
+    conf.write_text(f"site: kantor\nstate_dir: {tmp}\nchecks:\n"
+                    "  - {name: web, type: tcp, target: '192.0.2.1:80'}\n"
+                    "  - {name: dns, type: tcp, target: '192.0.2.2:53'}\n")
+    return conf
+
+
+def report_json(tmp: Path) -> dict[str, Any]:
+    """`pantau report -f json` over today (WIB days, the report's zone)."""
+    now = datetime.now(ZoneInfo("Asia/Jakarta"))
+    frm, to = now - timedelta(days=1), now + timedelta(days=1)
+    made = run_cli("report", "-c", str(cli_config(tmp)), "--from", f"{frm:%Y-%m-%d}", "--to",
+                   f"{to:%Y-%m-%d}", "-f", "json", "-o", str(tmp / "r.json"))
+    assert made.returncode == 0, made.stderr
+    return dict(json.loads((tmp / "r.json").read_text()))
+
+
 def test_alert_has_buttons_ack_stops_repeats_and_is_recorded(tmp_path: Path) -> None:
     with fake_telegram() as fake:
         cfg = config(tmp_path, fake)
@@ -136,6 +154,9 @@ def test_alert_has_buttons_ack_stops_repeats_and_is_recorded(tmp_path: Path) -> 
             h.close()
         assert [(a["check_name"], a["by_name"], a["by_id"]) for a in acks] == [
             ("web", "admin", str(ADMIN))]
+    row = next(r for r in report_json(tmp_path)["checks"] if r["check"] == "web")
+    # the first outage was acknowledged, the second (still open) not
+    assert [o["acknowledged_by"] for o in row["outage_list"]] == ["admin", None]
 
 
 def test_unknown_chat_or_user_is_refused_logged_and_counted(
@@ -209,19 +230,10 @@ def test_mute_is_a_maintenance_window_that_ends_by_itself_and_leaves_the_sla(
             h.close()
         assert len(downs) == 2  # both outages are in the history
     # what the admin and the manager see: `pantau maintenance list` and the next report
-    conf = tmp_path / "pantau.yml"
-    conf.write_text(f"site: kantor\nstate_dir: {tmp_path}\nchecks:\n"
-                    "  - {name: web, type: tcp, target: '192.0.2.1:80'}\n"
-                    "  - {name: dns, type: tcp, target: '192.0.2.2:53'}\n")
-    listed = run_cli("maintenance", "list", "-c", str(conf))
+    listed = run_cli("maintenance", "list", "-c", str(cli_config(tmp_path)))
     assert listed.returncode == 0, listed.stderr
     assert "web  ganti kabel LAN (admin)" in listed.stdout
-    now = datetime.now(ZoneInfo("Asia/Jakarta"))  # the report's days are WIB days
-    frm, to = now - timedelta(days=1), now + timedelta(days=1)
-    made = run_cli("report", "-c", str(conf), "--from", f"{frm:%Y-%m-%d}", "--to",
-                   f"{to:%Y-%m-%d}", "-f", "json", "-o", str(tmp_path / "r.json"))
-    assert made.returncode == 0, made.stderr
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = report_json(tmp_path)
     assert [m["reason"] for m in report["maintenance"] if m["checks"] == ["web"]] == [
         "ganti kabel LAN (admin)"]
     row = next(r for r in report["checks"] if r["check"] == "web")
