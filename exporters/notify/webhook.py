@@ -84,14 +84,30 @@ class TemplateError(ValueError):
     pass
 
 
+MAX_REPEAT = 10_000  # "x" * n and n ** m: a message is never larger, a template may try
+
+
 @functools.cache
 def _env() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+    class Env(ImmutableSandboxedEnvironment):
+        # the sandbox stops attribute tricks but not "{{ 'a' * 10**10 }}", which would take
+        # the agent's memory at config load: bound the two operators that can do that
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and abs(right) > 64:
+                raise SecurityError("exponent too large in a template")
+            if operator == "*" and any(isinstance(a, int) and not isinstance(a, bool)
+                                       and a > MAX_REPEAT for a in (left, right)) \
+                    and any(isinstance(a, str | list | tuple) for a in (left, right)):
+                raise SecurityError("repetition too large in a template")
+            return super().call_binop(context, operator, left, right)
 
     # immutable sandbox: no attribute tricks (__class__, __globals__), no .append() on data
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=False)
+    return Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 @functools.lru_cache(maxsize=256)
@@ -110,7 +126,9 @@ def _render(source: str, where: str, ctx: dict[str, Any]) -> str:
     template = _compile(source, where)
     try:
         return str(template.render(ctx))
-    except jinja2.TemplateError as e:  # SecurityError and UndefinedError included
+    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as e:
+        # SecurityError and UndefinedError included; a division by zero or a bad filter
+        # argument in a template is the template's fault too, never the agent's crash
         line = _template_line(e)
         raise TemplateError(f"template {where}{line}: {type(e).__name__}: {e}") from None
 

@@ -101,6 +101,11 @@ def test_gateway_refusal_is_permanent_and_a_busy_gateway_is_retried(
     ({"message": "{{ labels.update({'a': 1}) }}"}, "SecurityError"),
     ({"message": "{{ ''.__class__.__base__.__subclasses__() }}"}, "SecurityError"),
     ({"message": "{{ cycler.__init__.__globals__ }}"}, "SecurityError"),
+    ({"message": "ok\n{{ 1 / (members|length) }}"}, "line 2: ZeroDivisionError"),
+    ({"message": "{{ range(10**9)|list }}"}, "OverflowError: Range too big"),
+    ({"message": "{{ 'a' * 10000000000 }}"}, "SecurityError: repetition too large"),
+    ({"message": "{{ [1] * (2 ** 40) }}"}, "SecurityError: repetition too large"),
+    ({"message": "{{ 7 ** 100000000 }}"}, "SecurityError: exponent too large"),
 ])
 def test_template_errors_are_config_errors(body: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as e:
@@ -119,6 +124,17 @@ def test_template_error_in_a_config_file_names_its_line(tmp_path: Path) -> None:
     text = str(e.value)
     assert "line 4" in text or "line 9" in text, text
     assert "template body.message: line 1" in text
+
+
+def test_a_template_failing_on_real_data_is_a_permanent_failure_not_a_crash() -> None:
+    cfg = WebhookReceiver.model_validate({
+        "name": "w", "type": "webhook", "url": "http://127.0.0.1:9/", "encoding": "form",
+        "body": {"message": "{{ title }} {{ 100 // (affected|length + 1 - affected|length) }}"
+                            "{{ 1 / (affected|length - 2) }}"}})
+    n = Notification(**{**ALERT.to_dict(), "affected": ["a", "b"]})
+    with pytest.raises(DeliveryError) as e:
+        send(cfg, n)
+    assert e.value.permanent and "ZeroDivisionError" in str(e.value)
 
 
 def test_body_and_raw_template_are_exclusive_and_raw_is_sent_as_is() -> None:
