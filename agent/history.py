@@ -413,7 +413,8 @@ class History:
     def playbook_runs_since(self, check: str, since: float) -> int:
         return int(self.conn.execute(
             "SELECT count(*) FROM playbook_runs WHERE check_name=? AND started>=?"
-            " AND status NOT IN ('rate_limited', 'not_allowed', 'unavailable')",
+            " AND status NOT IN ('rate_limited', 'not_allowed', 'unavailable', 'declined',"
+            " 'confirm_timeout')",
             (check, since)).fetchone()[0])
 
     def add_maintenance(self, start: float, end: float, checks: Sequence[str] = (),

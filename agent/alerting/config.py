@@ -24,6 +24,11 @@ class PlaybookPolicy(StrictModel):
     )
     max_runs_per_hour: int = Field(2, ge=1, le=60, description="Per check, rolling hour.")
     timeout: Duration = Field(300.0, description="Hard limit of one playbook run.")
+    confirm_via: str = Field(
+        "", description="Ask first in Telegram: the name of a telegram receiver with "
+        "bot.enabled; the playbook runs only after an allowed user presses Ya/Yes.")
+    confirm_timeout: Duration = Field(
+        900.0, description="How long a confirmation is waited for; no answer runs nothing.")
 
 
 Receiver = Annotated[
@@ -78,4 +83,9 @@ class AlertsConfig(StrictModel):
             if r.name in seen:
                 raise ValueError(f"duplicate receiver name {r.name!r}")
             seen.add(r.name)
+        via = self.playbooks.confirm_via
+        if via and not any(isinstance(r, TelegramReceiver) and r.name == via and r.bot.enabled
+                           for r in self.receivers):
+            raise ValueError(f"playbooks.confirm_via {via!r} is not a telegram receiver "
+                             "with bot.enabled")
         return self

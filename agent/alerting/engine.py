@@ -85,7 +85,7 @@ METRICS: tuple[MetricSpec, ...] = (
                "Failed getUpdates polls (the bot backs off and retries).", ("receiver",)),
     MetricSpec("pantau_alert_playbook_runs_total", "counter",
                "Playbook runs triggered by down checks, by the check's playbook (NAME@HOST) "
-               "and result (ok, failed, rate_limited, unavailable).",
+               "and result (ok, failed, rate_limited, unavailable, declined, confirm_timeout).",
                ("playbook", "result")),
 )
 
@@ -633,13 +633,7 @@ class Alerting:
         elif self.playbook_hook is None:
             result, output = "unavailable", "no playbook runner in this build"
         else:
-            try:
-                result, output = await asyncio.wait_for(
-                    self.playbook_hook(check, playbook, pol.timeout), pol.timeout + 5)
-            except TimeoutError:
-                result, output = "timeout", f"no result within {pol.timeout:g}s"
-            except Exception as e:
-                result, output = "error", f"{type(e).__name__}: {e}"
+            result, output = await self._confirm_and_run(check, playbook)
         key = (playbook, result)
         self._playbook_counts[key] = self._playbook_counts.get(key, 0) + 1
         log.info("playbook %s for %s: %s", playbook, check, result)
@@ -649,6 +643,27 @@ class Alerting:
         except Exception as e:
             log.error("playbook run of %s not recorded: %s", playbook, e)
         self.publish()
+
+    async def _confirm_and_run(self, check: str, playbook: str) -> tuple[str, str]:
+        pol = self.cfg.playbooks
+        assert self.playbook_hook is not None
+        who = ""
+        if pol.confirm_via:  # a person says yes first, in Telegram, or nothing runs
+            bot = next((b for b in self.bots if b.name == pol.confirm_via), None)
+            if bot is None:
+                return "unavailable", f"confirmation bot {pol.confirm_via!r} not running"
+            run, result, who = await bot.confirm(check, playbook, pol.confirm_timeout)
+            log.info("playbook %s for %s: %s", playbook, check, who)
+            if not run:
+                return result, who
+        try:
+            result, output = await asyncio.wait_for(
+                self.playbook_hook(check, playbook, pol.timeout), pol.timeout + 5)
+        except TimeoutError:
+            result, output = "timeout", f"no result within {pol.timeout:g}s"
+        except Exception as e:
+            result, output = "error", f"{type(e).__name__}: {e}"
+        return result, f"{who}; {output}" if who else output
 
     # -- metrics --------------------------------------------------------------------------
     def _count_delivery(self, receiver: str, result: str) -> None:

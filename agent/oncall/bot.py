@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ class TelegramBot:
         self.offset_path = state_dir / f"telegram-{_safe(self.name)}.offset"
         self.offset = self._read_offset()
         self._task: asyncio.Task[None] | None = None
+        # playbook confirmations waiting for Ya/Tidak: token -> the answer to come
+        self._asks: dict[str, asyncio.Future[tuple[bool, str]]] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"telegram-bot:{self.name}")
@@ -173,6 +176,9 @@ class TelegramBot:
         chat_id = ""
         if isinstance(msg, dict) and isinstance(msg.get("chat"), dict):
             chat_id = str(msg["chat"].get("id"))
+        if data.startswith("pb:"):
+            await self._answer_confirm(qid, data, chat_id, user_id, who, msg)
+            return
         cmd = button(data)
         if cmd is None:
             raise _Malformed(f"unknown button {data[:64]!r}")
@@ -190,6 +196,64 @@ class TelegramBot:
                 "text": f"{msg['text']}\n\n{reply}"[:4096]}, 10.0)
         elif cmd.name == "down":
             await self._say(chat_id, reply)
+
+    # -- playbook confirmation ----------------------------------------------------------
+    async def confirm(self, check: str, playbook: str,
+                      timeout: float) -> tuple[bool, str, str]:
+        """Ask the alert chat whether to run `playbook` for `check`: (run, result, who/why).
+        Only a Ya/Yes from an allowed user runs it; Tidak/No or no answer runs nothing."""
+        token = secrets.token_hex(8)
+        name, _, host = playbook.partition("@")
+        text = self._t("confirm_ask", playbook=name, host=host or "?", check=check)
+        markup = {"inline_keyboard": [[
+            {"text": self._t("yes"), "callback_data": f"pb:yes:{token}"},
+            {"text": self._t("no"), "callback_data": f"pb:no:{token}"}]]}
+        future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
+        self._asks[token] = future
+        try:
+            try:
+                sent = await self.api.call("sendMessage", {
+                    "chat_id": self.api.cfg.chat_id, "text": text, "reply_markup": markup},
+                    10.0)
+            except DeliveryError as e:
+                return False, "unavailable", f"confirmation not sent: {e}"
+            try:
+                yes, who = await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                with contextlib.suppress(DeliveryError, TypeError, KeyError):
+                    await self.api.call("editMessageText", {
+                        "chat_id": self.api.cfg.chat_id, "message_id": sent["message_id"],
+                        "text": f"{text}\n\n{self._t('confirm_timeout')}"}, 10.0)
+                return False, "confirm_timeout", f"no answer within {timeout:g}s"
+        finally:
+            self._asks.pop(token, None)
+        if yes:
+            return True, "", f"confirmed by {who} via telegram:{self.name}"
+        return False, "declined", f"declined by {who} via telegram:{self.name}"
+
+    async def _answer_confirm(self, qid: str, data: str, chat_id: str, user_id: str,
+                              who: str, msg: Any) -> None:
+        _, answer, token = [*data.split(":", 2), "", ""][:3]
+        if answer not in ("yes", "no"):
+            raise _Malformed(f"unknown button {data[:64]!r}")
+        if not self._allowed(chat_id, user_id):
+            await self._refuse(chat_id, user_id, who, "playbook", callback=qid)
+            return
+        future = self._asks.get(token)
+        if future is None or future.done():  # answered already, timed out, or restarted
+            self.alerting.count_oncall("command", self.name, "playbook", "invalid")
+            await self.api.call("answerCallbackQuery", {
+                "callback_query_id": qid, "text": self._t("confirm_gone")}, 10.0)
+            return
+        future.set_result((answer == "yes", f"{who} ({user_id})"))
+        self.alerting.count_oncall("command", self.name, "playbook", "ok")
+        reply = self._t("confirm_yes" if answer == "yes" else "confirm_no", by=who)
+        await self.api.call("answerCallbackQuery", {"callback_query_id": qid,
+                                                    "text": reply}, 10.0)
+        if isinstance(msg, dict) and isinstance(msg.get("message_id"), int):
+            await self.api.call("editMessageText", {
+                "chat_id": chat_id, "message_id": msg["message_id"],
+                "text": f"{msg.get('text', '')}\n\n{reply}"[:4096]}, 10.0)
 
     async def _refuse(self, chat_id: str, user_id: str, who: str, what: str,
                       callback: str | None = None) -> None:

@@ -53,6 +53,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_none": "Belum ada data bulan ini.",
         "error": "Maaf, perintah gagal dijalankan: {error}",
         "button_ok": "Tercatat",
+        "confirm_ask": "Jalankan {playbook} di {host} untuk gangguan {check}?",
+        "yes": "Ya", "no": "Tidak",
+        "confirm_yes": "▶ Dijalankan atas persetujuan {by}.",
+        "confirm_no": "✋ Tidak dijalankan ({by}).",
+        "confirm_timeout": "⌛ Tidak ada jawaban: tidak dijalankan.",
+        "confirm_gone": "Permintaan ini sudah diputuskan atau kedaluwarsa.",
     },
     "en": {
         "help": "pantau commands:\n"
@@ -90,6 +96,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_none": "No data yet this month.",
         "error": "Sorry, the command failed: {error}",
         "button_ok": "Recorded",
+        "confirm_ask": "Run {playbook} on {host} for the outage of {check}?",
+        "yes": "Yes", "no": "No",
+        "confirm_yes": "▶ Running, confirmed by {by}.",
+        "confirm_no": "✋ Not run ({by}).",
+        "confirm_timeout": "⌛ No answer: not run.",
+        "confirm_gone": "This request was already decided or has expired.",
     },
 }
 

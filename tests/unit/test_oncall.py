@@ -15,8 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
 from agent.alerting import Alerting
+from agent.alerting.config import AlertsConfig, PlaybookPolicy
 from agent.config import AgentConfig
 from agent.history import History
 from agent.oncall.commands import Invalid, parse
@@ -399,3 +401,68 @@ def test_running_agent_alert_ack_in_status_api_and_kill_9_keeps_the_offset(
             assert len(h.acknowledgements()) == 1
         finally:
             h.close()
+
+
+def test_playbook_asks_first_yes_runs_once_no_and_timeout_run_nothing_all_audited(
+        tmp_path: Path) -> None:
+    with fake_telegram() as fake:
+        cfg = config(tmp_path, fake, repeat=None)
+        cfg.checks[0].playbook = "restart-service@web-01"
+        cfg.alerts.playbooks = PlaybookPolicy.model_validate({
+            "enabled": True, "allowed": ["restart-service"], "max_runs_per_hour": 10,
+            "confirm_via": "oncall", "confirm_timeout": "2s"})
+        runs: list[tuple[str, str]] = []
+
+        async def runner(check: str, playbook: str, budget: float) -> tuple[str, str]:
+            runs.append((check, playbook))
+            return "ok", "nginx restarted"
+
+        def asks() -> list[dict[str, Any]]:
+            return [m for m in fake.sent if m["text"].startswith("Jalankan restart-service")]
+
+        async def outage(store: Store) -> None:
+            fail(store, "web")
+            await asyncio.sleep(0.3)
+
+        async def scenario(al: Alerting, store: Store) -> None:
+            al.playbook_hook = runner
+            await outage(store)
+            ask = (await until(asks))[0]
+            assert ask["text"] == "Jalankan restart-service di web-01 untuk gangguan web?"
+            fake.press(ask, ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+                       user_id=999)  # a stranger's Ya does nothing
+            fake.press(ask, ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+            fake.press(ask, ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+            await until(lambda: runs)
+            await until(lambda: len(fake.answered) >= 3)
+            assert "sudah diputuskan" in fake.answered[2]["text"]  # the second Ya
+            fail(store, "web", ok=True)
+            await asyncio.sleep(0.3)
+            await outage(store)  # Tidak
+            await until(lambda: len(asks()) == 2)
+            fake.press(asks()[1], asks()[1]["reply_markup"]["inline_keyboard"][0][1]
+                       ["callback_data"])
+            await until(lambda: len(fake.answered) >= 4)
+            fail(store, "web", ok=True)
+            await asyncio.sleep(0.3)
+            await outage(store)  # no answer
+            await until(lambda: len(asks()) == 3)
+            await until(lambda: any("Tidak ada jawaban" in m["text"] for m in fake.edited),
+                        timeout=6)
+            await asyncio.sleep(0.3)
+
+        run(cfg, scenario)
+    assert runs == [("web", "restart-service@web-01")]
+    h = History.open(tmp_path, "kantor", readonly=True)
+    try:
+        audit = [(r["status"], r["output"]) for r in h.playbook_runs()]
+    finally:
+        h.close()
+    assert [a[0] for a in audit] == ["ok", "declined", "confirm_timeout"]
+    assert audit[0][1].startswith("confirmed by admin (501) via telegram:oncall")
+    assert audit[1][1].startswith("declined by admin (501)")
+
+
+def test_confirm_via_must_name_a_bot() -> None:
+    with pytest.raises(ValidationError, match="confirm_via 'nobody' is not a telegram"):
+        AlertsConfig.model_validate({"playbooks": {"confirm_via": "nobody"}})
