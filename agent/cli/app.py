@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from agent import __version__
 from agent.cli import alerts as cli_alerts
+from agent.cli import backup as cli_backup
 from agent.cli import incident as cli_incident
 from agent.cli import inventory as cli_inventory
 from agent.cli import path as cli_path
@@ -104,6 +105,15 @@ def run(
             cfg.listen = listen
         typer.echo(dump_config(cfg), nl=False)
         return
+    from agent.statelock import StateDirBusy, StateLock
+
+    # Before anything is written (history, outbox, monthly report): one agent per state dir.
+    try:
+        state_lock = StateLock.acquire(cfg.state_dir)
+    except StateDirBusy as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"cannot use state dir {cfg.state_dir}: {e.strerror}") from None
     setup_logging(log_level)
     import asyncio
 
@@ -123,6 +133,8 @@ def run(
         raise fail(str(e)) from None
     except KeyboardInterrupt:
         pass
+    finally:
+        state_lock.release()
 
 
 @app.command("check-config")
@@ -192,6 +204,8 @@ app.add_typer(cli_report.maintenance_app, name="maintenance")
 app.add_typer(cli_status_page.app, name="status-page")
 app.add_typer(cli_incident.app, name="incident")
 app.command("inventory")(cli_inventory.inventory)
+app.command("backup")(cli_backup.backup)
+app.command("restore")(cli_backup.restore)
 
 
 def main() -> None:
