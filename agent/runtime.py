@@ -160,10 +160,16 @@ class Agent:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
+        from agent import logs
         from exporters.http_server import MetricsServer
 
         host, port = parse_listen(self.listen)
         web_config = _web_config_of(self.config)
+        log.info("pantau %s starting", __version__)
+        for line in logs.summary(self.config, self.config_path, self.listen):
+            log.info("start-up: %s", line)
+        for line in logs.warnings(self.config, self.config_path, self._icmp_mode):
+            log.warning("%s", line)
         self._publish_runtime()
         refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
         own = asyncio.create_task(self._publish_process(), name="process-metrics")

@@ -7,8 +7,6 @@ message and exit code 2; a traceback on a user's typo is a bug.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,14 +35,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
 
 def _effective_config(config: Path | None) -> Any:
     """Load the file, or build the embedded default (this host, its gateway, its DNS)."""
@@ -85,6 +75,8 @@ def run(
         bool, typer.Option("--print-config", help="Print the effective config as YAML and exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[str, typer.Option(help="text, or json (one object per line, for "
+                                            "journald/Loki).")] = "text",
     enable_lifecycle: Annotated[
         bool, typer.Option("--web.enable-lifecycle",
                            help="Serve POST /-/reload (like Prometheus). Off by default: "
@@ -92,8 +84,13 @@ def run(
     ] = False,
 ) -> None:
     """Run the agent: collect, serve /metrics, alert. Reloads its config on SIGHUP."""
+    from agent import logs
     from agent.config import dump_config, parse_listen
 
+    if log_level.lower() not in logs.LEVELS:
+        raise fail(f"--log-level: {log_level!r} is not one of {', '.join(logs.LEVELS)}")
+    if log_format not in logs.FORMATS:
+        raise fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
     cfg = _effective_config(config)
     if listen is not None:
         try:
@@ -114,7 +111,9 @@ def run(
         raise fail(str(e)) from None
     except OSError as e:
         raise fail(f"cannot use state dir {cfg.state_dir}: {e.strerror}") from None
-    setup_logging(log_level)
+    from collectors.common.timefmt import resolve_zone
+
+    logs.setup(log_level, log_format, resolve_zone(cfg.alerts.timezone))
     import asyncio
 
     from agent.runtime import Agent, file_loader
