@@ -17,6 +17,7 @@ from agent import __version__
 from agent.cli import alerts as cli_alerts
 from agent.cli import backup as cli_backup
 from agent.cli import incident as cli_incident
+from agent.cli import install as cli_install
 from agent.cli import inventory as cli_inventory
 from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
@@ -205,6 +206,8 @@ app.add_typer(cli_incident.app, name="incident")
 app.command("inventory")(cli_inventory.inventory)
 app.command("backup")(cli_backup.backup)
 app.command("restore")(cli_backup.restore)
+app.command("install")(cli_install.install)
+app.command("uninstall")(cli_install.uninstall)
 
 
 def main() -> None:
