@@ -26,7 +26,7 @@ from agent.cli import report as cli_report
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
 from agent.cli import status_page as cli_status_page
-from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail
+from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail, load_env_beside
 
 app = typer.Typer(
     name="pantau",
@@ -43,6 +43,7 @@ def _effective_config(config: Path | None) -> Any:
     from agent.config.discovery import default_config
 
     if config is not None:
+        load_env_beside(config)
         try:
             return load_config(config)
         except ConfigError as e:
@@ -145,6 +146,7 @@ def check_config(
     """Validate a config file; print every error with its field and line. Exit 2 if invalid."""
     from agent.config import ConfigError, load_config
 
+    load_env_beside(file)
     try:
         cfg = load_config(file)
     except ConfigError as e:

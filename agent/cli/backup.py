@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, config_path, fail, load
+from agent.cli.common import ConfigOpt, config_path, fail
 
 StateDirOpt = Annotated[
     Path | None,
@@ -27,7 +27,7 @@ def backup(
 
     path = config_path(config)
     if state_dir is None:
-        state_dir = load(config).state_dir
+        state_dir = _state_dir_of(path)
     try:
         outcome = do_backup(state_dir, path, file)
     except BackupError as e:
@@ -36,6 +36,23 @@ def backup(
     if outcome.config:
         parts.append(f"config {outcome.config}")
     typer.echo(f"{file}: {', '.join(parts) or 'nothing to back up'} (from {state_dir})")
+
+
+def _state_dir_of(path: Path | None) -> Path:
+    """state_dir as written in the config, without validating the rest: a backup must work
+    while the config is broken or its secrets are not in this shell's environment."""
+    import yaml
+
+    from agent.config.models import DEFAULT_STATE_DIR
+
+    if path is None:
+        raise fail("no config: pass --config FILE or --state-dir DIR")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise fail(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    value = data.get("state_dir") if isinstance(data, dict) else None
+    return Path(str(value)) if value else Path(DEFAULT_STATE_DIR)
 
 
 def restore(

@@ -98,3 +98,19 @@ def test_readme_first_command_runs_as_root_without_sudo() -> None:
     for sub in subcommands:
         r = run_cli(sub, "--help")
         assert r.returncode == 0, r.stderr
+
+
+def test_indonesian_docs_reach_every_panduan_page() -> None:
+    """README.id.md and the panduan index link every page of docs/panduan/, and each page
+    shows at least one config or command an admin can copy."""
+    pages = {p.name for p in (REPO / "docs" / "panduan").glob("*.md")} - {"README.md"}
+    assert len(pages) >= 7
+    readme_id = (REPO / "README.id.md").read_text(encoding="utf-8")
+    index = (REPO / "docs" / "panduan" / "README.md").read_text(encoding="utf-8")
+    for page in pages:
+        assert f"docs/panduan/{page}" in readme_id, f"README.id.md does not link {page}"
+        assert f"({page})" in index, f"docs/panduan/README.md does not link {page}"
+        text = (REPO / "docs" / "panduan" / page).read_text(encoding="utf-8")
+        assert "\n    " in text or "```" in text, f"{page} shows nothing to run"
+    panduan_blocks = [n for n, _ in BLOCKS if n.startswith("docs/panduan/")]
+    assert len(panduan_blocks) >= 5, panduan_blocks

@@ -82,12 +82,16 @@ def test_install_twice_upgrade_and_uninstall(tmp_path: Path) -> None:
     passwd = (root / "etc/passwd").read_text()
     assert "pantau:x:" in passwd and ":/var/lib/pantau:/usr/sbin/nologin" in passwd
 
-    # the example config is valid once its secrets are in the environment file
-    env = dict(ln.split("=", 1) for ln in (root / "etc/pantau/pantau.env").read_text()
-               .splitlines() if ln and not ln.startswith("#"))
-    r = run_cli("check-config", str(root / "etc/pantau/pantau.yml"), env=env)
+    # the example config is valid, its ${NAME}s read from the pantau.env beside it (as
+    # systemd's EnvironmentFile= gives them to the service)
+    assert "PANTAU_TELEGRAM_TOKEN" not in os.environ
+    r = run_cli("check-config", str(root / "etc/pantau/pantau.yml"))
     assert r.returncode == 0, r.stderr
     assert "5 checks" in r.stdout
+    hidden = tmp_path / "alone.yml"
+    hidden.write_text((root / "etc/pantau/pantau.yml").read_text())
+    r = run_cli("check-config", str(hidden))
+    assert r.returncode == 2 and "PANTAU_TELEGRAM_TOKEN is not set" in r.stderr
 
     # a second run changes nothing: not a byte, not a mode, not an mtime
     first = _tree(root)
