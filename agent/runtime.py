@@ -276,6 +276,11 @@ class Agent:
                 return False, str(e)
             if new.listen != self.config.listen and self.config_path is not None:
                 log.warning("listen address changes take effect on restart only")
+            if new.state_dir != self.config.state_dir:
+                # The lock (one agent per state dir) was taken on the old dir at start.
+                log.warning("state_dir changes take effect on restart only; keeping %s",
+                            self.config.state_dir)
+                new = new.model_copy(update={"state_dir": self.config.state_dir})
             # unchanged checks keep running through a reload, unless what every job shares
             # (the site label, the concurrency limit) changed
             keep_jobs = (new.site == self.config.site

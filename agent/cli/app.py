@@ -37,6 +37,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pantau {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                           help="Print pantau's version and exit.")
+    ] = False,
+) -> None:
+    """pantau watches an office server, its network gear and the path to online services,
+    and exposes it all as Prometheus metrics."""
+
+
 def _effective_config(config: Path | None) -> Any:
     """Load the file, or build the embedded default (this host, its gateway, its DNS)."""
     from agent.config import AgentConfig, ConfigError, default_site, load_config

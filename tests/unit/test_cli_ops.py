@@ -1,0 +1,55 @@
+"""The state-dir lock in process, pantau.env beside the config, --version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent import __version__
+from agent.statelock import StateDirBusy, StateLock, holder
+from tests.helpers.agent import run_cli
+
+
+def test_lock_is_exclusive_names_its_holder_and_is_released(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert holder(state) is None and not state.exists()  # asking creates nothing
+    lock = StateLock.acquire(state)
+    try:
+        assert holder(state) == os.getpid()
+        with pytest.raises(StateDirBusy) as e:
+            StateLock.acquire(state)
+        assert f"PID {os.getpid()}" in str(e.value)
+        assert holder(state) == os.getpid()  # a refused attempt does not drop the lock
+    finally:
+        lock.release()
+    assert holder(state) is None
+    StateLock.acquire(state).release()
+
+
+def test_pantau_env_beside_the_config_fills_only_what_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.cli.common import load_env_beside
+
+    cfg = tmp_path / "pantau.yml"
+    cfg.write_text("site: kantor\nalerts:\n  receivers:\n    - {name: tg, type: telegram, "
+                   "bot_token: '${PANTAU_T_TOKEN}', chat_id: '-100'}\n")
+    r = run_cli("check-config", str(cfg))
+    assert r.returncode == 2 and "PANTAU_T_TOKEN is not set" in r.stderr
+    (tmp_path / "pantau.env").write_text("# secrets\nPANTAU_T_TOKEN=\"123:abc\"\n"
+                                         "PANTAU_T_OTHER='x y'\nnot a line\n")
+    r = run_cli("check-config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    # what the environment already sets wins over the file, as with systemd's Environment=
+    monkeypatch.delenv("PANTAU_T_TOKEN", raising=False)
+    monkeypatch.setenv("PANTAU_T_OTHER", "from-env")
+    load_env_beside(cfg)
+    assert os.environ["PANTAU_T_TOKEN"] == "123:abc"  # quotes stripped
+    assert os.environ["PANTAU_T_OTHER"] == "from-env"
+    monkeypatch.delenv("PANTAU_T_TOKEN")
+
+
+def test_version_flag() -> None:
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"pantau {__version__}"
