@@ -79,7 +79,8 @@ def _target(check: Any) -> str:
     for attr in ("target", "address", "url", "host"):
         value = getattr(check, attr, None)
         if value:
-            return str(value)
+            text = str(value)
+            return _safe_url(text) if "://" in text else text
     return ""
 
 

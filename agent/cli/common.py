@@ -79,13 +79,18 @@ def load(config: Path | None) -> AgentConfig:
 
 
 def default_state_dir() -> Path:
-    """/var/lib/pantau when we may write there (root, packaged), else the user's state dir."""
+    """/var/lib/pantau when we may write there (root, packaged), else the user's state dir.
+
+    Asked with access(2), not by writing a probe file: a second agent must not touch the
+    state dir another one owns before it finds the lock (agent.statelock)."""
     system = Path("/var/lib/pantau")
-    try:
-        system.mkdir(parents=True, exist_ok=True)
-        probe = system / ".write-test"
-        probe.touch()
-        probe.unlink()
-        return system
-    except OSError:
-        return Path.home() / ".local" / "state" / "pantau"
+    if system.is_dir():
+        if os.access(system, os.W_OK | os.X_OK):
+            return system
+    else:
+        try:
+            system.mkdir(parents=True)
+            return system
+        except OSError:
+            pass
+    return Path.home() / ".local" / "state" / "pantau"
