@@ -15,9 +15,13 @@ maintenance_app = typer.Typer(help="Planned maintenance windows (excluded from t
 
 
 def report(
-    from_: Annotated[str, typer.Option("--from", help="First day, e.g. 2026-11-01 (local).")],
-    to: Annotated[str, typer.Option("--to", help="Day after the last, e.g. 2026-12-01.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    month: Annotated[str | None, typer.Option(
+        "--month", help="A calendar month, e.g. 2026-11 (instead of --from/--to).")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="First day, e.g. 2026-11-01 (local).")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Day after the last, e.g. 2026-12-01.")] = None,
     config: ConfigOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="html, pdf, csv or json.")] = "html",
     lang: Annotated[str | None, typer.Option(help="id or en (default: reports.language).")]
@@ -38,6 +42,12 @@ def report(
         raise fail(f"--format must be html, pdf, csv or json, not {fmt!r}")
     if lang not in (None, "id", "en"):
         raise fail(f"--lang must be id or en, not {lang!r}")
+    if month is not None:
+        if from_ is not None or to is not None:
+            raise fail("--month or --from/--to, not both")
+        from_, to = month_bounds(month)
+    elif from_ is None or to is None:
+        raise fail("give --month 2026-11, or --from 2026-11-01 --to 2026-12-01")
     cfg = load(config)
     rcfg = cfg.reports
     tz = resolve_zone(rcfg.timezone)
@@ -53,6 +63,18 @@ def report(
     n_checks = len(rep.rows)
     typer.echo(f"wrote {out} ({fmt}, {n_checks} checks, {period[0]:%Y-%m-%d} .. "
                f"{period[1]:%Y-%m-%d} {rcfg.timezone})")
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    """"2026-11" -> ("2026-11-01", "2026-12-01"); a one-line error for anything else."""
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", month.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise fail(f"--month: {month!r} is not a month like 2026-11")
+    y, mo = int(m.group(1)), int(m.group(2))
+    ny, nmo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    return f"{y:04d}-{mo:02d}-01", f"{ny:04d}-{nmo:02d}-01"
 
 
 @maintenance_app.command("add")

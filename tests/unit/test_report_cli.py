@@ -36,6 +36,22 @@ def test_report_json_exact_numbers(office: Path, tmp_path: Path) -> None:
     assert portal["slo_met"] is False and up["slo_met"] is True
 
 
+def test_report_month_is_the_calendar_month(office: Path, tmp_path: Path) -> None:
+    by_days, by_month = tmp_path / "a.json", tmp_path / "b.json"
+    run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+            "--format", "json", "--out", str(by_days))
+    r = run_cli("report", "--config", str(office), "--month", "2026-10", "--format", "json",
+                "--out", str(by_month))
+    assert r.returncode == 0, r.stderr
+    assert "2026-10-01 .. 2026-11-01" in r.stdout
+    assert json.loads(by_month.read_text())["checks"] == json.loads(by_days.read_text())["checks"]
+    for args in (["--month", "2026-13"], ["--month", "nov"],
+                 ["--month", "2026-10", "--from", "2026-10-01"], []):
+        r = run_cli("report", "--config", str(office), *args, "--out", str(tmp_path / "x"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_maintenance_add_excludes_from_sla(office: Path, tmp_path: Path) -> None:
     r = run_cli("maintenance", "add", "--config", str(office), "--start", "2026-10-20 09:00",
                 "--end", "2026-10-20 13:00", "--reason", "ganti modem", "--check", "portal")
