@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent import __version__
 from agent.statelock import LOCK_NAME, StateDirBusy, StateLock, holder
@@ -129,7 +130,7 @@ def backup(state_dir: Path, config_file: Path | None, out: Path) -> Outcome:
     return outcome
 
 
-def read_manifest(archive: Path) -> dict[str, object]:
+def read_manifest(archive: Path) -> dict[str, Any]:
     try:
         with tarfile.open(archive, "r:gz") as tar:
             member = tar.extractfile(MANIFEST)
@@ -162,8 +163,8 @@ def restore(archive: Path, state_dir: Path | None, config_to: Path | None,
         raise BackupError(f"cannot use state dir {target}: {e.strerror}") from None
     outcome = Outcome()
     try:
-        names = [str(n) for n in manifest.get("databases", [])]  # type: ignore[attr-defined]
-        files = [str(n) for n in manifest.get("files", [])]  # type: ignore[attr-defined]
+        names = [str(n) for n in manifest.get("databases") or []]
+        files = [str(n) for n in manifest.get("files") or []]
         existing = [n for n in names + files if (target / n).exists()]
         if existing and not force:
             raise BackupError(f"{target} already holds {', '.join(existing)}; "
@@ -188,7 +189,7 @@ def restore(archive: Path, state_dir: Path | None, config_to: Path | None,
     return target, outcome
 
 
-def _restore_config(tar: tarfile.TarFile, manifest: dict[str, object], config_to: Path | None,
+def _restore_config(tar: tarfile.TarFile, manifest: dict[str, Any], config_to: Path | None,
                     outcome: Outcome) -> str | None:
     configs = [m for m in tar.getmembers() if m.name.startswith("config/") and m.isfile()]
     if not configs:
@@ -200,6 +201,11 @@ def _restore_config(tar: tarfile.TarFile, manifest: dict[str, object], config_to
     original = manifest.get("config")
     dest = config_to or (Path(str(original)) if original else None)
     if dest is None:
+        return None
+    if config_to is None and (dest.suffix not in (".yml", ".yaml") or not dest.parent.is_dir()):
+        # The path comes from the archive: never let it choose an arbitrary file to write.
+        outcome.notes.append(f"the backup's config was {original}; not restored there "
+                             "(pass --config-to PATH)")
         return None
     if config_to is None and dest.exists():
         if dest.read_bytes() == data:

@@ -83,3 +83,36 @@ def test_startup_summary_says_what_it_watches_and_where_state_goes(tmp_path: Pat
     assert any("no ICMP socket" in w for w in warnings)
     (tmp_path / "nowhere").mkdir()
     assert len(logs.warnings(cfg, tmp_path / "pantau.yml", "raw")) == 0
+
+
+def test_restore_puts_the_config_back_without_overwriting_a_newer_one(tmp_path: Path) -> None:
+    import sqlite3
+
+    state = tmp_path / "state"
+    state.mkdir()
+    conn = sqlite3.connect(state / "history.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t(x)")
+    conn.execute("INSERT INTO t VALUES (42)")
+    conn.commit()  # left open: a -wal file beside it, as with a running agent
+    (state / "known_hosts").write_text("10.0.0.1 ssh-ed25519 AAAA\n")
+    cfg = tmp_path / "pantau.yml"
+    cfg.write_text(f"site: kantor\nstate_dir: {state}\n")
+    archive = tmp_path / "b.tar.gz"
+    r = run_cli("backup", str(archive), "-c", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert (archive.stat().st_mode & 0o777) == 0o600  # it holds the config
+    conn.close()
+
+    cfg.write_text(f"site: kantor-baru\nstate_dir: {state}\n")  # edited since the backup
+    new = tmp_path / "new"
+    r = run_cli("restore", str(archive), "--state-dir", str(new))
+    assert r.returncode == 0, r.stderr
+    assert "differs from the backup" in r.stderr
+    assert cfg.read_text().startswith("site: kantor-baru")
+    assert (tmp_path / "pantau.yml.restored").read_text().startswith("site: kantor\n")
+    restored = sqlite3.connect(new / "history.db")
+    assert restored.execute("SELECT x FROM t").fetchall() == [(42,)]
+    assert restored.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    restored.close()
+    assert (new / "known_hosts").read_text().startswith("10.0.0.1")
