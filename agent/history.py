@@ -458,6 +458,35 @@ class History:
         rows = self.conn.execute(sql, (since,) if since is not None else ()).fetchall()
         return [dict(r) for r in rows]
 
+    def remove_maintenance(self, window_id: int) -> bool:
+        cur = self._tx(lambda: self.conn.execute(
+            "DELETE FROM maintenance_windows WHERE id=?", (window_id,)))
+        return bool(cur.rowcount)
+
+    def update_maintenance(self, window_id: int, *, start: float | None = None,
+                           end: float | None = None, checks: Sequence[str] | None = None,
+                           reason: str | None = None) -> bool:
+        """Change the given fields of one window; False when there is no such window."""
+        row = self.conn.execute("SELECT start, end FROM maintenance_windows WHERE id=?",
+                                (window_id,)).fetchone()
+        if row is None:
+            return False
+        new_start = start if start is not None else float(row["start"])
+        new_end = end if end is not None else float(row["end"])
+        if new_end <= new_start:
+            raise HistoryError("a maintenance window must end after it starts")
+        sets = ["start=?", "end=?"]
+        args: list[Any] = [new_start, new_end]
+        if checks is not None:
+            sets.append("checks=?")
+            args.append(json.dumps(list(checks)))
+        if reason is not None:
+            sets.append("reason=?")
+            args.append(reason)
+        self._tx(lambda: self.conn.execute(
+            f"UPDATE maintenance_windows SET {', '.join(sets)} WHERE id=?", (*args, window_id)))
+        return True
+
     def add_incident_note(self, check: str, at: float, note: str) -> int:
         """A public note about the outage of `check` that was going on at `at` (its start)."""
         cur = self._tx(lambda: self.conn.execute(

@@ -160,10 +160,16 @@ class Agent:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
+        from agent import logs
         from exporters.http_server import MetricsServer
 
         host, port = parse_listen(self.listen)
         web_config = _web_config_of(self.config)
+        log.info("pantau %s starting", __version__)
+        for line in logs.summary(self.config, self.config_path, self.listen):
+            log.info("start-up: %s", line)
+        for line in logs.warnings(self.config, self.config_path, self._icmp_mode):
+            log.warning("%s", line)
         self._publish_runtime()
         refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
         own = asyncio.create_task(self._publish_process(), name="process-metrics")
@@ -271,6 +277,11 @@ class Agent:
                 return False, str(e)
             if new.listen != self.config.listen and self.config_path is not None:
                 log.warning("listen address changes take effect on restart only")
+            if new.state_dir != self.config.state_dir:
+                # The lock (one agent per state dir) was taken on the old dir at start.
+                log.warning("state_dir changes take effect on restart only; keeping %s",
+                            self.config.state_dir)
+                new = new.model_copy(update={"state_dir": self.config.state_dir})
             # unchanged checks keep running through a reload, unless what every job shares
             # (the site label, the concurrency limit) changed
             keep_jobs = (new.site == self.config.site

@@ -178,10 +178,18 @@ class Scheduler:
                                       reason=f"timeout after {spec.timeout:g}s")
             obs.duration = obs.duration or (time.monotonic() - started)
         st.last_duration = obs.duration
+        # A failing streak is logged once when it starts; each further failed run is debug
+        # (a reason that alternates, reset/refused, would otherwise be a line per run).
+        # Whether the check is *down* is the alert state machine's call, which logs that as
+        # the one WARNING of the outage.
+        if not obs.success and (st.last_success or st.runs == 1):
+            log.info("%s failing: %s", spec.key, obs.reason)
+        elif not obs.success:
+            log.debug("%s failed: %s", spec.key, obs.reason)
+        elif not st.last_success and st.runs > 1:
+            log.info("%s succeeds again", spec.key)
         st.last_success = obs.success
         st.last_reason = obs.reason
-        if not obs.success:
-            log.info("%s failed: %s", spec.key, obs.reason)
         self.store.put(spec.key, spec.name, spec.type, obs, per_check=spec.per_check,
                        extra_labels=spec.labels)
         self._publish_self(st)

@@ -575,7 +575,11 @@ class Alerting:
                 else:
                     self._firing.pop(n.check, None)
             for c in b.outcome.changes:
-                log.info("check %s: %s -> %s", c.check, c.old, c.new)
+                if c.new == "down":
+                    log.warning("check %s is down (%s -> down): %s", c.check, c.old,
+                                c.reason or "no reason given")
+                else:
+                    log.info("check %s: %s -> %s", c.check, c.old, c.new)
             for v in b.outcome.verdicts:
                 if v.new in ("suppressed", "firing"):
                     log.info("check %s: %s (root cause %s)", v.check,

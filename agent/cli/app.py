@@ -7,8 +7,6 @@ message and exit code 2; a traceback on a user's typo is a bug.
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +15,9 @@ from pydantic import ValidationError
 
 from agent import __version__
 from agent.cli import alerts as cli_alerts
+from agent.cli import backup as cli_backup
 from agent.cli import incident as cli_incident
+from agent.cli import install as cli_install
 from agent.cli import inventory as cli_inventory
 from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
@@ -26,7 +26,7 @@ from agent.cli import report as cli_report
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
 from agent.cli import status_page as cli_status_page
-from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail
+from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail, load_env_beside
 
 app = typer.Typer(
     name="pantau",
@@ -37,12 +37,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pantau {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                           help="Print pantau's version and exit.")
+    ] = False,
+) -> None:
+    """pantau watches an office server, its network gear and the path to online services,
+    and exposes it all as Prometheus metrics."""
 
 
 def _effective_config(config: Path | None) -> Any:
@@ -51,6 +60,7 @@ def _effective_config(config: Path | None) -> Any:
     from agent.config.discovery import default_config
 
     if config is not None:
+        load_env_beside(config)
         try:
             return load_config(config)
         except ConfigError as e:
@@ -84,6 +94,8 @@ def run(
         bool, typer.Option("--print-config", help="Print the effective config as YAML and exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[str, typer.Option(help="text, or json (one object per line, for "
+                                            "journald/Loki).")] = "text",
     enable_lifecycle: Annotated[
         bool, typer.Option("--web.enable-lifecycle",
                            help="Serve POST /-/reload (like Prometheus). Off by default: "
@@ -91,8 +103,13 @@ def run(
     ] = False,
 ) -> None:
     """Run the agent: collect, serve /metrics, alert. Reloads its config on SIGHUP."""
+    from agent import logs
     from agent.config import dump_config, parse_listen
 
+    if log_level.lower() not in logs.LEVELS:
+        raise fail(f"--log-level: {log_level!r} is not one of {', '.join(logs.LEVELS)}")
+    if log_format not in logs.FORMATS:
+        raise fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
     cfg = _effective_config(config)
     if listen is not None:
         try:
@@ -104,7 +121,18 @@ def run(
             cfg.listen = listen
         typer.echo(dump_config(cfg), nl=False)
         return
-    setup_logging(log_level)
+    from agent.statelock import StateDirBusy, StateLock
+
+    # Before anything is written (history, outbox, monthly report): one agent per state dir.
+    try:
+        state_lock = StateLock.acquire(cfg.state_dir)
+    except StateDirBusy as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"cannot use state dir {cfg.state_dir}: {e.strerror}") from None
+    from collectors.common.timefmt import resolve_zone
+
+    logs.setup(log_level, log_format, resolve_zone(cfg.alerts.timezone))
     import asyncio
 
     from agent.runtime import Agent, file_loader
@@ -123,6 +151,8 @@ def run(
         raise fail(str(e)) from None
     except KeyboardInterrupt:
         pass
+    finally:
+        state_lock.release()
 
 
 @app.command("check-config")
@@ -133,6 +163,7 @@ def check_config(
     """Validate a config file; print every error with its field and line. Exit 2 if invalid."""
     from agent.config import ConfigError, load_config
 
+    load_env_beside(file)
     try:
         cfg = load_config(file)
     except ConfigError as e:
@@ -192,6 +223,10 @@ app.add_typer(cli_report.maintenance_app, name="maintenance")
 app.add_typer(cli_status_page.app, name="status-page")
 app.add_typer(cli_incident.app, name="incident")
 app.command("inventory")(cli_inventory.inventory)
+app.command("backup")(cli_backup.backup)
+app.command("restore")(cli_backup.restore)
+app.command("install")(cli_install.install)
+app.command("uninstall")(cli_install.uninstall)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ problem and exit code 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,30 @@ def config_path(config: Path | None) -> Path | None:
     return config
 
 
+def load_env_beside(config: Path) -> None:
+    """Set the ${NAME}s of pantau.env beside the config that the environment lacks.
+
+    systemd passes the file to the service (EnvironmentFile=); an admin running
+    `pantau check-config` or `pantau alerts test` by hand would otherwise get "environment
+    variable X is not set" for a config that works. What the environment sets wins."""
+    env = config.parent / "pantau.env"
+    try:
+        text = env.read_text(encoding="utf-8")
+    except OSError:
+        return
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key.isidentifier():
+            os.environ.setdefault(key, value)
+
+
 def load(config: Path | None) -> AgentConfig:
     """Load and validate the config a command needs, or exit 2 naming every problem."""
     from agent.config import ConfigError, load_config
@@ -45,6 +70,7 @@ def load(config: Path | None) -> AgentConfig:
     path = config_path(config)
     if path is None:
         raise fail(f"no config: pass --config FILE or create {DEFAULT_CONFIG}")
+    load_env_beside(path)
     try:
         return load_config(path)
     except ConfigError as e:
@@ -53,13 +79,18 @@ def load(config: Path | None) -> AgentConfig:
 
 
 def default_state_dir() -> Path:
-    """/var/lib/pantau when we may write there (root, packaged), else the user's state dir."""
+    """/var/lib/pantau when we may write there (root, packaged), else the user's state dir.
+
+    Asked with access(2), not by writing a probe file: a second agent must not touch the
+    state dir another one owns before it finds the lock (agent.statelock)."""
     system = Path("/var/lib/pantau")
-    try:
-        system.mkdir(parents=True, exist_ok=True)
-        probe = system / ".write-test"
-        probe.touch()
-        probe.unlink()
-        return system
-    except OSError:
-        return Path.home() / ".local" / "state" / "pantau"
+    if system.is_dir():
+        if os.access(system, os.W_OK | os.X_OK):
+            return system
+    else:
+        try:
+            system.mkdir(parents=True)
+            return system
+        except OSError:
+            pass
+    return Path.home() / ".local" / "state" / "pantau"

@@ -36,6 +36,13 @@ def probe(
     opt: Annotated[list[str] | None, typer.Option(
         "--opt", help="Type option as key=value (repeat), e.g. --opt query_name=oss.go.id")]
     = None,
+    query: Annotated[str | None, typer.Option(
+        "--query", help="dns: the name to look up (query_name).")] = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="http, tcp with TLS: do not judge the certificate "
+        "(tls_config.insecure_skip_verify).")] = False,
+    ca_file: Annotated[str | None, typer.Option(
+        "--ca-file", help="http, tcp with TLS: CA bundle instead of the system's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
     = False,
 ) -> None:
@@ -53,6 +60,16 @@ def probe(
         raise fail(str(e)) from None
     if count is not None:
         options["count"] = count
+    if query is not None:
+        options["query_name"] = query
+    if insecure or ca_file:
+        # The common options as flags; the model still says which types accept them.
+        tls = dict(options.get("tls_config") or {})
+        if insecure:
+            tls["insecure_skip_verify"] = True
+        if ca_file:
+            tls["ca_file"] = ca_file
+        options["tls_config"] = tls
     data = {**options, "name": "probe", "type": type_, "target": target, "timeout": seconds,
             "interval": seconds + 1}
     try:

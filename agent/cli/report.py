@@ -15,9 +15,13 @@ maintenance_app = typer.Typer(help="Planned maintenance windows (excluded from t
 
 
 def report(
-    from_: Annotated[str, typer.Option("--from", help="First day, e.g. 2026-11-01 (local).")],
-    to: Annotated[str, typer.Option("--to", help="Day after the last, e.g. 2026-12-01.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    month: Annotated[str | None, typer.Option(
+        "--month", help="A calendar month, e.g. 2026-11 (instead of --from/--to).")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="First day, e.g. 2026-11-01 (local).")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Day after the last, e.g. 2026-12-01.")] = None,
     config: ConfigOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="html, pdf, csv or json.")] = "html",
     lang: Annotated[str | None, typer.Option(help="id or en (default: reports.language).")]
@@ -38,6 +42,12 @@ def report(
         raise fail(f"--format must be html, pdf, csv or json, not {fmt!r}")
     if lang not in (None, "id", "en"):
         raise fail(f"--lang must be id or en, not {lang!r}")
+    if month is not None:
+        if from_ is not None or to is not None:
+            raise fail("--month or --from/--to, not both")
+        from_, to = month_bounds(month)
+    elif from_ is None or to is None:
+        raise fail("give --month 2026-11, or --from 2026-11-01 --to 2026-12-01")
     cfg = load(config)
     rcfg = cfg.reports
     tz = resolve_zone(rcfg.timezone)
@@ -53,6 +63,18 @@ def report(
     n_checks = len(rep.rows)
     typer.echo(f"wrote {out} ({fmt}, {n_checks} checks, {period[0]:%Y-%m-%d} .. "
                f"{period[1]:%Y-%m-%d} {rcfg.timezone})")
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    """"2026-11" -> ("2026-11-01", "2026-12-01"); a one-line error for anything else."""
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", month.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise fail(f"--month: {month!r} is not a month like 2026-11")
+    y, mo = int(m.group(1)), int(m.group(2))
+    ny, nmo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    return f"{y:04d}-{mo:02d}-01", f"{ny:04d}-{nmo:02d}-01"
 
 
 @maintenance_app.command("add")
@@ -89,17 +111,77 @@ def maintenance_add(
 def maintenance_list(
     config: ConfigOpt = None,
 ) -> None:
-    """List recorded maintenance windows (config and history)."""
+    """List maintenance windows: from the config, and recorded ones with the id that
+    `maintenance edit` and `maintenance remove` take."""
     from agent.reports import config_maintenance
-    from agent.reports.history_source import maintenance_from_history
+    from agent.reports.history_source import history_maintenance_rows
     from collectors.common.timefmt import resolve_zone
 
     cfg = load(config)
     tz = resolve_zone(cfg.reports.timezone)
-    for m in [*config_maintenance(cfg.reports, tz), *maintenance_from_history(cfg)]:
+    for m in config_maintenance(cfg.reports, tz):
         s, e = m.start.astimezone(tz), m.end.astimezone(tz)
         scope = ", ".join(m.checks) or "whole site"
-        typer.echo(f"{s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  {m.reason}")
+        typer.echo(f"config  {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  {m.reason}")
+    for row in history_maintenance_rows(cfg):
+        s = datetime.fromtimestamp(row["start"], tz)
+        e = datetime.fromtimestamp(row["end"], tz)
+        scope = ", ".join(row["checks"]) or "whole site"
+        typer.echo(f"#{row['id']:<6} {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  "
+                   f"{row['reason']}")
+
+
+@maintenance_app.command("remove")
+def maintenance_remove(
+    window: Annotated[int, typer.Argument(help="Window id from `pantau maintenance list`.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Remove a recorded maintenance window (reports count its time again)."""
+    from agent.reports.history_source import remove_maintenance
+
+    cfg = load(config)
+    if not remove_maintenance(cfg, window):
+        raise fail(f"no recorded maintenance window #{window} (see `pantau maintenance list`)")
+    typer.echo(f"maintenance window #{window} removed")
+
+
+@maintenance_app.command("edit")
+def maintenance_edit(
+    window: Annotated[int, typer.Argument(help="Window id from `pantau maintenance list`.")],
+    start: Annotated[str | None, typer.Option(help="New start (local time).")] = None,
+    end: Annotated[str | None, typer.Option(help="New end (local time).")] = None,
+    reason: Annotated[str | None, typer.Option(help="New reason.")] = None,
+    check: Annotated[list[str] | None, typer.Option(
+        help="New scope: only these checks (repeat).")] = None,
+    whole_site: Annotated[bool, typer.Option(
+        "--whole-site", help="New scope: the whole site.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Change a recorded maintenance window; what is not given stays."""
+    from agent.history import HistoryError
+    from agent.reports.history_source import edit_maintenance
+    from collectors.common.timefmt import resolve_zone
+
+    cfg = load(config)
+    tz = resolve_zone(cfg.reports.timezone)
+    if check and whole_site:
+        raise fail("--check or --whole-site, not both")
+    try:
+        s = _parse_local(start, tz, "--start") if start else None
+        e = _parse_local(end, tz, "--end") if end else None
+    except ValueError as err:
+        raise fail(str(err)) from None
+    unknown = [c for c in (check or []) if c not in {x.name for x in cfg.checks}]
+    if unknown:
+        raise fail(f"unknown check(s): {', '.join(unknown)}")
+    scope = () if whole_site else (tuple(check) if check else None)
+    try:
+        found = edit_maintenance(cfg, window, start=s, end=e, checks=scope, reason=reason)
+    except HistoryError as err:
+        raise fail(str(err)) from None
+    if not found:
+        raise fail(f"no recorded maintenance window #{window} (see `pantau maintenance list`)")
+    typer.echo(f"maintenance window #{window} changed")
 
 
 def _parse_local(text: str, tz: Any, what: str) -> datetime:

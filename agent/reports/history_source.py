@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.history import History, HistoryError
 from agent.reports.availability import Maintenance, SiteData, Transition, outages_from_transitions
@@ -107,5 +107,38 @@ def add_maintenance(cfg: AgentConfig, start: datetime, end: datetime, checks: tu
     assert hist is not None
     try:
         hist.add_maintenance(start.timestamp(), end.timestamp(), checks, reason)
+    finally:
+        hist.close()
+
+
+def history_maintenance_rows(cfg: AgentConfig) -> list[dict[str, Any]]:
+    """The recorded windows with their ids (for `pantau maintenance list/edit/remove`)."""
+    hist = _open(cfg)
+    if hist is None:
+        return []
+    try:
+        return hist.maintenance_windows()
+    finally:
+        hist.close()
+
+
+def remove_maintenance(cfg: AgentConfig, window_id: int) -> bool:
+    hist = _open(cfg, readonly=False)
+    assert hist is not None
+    try:
+        return hist.remove_maintenance(window_id)
+    finally:
+        hist.close()
+
+
+def edit_maintenance(cfg: AgentConfig, window_id: int, *, start: datetime | None,
+                     end: datetime | None, checks: tuple[str, ...] | None,
+                     reason: str | None) -> bool:
+    hist = _open(cfg, readonly=False)
+    assert hist is not None
+    try:
+        return hist.update_maintenance(
+            window_id, start=start.timestamp() if start else None,
+            end=end.timestamp() if end else None, checks=checks, reason=reason)
     finally:
         hist.close()

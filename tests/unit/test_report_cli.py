@@ -36,6 +36,22 @@ def test_report_json_exact_numbers(office: Path, tmp_path: Path) -> None:
     assert portal["slo_met"] is False and up["slo_met"] is True
 
 
+def test_report_month_is_the_calendar_month(office: Path, tmp_path: Path) -> None:
+    by_days, by_month = tmp_path / "a.json", tmp_path / "b.json"
+    run_cli("report", "--config", str(office), "--from", "2026-10-01", "--to", "2026-11-01",
+            "--format", "json", "--out", str(by_days))
+    r = run_cli("report", "--config", str(office), "--month", "2026-10", "--format", "json",
+                "--out", str(by_month))
+    assert r.returncode == 0, r.stderr
+    assert "2026-10-01 .. 2026-11-01" in r.stdout
+    assert json.loads(by_month.read_text())["checks"] == json.loads(by_days.read_text())["checks"]
+    for args in (["--month", "2026-13"], ["--month", "nov"],
+                 ["--month", "2026-10", "--from", "2026-10-01"], []):
+        r = run_cli("report", "--config", str(office), *args, "--out", str(tmp_path / "x"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_maintenance_add_excludes_from_sla(office: Path, tmp_path: Path) -> None:
     r = run_cli("maintenance", "add", "--config", str(office), "--start", "2026-10-20 09:00",
                 "--end", "2026-10-20 13:00", "--reason", "ganti modem", "--check", "portal")
@@ -49,6 +65,39 @@ def test_maintenance_add_excludes_from_sla(office: Path, tmp_path: Path) -> None
     assert data["portal"]["downtime_seconds"] == 0
     assert data["portal"]["maintenance_seconds"] == 4 * 3600
     assert data["uplink"]["downtime_seconds"] == 3 * 3600  # maintenance was for portal only
+
+
+def test_maintenance_edit_and_remove(office: Path, tmp_path: Path) -> None:
+    def portal_downtime() -> float:
+        out = tmp_path / "r.json"
+        run_cli("report", "--config", str(office), "--month", "2026-10", "--format", "json",
+                "--out", str(out))
+        return {c["check"]: c for c in json.loads(out.read_text())["checks"]}["portal"][
+            "downtime_seconds"]
+
+    assert portal_downtime() == 2 * 3600
+    r = run_cli("maintenance", "add", "--config", str(office), "--start", "2026-10-20 09:00",
+                "--end", "2026-10-20 11:00", "--reason", "ganti modem", "--check", "portal")
+    assert r.returncode == 0, r.stderr
+    listing = run_cli("maintenance", "list", "--config", str(office)).stdout
+    line = next(ln for ln in listing.splitlines() if "ganti modem" in ln)
+    window = line.split()[0].lstrip("#")
+    assert portal_downtime() == 1 * 3600  # one of the two hours was planned
+    r = run_cli("maintenance", "edit", window, "--config", str(office), "--end",
+                "2026-10-20 13:00", "--reason", "ganti modem dan kabel")
+    assert r.returncode == 0, r.stderr
+    listing = run_cli("maintenance", "list", "--config", str(office)).stdout
+    assert f"#{window}" in listing and "2026-10-20 09:00 .. 2026-10-20 13:00  portal  " \
+        "ganti modem dan kabel" in listing
+    assert portal_downtime() == 0
+    r = run_cli("maintenance", "edit", window, "--config", str(office), "--end",
+                "2026-10-20 08:00")
+    assert r.returncode == 2 and "after" in r.stderr
+    r = run_cli("maintenance", "remove", window, "--config", str(office))
+    assert r.returncode == 0, r.stderr
+    assert portal_downtime() == 2 * 3600
+    r = run_cli("maintenance", "remove", window, "--config", str(office))
+    assert r.returncode == 2 and f"#{window}" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_report_bad_input_exit_2(office: Path, tmp_path: Path) -> None:

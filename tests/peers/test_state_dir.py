@@ -1,0 +1,149 @@
+"""One owner per state dir, and backup/restore of it while the agent writes."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.helpers.agent import PANTAU, free_port, run_agent, run_cli
+
+
+def _config(state: Path, port: int, checks: int = 0) -> str:
+    lines = [f"site: kantor-a\nstate_dir: {state}\nhost:\n  interval: 1s\n  timeout: 500ms\n",
+             "alerts:\n  damping: {failures: 1, successes: 1}\n"]
+    if checks:
+        lines.append("checks:\n")
+        for i in range(checks):
+            lines.append(f"  - {{name: svc-{i}, type: tcp, target: '127.0.0.1:{port}', "
+                         "interval: 200ms, timeout: 150ms}\n")
+    return "".join(lines)
+
+
+def _mtimes(state: Path) -> dict[str, int]:
+    return {str(p.relative_to(state)): p.stat().st_mtime_ns for p in state.rglob("*")} | {
+        ".": state.stat().st_mtime_ns}
+
+
+def test_second_agent_on_same_state_dir_exits_2_before_writing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with run_agent(_config(state, 0), tmp_path / "a") as first:
+        time.sleep(1.5)  # the first agent has written its history by now
+        before = _mtimes(state)
+        assert "history.db" in before and "pantau.lock" in before
+        cfg = tmp_path / "b.yml"
+        cfg.write_text(_config(state, 0))
+        started = time.monotonic()
+        r = subprocess.run([str(PANTAU), "run", "--config", str(cfg), "--listen",
+                            f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
+                           timeout=30)
+        took = time.monotonic() - started
+        assert r.returncode == 2, r.stderr
+        assert f"PID {first.proc.pid}" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        assert took < 10
+        # nothing the second one did touched the state dir (the first one writes only on
+        # state changes and none happened: its host check has no alerting)
+        assert _mtimes(state) == before
+    # the lock dies with its holder: a new agent starts on the same dir
+    with run_agent(_config(state, 0), tmp_path / "c"):
+        pass
+
+
+class Flapper:
+    """A TCP port that opens and closes every `period` s: every check on it flaps."""
+
+    def __init__(self, port: int, period: float = 0.5) -> None:
+        self.port = port
+        self.period = period
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", self.port))
+            s.listen(64)
+            s.settimeout(0.05)
+            until = time.monotonic() + self.period
+            while time.monotonic() < until and not self.stop.is_set():
+                try:
+                    c, _ = s.accept()
+                    c.close()
+                except OSError:
+                    pass
+            s.close()
+            self.stop.wait(self.period)
+
+    def __enter__(self) -> Flapper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def _changes(db: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT id, check_name, ts, old_state, new_state FROM state_changes"
+                            " ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_backup_while_writing_restores_every_committed_change(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    port = free_port()
+    archive = tmp_path / "backup.tar.gz"
+    with Flapper(port), run_agent(_config(state, port, checks=30), tmp_path / "a") as agent:
+        db = state / "history.db"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(_changes(db)) < 100:
+            time.sleep(0.2)
+        committed = _changes(db)  # everything committed before the backup starts
+        assert len(committed) >= 100
+        r = run_cli("backup", str(archive), "--config", str(agent.config_path))
+        assert r.returncode == 0, r.stderr
+        assert "history.db" in r.stdout
+        after = _changes(db)
+        assert len(after) > len(committed), "the agent kept writing through the backup"
+        # restore refuses while the agent holds the state dir, and changes nothing
+        r = run_cli("restore", str(archive), "--force")
+        assert r.returncode == 2 and f"PID {agent.proc.pid}" in r.stderr, r.stderr
+        assert _changes(db)[: len(after)] == after
+
+    new = tmp_path / "restored"
+    r = run_cli("restore", str(archive), "--state-dir", str(new),
+                "--config-to", str(tmp_path / "restored.yml"))
+    assert r.returncode == 0, r.stderr
+    conn = sqlite3.connect(new / "history.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    restored = _changes(new / "history.db")
+    # every change committed before the backup is there, and nothing that never was
+    assert restored[: len(committed)] == committed
+    final = _changes(state / "history.db")
+    assert restored == final[: len(restored)]
+    assert (tmp_path / "restored.yml").read_text() == (tmp_path / "a" / "pantau.yml").read_text()
+    # a second restore into the now full dir is refused without --force
+    r = run_cli("restore", str(archive), "--state-dir", str(new))
+    assert r.returncode == 2 and "--force" in r.stderr
+    # and an agent runs on the restored dir
+    with run_agent(_config(new, 0), tmp_path / "b"):
+        pass
+    print(f"committed before backup {len(committed)}, restored {len(restored)}, "
+          f"written by the end {len(final)}")
+
+
+def test_restore_of_garbage_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "x.tar.gz"
+    bad.write_bytes(b"not a tarball")
+    r = run_cli("restore", str(bad), "--state-dir", str(tmp_path / "s"))
+    assert r.returncode == 2 and "not a pantau backup" in r.stderr
+    assert "Traceback" not in r.stderr
