@@ -198,15 +198,25 @@ def _ip(opts: dict[str, Any], out: dict[str, Any]) -> None:
         out["ip_protocol_fallback"] = bool(opts["ip_protocol_fallback"])
 
 
+def go_regex(pattern: str) -> str:
+    """A Go (RE2) regex as Python's re reads it. RE2 takes a repeated anchor (`^+OK`, in
+    Debian's example pop3s_banner) where re refuses it, and spells end-of-text `\\z`."""
+    pattern = re.sub(r"^\^\+", "^", pattern)
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", pattern)
+
+
 def _regexes(value: Any, loc: tuple[str | int, ...]) -> list[str]:
     if not isinstance(value, list):
         raise _OptionError(loc, "expected a list of regexes")
+    out = []
     for i, pattern in enumerate(value):
+        text = go_regex(str(pattern))
         try:
-            re.compile(str(pattern))
+            re.compile(text)
         except re.error as e:
             raise _OptionError((*loc, i), f"invalid regex: {e}") from None
-    return [str(p) for p in value]
+        out.append(text)
+    return out
 
 
 def _http(opts: dict[str, Any]) -> tuple[str, dict[str, Any], BlackboxJudge]:
@@ -278,7 +288,7 @@ def _tcp(opts: dict[str, Any]) -> tuple[str, dict[str, Any], BlackboxJudge]:
             if expect is not None or "send" in step:
                 raise _OptionError(("query_response", i), "pantau supports send steps "
                                    "followed by at most one expect, and nothing after it")
-            expect = _regexes([step["expect"]], ("query_response", i, "expect"))[0]
+            expect = _regexes([step["expect"]], ("query_response", i))[0]
         elif "send" in step:
             if expect is not None:
                 raise _OptionError(("query_response", i, "send"), "pantau supports send "
