@@ -391,7 +391,17 @@ _HELP = {
                                 "list",
     "probe_dns_query_succeeded": "Displays whether or not the query was executed successfully",
 }
-BLACKBOX_FAMILIES = tuple(sorted(_HELP))
+BLACKBOX_LABELS = {
+    "probe_http_duration_seconds": ("phase",), "probe_icmp_duration_seconds": ("phase",),
+    "probe_dns_duration_seconds": ("phase",), "probe_tls_version_info": ("version",),
+    "probe_ssl_last_chain_info": ("fingerprint_sha256", "issuer", "subject",
+                                  "subjectalternative"),
+}
+
+
+def blackbox_families() -> list[tuple[str, tuple[str, ...], str]]:
+    """(name, labels, help) of every family /probe answers for blackbox modules."""
+    return [(n, BLACKBOX_LABELS.get(n, ()), h) for n, h in sorted(_HELP.items())]
 
 
 def ip_addr_hash(address: str) -> float:
