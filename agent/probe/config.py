@@ -39,6 +39,9 @@ class ProbeModule(StrictModel):
     # blackbox.yml's own judgements (fail_if_ssl, validate_answer_rrs...), set for modules
     # read from probe_modules_file
     _judge: BlackboxJudge | None = PrivateAttr(None)
+    # The check's TLS client context, built by the first request and shared by the next:
+    # loading the CA store costs ~10 ms of CPU, more than the probe itself on a LAN
+    _tls_context: Any = PrivateAttr(None)
 
     @property
     def judge(self) -> BlackboxJudge:

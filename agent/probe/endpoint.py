@@ -56,11 +56,17 @@ def make_handler(get_config: Callable[[], AgentConfig]) -> ProbeHandler:
         if hasattr(collector, "redirect_guard"):
             # a redirect is a new target: it has to pass the same allow-list
             collector.redirect_guard = lambda url: module.admit(url) is not None
+        # http and tcp collectors keep their TLS context in _ssl_ctx; this module's requests
+        # all build the same check, so one context serves them all
+        if module._tls_context is not None and hasattr(collector, "_ssl_ctx"):
+            collector._ssl_ctx = module._tls_context
         started = time.perf_counter()
         try:
             obs = await collector.collect(Context(Deadline(timeout), cfg.site, "probe"))
         finally:
             await collector.aclose()
+        if module._tls_context is None:
+            module._tls_context = getattr(collector, "_ssl_ctx", None)
         if module.names == "blackbox":
             _, series = blackbox_series(module.judge, obs, time.perf_counter() - started)
             return 200, CONTENT_TYPE, render(series)
