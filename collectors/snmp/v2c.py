@@ -327,6 +327,8 @@ class V2cTarget:
         self._mux: _Mux | None = None
         self.answered = False  # the device has answered at least once
         self.shrunk = 0  # times max-repetitions was halved (tooBig or silence)
+        self.sent = 0  # requests sent, retries included (snmp_scrape_packets_sent)
+        self.retried = 0
 
     def close(self) -> None:
         if self._mux is not None:
@@ -353,10 +355,12 @@ class V2cTarget:
         mux = self._mux
         loop = asyncio.get_running_loop()
         strays = mux.stray.pop(addr, 0)
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
             remaining = deadline.remaining()
             if remaining <= 0:
                 break
+            self.sent += 1
+            self.retried += 1 if attempt else 0
             rid = next(_IDS) & 0x7FFFFFFF
             fut: asyncio.Future[bytes] = loop.create_future()
             mux.waiting[rid] = (addr, fut)
