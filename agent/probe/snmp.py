@@ -51,6 +51,8 @@ def make_snmp_handler(get_config: Callable[[], AgentConfig]) -> SnmpHandler:
                 return 400, _TEXT, f"unknown auth {auth_name!r}\n".encode()
         else:
             auth = module.auth or yml.auths.get(DEFAULT_AUTH) or Auth()
+        if auth.version == 3:
+            return 400, _TEXT, b"SNMPv3 auths are not supported by /snmp (v1/v2c only)\n"
         budget = module.timeout * (module.retries + 1) * 4
         if scrape_timeout is not None:
             budget = max(0.1, min(budget, scrape_timeout - 0.25))

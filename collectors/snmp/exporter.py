@@ -4,12 +4,13 @@ snmp_exporter's series: the same names, label sets and values, so dashboards wri
 snmp_exporter work unchanged. The walk is pantau's own v2c codec and bounded column walk.
 
 Covered: walk / get lists; metric types gauge, counter, Float, Double, DisplayString,
-OctetString, PhysAddress48, IpAddr, InetAddressIPv4, EnumAsInfo, EnumAsStateSet; indexes of
-type gauge, PhysAddress48, DisplayString (length-prefixed), OctetString / InetAddressIPv4 with
-fixed_size; lookups (and lookups without labels, which drop a source index); max_repetitions,
-retries, timeout; v1/v2c community auth. Anything else (regex_extracts, overrides, Bits,
-DateAndTime, InetAddress, SNMPv3, filters) is refused at load with the module and option:
-a series silently missing or different is worse than a clear error.
+OctetString, PhysAddress48, IpAddr, InetAddressIPv4, EnumAsInfo, EnumAsStateSet, Bits,
+DateAndTime; regex_extracts; indexes of type gauge (with enum_values), PhysAddress48,
+DisplayString (length-prefixed), OctetString / InetAddressIPv4 with fixed_size; lookups (and
+lookups without labels, which drop a source index); max_repetitions, retries, timeout; v1/v2c
+community auth (a v3 auth loads, and a request naming it is refused). Anything else
+(InetAddress indexes, filters, ...) is refused at load with the module and option: a series
+silently missing or different is worse than a clear error.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ from collectors.snmp.v2c import IpAddress, OctetString, V2cTarget
 OID = tuple[int, ...]
 
 _VALUE_TYPES = {"gauge", "counter", "Float", "Double", "DisplayString", "OctetString",
-                "PhysAddress48", "IpAddr", "InetAddressIPv4", "EnumAsInfo", "EnumAsStateSet"}
-_INDEX_TYPES = {"gauge", "PhysAddress48", "DisplayString", "OctetString", "InetAddressIPv4"}
-_METRIC_KEYS = {"name", "oid", "type", "help", "indexes", "lookups", "enum_values"}
+                "PhysAddress48", "IpAddr", "InetAddressIPv4", "EnumAsInfo", "EnumAsStateSet",
+                "Bits", "DateAndTime", "ParseDateAndTime", "InetAddress", "InetAddressIPv6"}
+_INDEX_TYPES = {"gauge", "PhysAddress48", "DisplayString", "OctetString", "InetAddressIPv4",
+                "InetAddressIPv6", "InetAddress", "EnumAsInfo"}
+_METRIC_KEYS = {"name", "oid", "type", "help", "indexes", "lookups", "enum_values",
+                "regex_extracts", "scale", "offset", "datetime_pattern"}
+# snmp_exporter's auth keys; only v1/v2c communities are used by /snmp, a v3 auth loads and
+# is refused when a request names it
+_AUTH_KEYS = {"community", "version", "security_level", "username", "password",
+              "auth_protocol", "priv_protocol", "priv_password", "context_name"}
 _MODULE_KEYS = {"walk", "get", "metrics", "version", "max_repetitions", "retries", "timeout",
                 "auth"}
 
@@ -49,6 +57,7 @@ class Index:
     labelname: str
     type: str
     fixed_size: int = 0
+    enum_values: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +66,7 @@ class Lookup:
     labelname: str
     oid: OID
     type: str
+    enum_values: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +78,11 @@ class Metric:
     indexes: list[Index] = field(default_factory=list)
     lookups: list[Lookup] = field(default_factory=list)
     enum_values: dict[int, str] = field(default_factory=dict)
+    # suffix -> [(regex, replacement in Python's spelling)]
+    regex_extracts: dict[str, list[tuple[re.Pattern[str], str]]] = field(default_factory=dict)
+    scale: float = 0.0  # 0: none (snmp_exporter's zero value)
+    offset: float = 0.0
+    datetime_pattern: str = ""
 
 
 @dataclass
@@ -107,11 +122,10 @@ def _auth(data: Any, where: str) -> Auth:
         raise SnmpYmlError(f"{where}: expected a mapping")
     version = int(data.get("version", 2))
     for key in data:
-        if key not in ("community", "version"):
-            raise SnmpYmlError(f"{where}.{key}: not supported by pantau's /snmp (v1/v2c "
-                               "community only)")
-    if version not in (1, 2):
-        raise SnmpYmlError(f"{where}.version: SNMP v{version} is not supported by /snmp")
+        if key not in _AUTH_KEYS:
+            raise SnmpYmlError(f"{where}.{key}: unknown auth option")
+    if version not in (1, 2, 3):
+        raise SnmpYmlError(f"{where}.version: unknown SNMP version {version}")
     return Auth(str(data.get("community", "public")), version)
 
 
@@ -168,7 +182,7 @@ def _metric(m: Any, where: str) -> Metric:
         raise SnmpYmlError(f"{where}.type: {m.get('type')!r} is not supported by pantau's /snmp")
     indexes = []
     for i, ix in enumerate(m.get("indexes") or []):
-        unknown = set(ix) - {"labelname", "type", "fixed_size"}
+        unknown = set(ix) - {"labelname", "type", "fixed_size", "enum_values"}
         if unknown:
             raise SnmpYmlError(f"{where}.indexes.{i}.{sorted(unknown)[0]}: not supported")
         if ix.get("type") not in _INDEX_TYPES:
@@ -176,11 +190,13 @@ def _metric(m: Any, where: str) -> Metric:
         if ix["type"] in ("OctetString", "InetAddressIPv4") and not ix.get("fixed_size") \
                 and ix["type"] == "OctetString":
             raise SnmpYmlError(f"{where}.indexes.{i}: OctetString index needs fixed_size")
-        size = int(ix.get("fixed_size") or (4 if ix["type"] == "InetAddressIPv4" else 0))
-        indexes.append(Index(str(ix["labelname"]), str(ix["type"]), size))
+        size = int(ix.get("fixed_size")
+                   or {"InetAddressIPv4": 4, "InetAddressIPv6": 16}.get(ix["type"], 0))
+        indexes.append(Index(str(ix["labelname"]), str(ix["type"]), size,
+                             {int(k): str(v) for k, v in (ix.get("enum_values") or {}).items()}))
     lookups = []
     for i, lk in enumerate(m.get("lookups") or []):
-        unknown = set(lk) - {"labels", "labelname", "oid", "type"}
+        unknown = set(lk) - {"labels", "labelname", "oid", "type", "enum_values"}
         if unknown:
             raise SnmpYmlError(f"{where}.lookups.{i}.{sorted(unknown)[0]}: not supported")
         labels = [str(x) for x in lk.get("labels") or []]
@@ -188,10 +204,25 @@ def _metric(m: Any, where: str) -> Metric:
             raise SnmpYmlError(f"{where}.lookups.{i}.type: {lk.get('type')!r} is not supported")
         lookups.append(Lookup(labels, str(lk["labelname"]),
                               _oid(lk["oid"], f"{where}.lookups.{i}.oid") if labels else (),
-                              str(lk.get("type", ""))))
+                              str(lk.get("type", "")),
+                              {int(k): str(v) for k, v in (lk.get("enum_values") or {}).items()}))
     enums = {int(k): str(v) for k, v in (m.get("enum_values") or {}).items()}
+    extracts: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    for suffix, rules in (m.get("regex_extracts") or {}).items():
+        out = []
+        for i, rule in enumerate(rules or []):
+            try:
+                pattern = re.compile(str(rule.get("regex", "")))
+            except re.error as e:
+                raise SnmpYmlError(f"{where}.regex_extracts.{suffix}.{i}.regex: {e}") from None
+            # Go's $1 / ${1} are Python's \g<1>
+            value = re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", str(rule.get("value", "")))
+            out.append((pattern, value))
+        extracts[str(suffix)] = out
     return Metric(str(m["name"]), _oid(m["oid"], f"{where}.oid"), str(m["type"]),
-                  str(m.get("help", "")), indexes, lookups, enums)
+                  str(m.get("help", "")), indexes, lookups, enums, extracts,
+                  float(m.get("scale") or 0.0), float(m.get("offset") or 0.0),
+                  str(m.get("datetime_pattern", "")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,13 +289,21 @@ def _pdu_series(metric: Metric, index: OID, value: Any, pdus: dict[OID, Any]) ->
         oid = lk.oid + tuple(x for label in lk.labels for x in label_oids.get(label, ()))
         if oid in pdus:
             labels[lk.labelname] = _text(pdus[oid], lk.type)
+            if lk.type == "EnumAsInfo" and isinstance(pdus[oid], int):
+                labels[lk.labelname] = lk.enum_values.get(pdus[oid], str(pdus[oid]))
             if isinstance(pdus[oid], int):
                 label_oids[lk.labelname] = (pdus[oid],)
         else:
             labels[lk.labelname] = ""
     t, name, help_ = metric.type, metric.name, metric.help
+    if metric.regex_extracts:
+        return _extracted(metric, labels, _text(value, "DisplayString"))
     if t in ("counter", "gauge", "Float", "Double"):
         num = _number(value)
+        if num is not None and metric.scale:
+            num *= metric.scale
+        if num is not None:
+            num += metric.offset
         return [] if num is None else [(name, "counter" if t == "counter" else "gauge", help_,
                                         labels, num)]
     if t == "EnumAsInfo":
@@ -276,7 +315,59 @@ def _pdu_series(metric: Metric, index: OID, value: Any, pdus: dict[OID, Any]) ->
         return [(name, "gauge", help_ + " (EnumAsStateSet)", {**labels, name: state},
                  1.0 if num is not None and k == int(num) else 0.0)
                 for k, state in metric.enum_values.items()]
+    if t == "Bits":
+        raw = bytes(value) if isinstance(value, bytes) else b""
+        return [(name, "gauge", help_ + " (Bits)", {**labels, name: state},
+                 1.0 if k // 8 < len(raw) and raw[k // 8] & (0x80 >> (k % 8)) else 0.0)
+                for k, state in metric.enum_values.items()]
+    if t == "ParseDateAndTime":
+        import datetime as dt
+
+        try:
+            when = dt.datetime.strptime(_text(value, "DisplayString"), metric.datetime_pattern)
+        except ValueError:
+            return []
+        return [(name, "gauge", help_, labels, when.replace(tzinfo=dt.UTC).timestamp())]
+    if t == "DateAndTime":
+        stamp = _date_and_time(bytes(value) if isinstance(value, bytes) else b"")
+        return [] if stamp is None else [(name, "gauge", help_, labels, stamp)]
     return [(name, "gauge", help_, {**labels, name: _text(value, t)}, 1.0)]
+
+
+def _extracted(metric: Metric, labels: dict[str, str], text: str) -> list[Series]:
+    """regex_extracts: one gauge per suffix, from the first rule whose result is a number."""
+    out: list[Series] = []
+    for suffix, rules in metric.regex_extracts.items():
+        for pattern, replacement in rules:
+            m = pattern.search(text)
+            if m is None:
+                continue
+            try:
+                number = float(m.expand(replacement))
+            except (ValueError, re.error, IndexError):
+                continue
+            out.append((metric.name + suffix, "gauge", metric.help + " (regex extracted)",
+                        labels, number))
+            break
+    return out
+
+
+def _date_and_time(raw: bytes) -> float | None:
+    """RFC 2579 DateAndTime (8 or 11 octets) as Unix time."""
+    import datetime as dt
+
+    if len(raw) not in (8, 11):
+        return None
+    tz = dt.UTC
+    if len(raw) == 11:
+        sign = -1 if raw[8:9] == b"-" else 1
+        tz = dt.timezone(sign * dt.timedelta(hours=raw[9], minutes=raw[10]))
+    try:
+        when = dt.datetime(int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5],
+                           min(raw[6], 59), raw[7] * 100_000, tzinfo=tz)
+    except ValueError:
+        return None
+    return float(int(when.timestamp()))
 
 
 def _split_index(ix: Index, rest: OID) -> tuple[OID, OID]:
@@ -284,15 +375,20 @@ def _split_index(ix: Index, rest: OID) -> tuple[OID, OID]:
         return rest[:1], rest[1:]
     if ix.type == "PhysAddress48":
         return rest[:6], rest[6:]
-    if ix.type == "DisplayString":
+    if ix.type in ("DisplayString", "InetAddress"):
         n = rest[0] if rest else 0
         return rest[:n + 1], rest[n + 1:]
     return rest[:ix.fixed_size], rest[ix.fixed_size:]
 
 
 def _index_text(ix: Index, part: OID) -> str:
-    if ix.type == "gauge":
-        return str(part[0]) if part else ""
+    if ix.type == "InetAddress":
+        return _inet(bytes(b & 0xFF for b in part[1:]))
+    if ix.type == "InetAddressIPv6":
+        return _inet(bytes(b & 0xFF for b in part))
+    if ix.type in ("gauge", "EnumAsInfo"):
+        return (ix.enum_values.get(part[0], str(part[0])) if ix.enum_values else str(part[0])) \
+            if part else ""
     if ix.type == "PhysAddress48":
         return ":".join(f"{b:02X}" for b in part)
     if ix.type == "DisplayString":
@@ -321,6 +417,18 @@ def _text(value: Any, t: str) -> str:
         return ":".join(f"{b:02X}" for b in raw.ljust(6, b"\0"))
     if t in ("IpAddr", "InetAddressIPv4"):
         return ".".join(str(b) for b in raw)
+    if t in ("InetAddress", "InetAddressIPv6"):
+        return _inet(raw)
+    return "0x" + raw.hex().upper()
+
+
+def _inet(raw: bytes) -> str:
+    import ipaddress
+
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw))
+    if len(raw) == 16:
+        return str(ipaddress.IPv6Address(raw))
     return "0x" + raw.hex().upper()
 
 
