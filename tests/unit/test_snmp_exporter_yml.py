@@ -74,9 +74,9 @@ M = "m:\n  walk: [1.3.6.1.2.1.2]\n  metrics:\n  - name: x\n    oid: 1.3.6.1.2.1.
 
 @pytest.mark.parametrize(("text", "expected"), [
     (M + "    type: Opaque\n", "m.metrics.0.type: 'Opaque' is not supported"),
-    (M + "    type: gauge\n    offset: 1\n", "m.metrics.0.offset: not supported"),
-    (M + "    type: gauge\n    indexes: [{labelname: i, type: InetAddress}]\n",
-     "m.metrics.0.indexes.0.type: 'InetAddress' is not supported"),
+    (M + "    type: gauge\n    offsets: 1\n", "m.metrics.0.offsets: not supported"),
+    (M + "    type: gauge\n    indexes: [{labelname: i, type: Bits}]\n",
+     "m.metrics.0.indexes.0.type: 'Bits' is not supported"),
     (M + "    type: gauge\n    indexes: [{labelname: i, type: OctetString}]\n",
      "m.metrics.0.indexes.0: OctetString index needs fixed_size"),
     (M + "    type: gauge\n  version: 3\n", "m.version: SNMP v3 is not supported"),
