@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from collectors.base import Deadline
-from collectors.snmp.v2c import IpAddress, OctetString, V2cTarget
+from collectors.snmp.v2c import IpAddress, ObjectIdentifier, OctetString, V2cTarget
 
 OID = tuple[int, ...]
 
@@ -409,6 +409,8 @@ def _number(value: Any) -> float | None:
 def _text(value: Any, t: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, ObjectIdentifier):  # an OID value reads as its dotted form
+        return ".".join(str(p) for p in value)
     raw = bytes(value) if isinstance(value, OctetString | IpAddress | bytes) else b""
     if t == "DisplayString":
         return raw.decode("utf-8", "replace")
