@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from collectors.base import Deadline
-from collectors.snmp.v2c import IpAddress, ObjectIdentifier, OctetString, V2cTarget
+from collectors.snmp.v2c import Counter64, IpAddress, ObjectIdentifier, OctetString, V2cTarget
 
 OID = tuple[int, ...]
 
@@ -254,6 +254,10 @@ async def scrape(module: ExporterModule, auth: Auth, host: str, port: int,
                     pdus[root + tuple(suffix)] = value
     finally:
         target.close()
+    if auth.version == 1:
+        # the walk itself is v2c; a v1 agent never returns Counter64 (RFC 3584 4.2.2.1),
+        # and snmp_exporter's v1 modules are written for what such a walk returns
+        pdus = {k: v for k, v in pdus.items() if not isinstance(v, Counter64)}
     walked = time.perf_counter() - started
     return series_of(module, pdus), {"pdus": len(pdus), "sent": target.sent,
                                      "retried": target.retried, "walk": walked}
@@ -353,21 +357,27 @@ def _extracted(metric: Metric, labels: dict[str, str], text: str) -> list[Series
 
 
 def _date_and_time(raw: bytes) -> float | None:
-    """RFC 2579 DateAndTime (8 or 11 octets) as Unix time."""
+    """RFC 2579 DateAndTime (8 or 11 octets) as Unix time, normalised as Go's time.Date
+    does: out-of-range fields roll over (an unset 00 00 01 01 ... is year 0, not an error)."""
     import datetime as dt
 
     if len(raw) not in (8, 11):
         return None
-    tz = dt.UTC
+    year, month, day = int.from_bytes(raw[0:2], "big"), raw[2], raw[3]
+    months = year * 12 + month - 1
+    # Python's dates start at year 1: shift by whole 400-year cycles (146097 days each)
+    cycles = 0
+    while months // 12 < 1:
+        months += 400 * 12
+        cycles += 1
+    base = dt.datetime(months // 12, months % 12 + 1, 1, tzinfo=dt.UTC)
+    when = base + dt.timedelta(days=day - 1, hours=raw[4], minutes=raw[5], seconds=raw[6],
+                               milliseconds=raw[7] * 100)
+    stamp = when.timestamp() - cycles * 146097 * 86400
     if len(raw) == 11:
-        sign = -1 if raw[8:9] == b"-" else 1
-        tz = dt.timezone(sign * dt.timedelta(hours=raw[9], minutes=raw[10]))
-    try:
-        when = dt.datetime(int.from_bytes(raw[0:2], "big"), raw[2], raw[3], raw[4], raw[5],
-                           min(raw[6], 59), raw[7] * 100_000, tzinfo=tz)
-    except ValueError:
-        return None
-    return float(int(when.timestamp()))
+        offset = (raw[9] * 60 + raw[10]) * 60
+        stamp -= offset if raw[8:9] == b"+" else -offset
+    return float(int(stamp))
 
 
 def _split_index(ix: Index, rest: OID) -> tuple[OID, OID]:
@@ -417,6 +427,8 @@ def _text(value: Any, t: str) -> str:
     if t == "PhysAddress48":
         # snmp_exporter shows an empty address (a loopback's) as six zero bytes
         return ":".join(f"{b:02X}" for b in raw.ljust(6, b"\0"))
+    if not raw:
+        return ""  # snmp_exporter shows an empty string as is, whatever its type
     if t in ("IpAddr", "InetAddressIPv4"):
         return ".".join(str(b) for b in raw)
     if t in ("InetAddress", "InetAddressIPv6"):

@@ -34,6 +34,10 @@ class OctetString(bytes):
     __slots__ = ()
 
 
+class Counter64(int):
+    """A Counter64 value: SNMPv1 has no such type, so a v1 view of a device leaves it out."""
+
+
 class IpAddress(bytes):
     __slots__ = ()
 
@@ -168,7 +172,9 @@ def _dec_oid(buf: bytes, start: int, stop: int) -> OID:
 
 
 def _dec_value(buf: bytes, tag: int, start: int, stop: int) -> Any:
-    if tag in (0x41, 0x42, 0x43, 0x46, 0x47):  # Counter32 Gauge32 TimeTicks Counter64 UInt32
+    if tag == 0x46:
+        return Counter64(int.from_bytes(buf[start:stop], "big"))
+    if tag in (0x41, 0x42, 0x43, 0x47):  # Counter32 Gauge32 TimeTicks UInt32
         return int.from_bytes(buf[start:stop], "big")
     if tag == 0x02:
         return _dec_int(buf, start, stop)

@@ -39,7 +39,8 @@ OLD, NEW = SHARED / "snmp_exporter-v0.21-snmp.yml", SHARED / "snmp_exporter-snmp
 META = {"snmp_scrape_duration_seconds", "snmp_scrape_walk_duration_seconds",
         "snmp_scrape_packets_sent", "snmp_scrape_packets_retried", "snmp_scrape_pdus_returned"}
 # counters and uptimes: pantau's value must lie between the two snmp_exporter scrapes
-BRACKETED = ("Octets", "Pkts", "UpTime", "Uptime", "Raw", "Errors", "Discards", "diskIO")
+BRACKETED = ("Octets", "Pkts", "UpTime", "Uptime", "Raw", "Errors", "Discards", "diskIO",
+             "hrSystemDate")
 # live gauges that may go either way between scrapes
 MOVING = ("Octets", "Pkts", "UpTime", "Uptime", "hrSystemProcesses", "ssCpuRaw", "ssIORaw",
           "ssRaw", "Errors", "Discards", "hrSystemNumUsers", "memAvail", "memBuffer",
