@@ -30,4 +30,18 @@ def render_markdown(specs: list[MetricSpec]) -> str:
         labels = ", ".join(s.labels) if s.labels else "-"
         help_text = s.help.replace("|", "\\|")
         rows.append(f"| `{name}` | {s.kind} | {labels} | {help_text} |\n")
-    return HEADER + "".join(rows)
+    return HEADER + "".join(rows) + _blackbox_section()
+
+
+def _blackbox_section() -> str:
+    from agent.probe.blackbox import blackbox_families
+
+    rows = [
+        "\n## blackbox_exporter names\n\n"
+        "/probe answers modules read from `probe_modules_file` (a blackbox.yml) with "
+        "blackbox_exporter 0.23's names, labels and meanings, without `site`, so its "
+        "dashboards and alert rules work unchanged. All are gauges.\n\n"
+        "| metric | labels | help |\n| --- | --- | --- |\n"]
+    for name, labels, help_text in blackbox_families():
+        rows.append(f"| `{name}` | {', '.join(labels) or '-'} | {help_text} |\n")
+    return "".join(rows)

@@ -21,6 +21,7 @@ from agent import __version__, process_metrics
 from agent.alerting.engine import METRICS as ALERTING_METRICS
 from agent.config import AgentConfig, ConfigError, load_config, parse_listen
 from agent.probe import ProbeHandler, make_handler
+from agent.probe.snmp import make_snmp_handler
 from agent.scheduler import SELF_METRICS, Scheduler
 from agent.store import Result, Store
 from collectors import REGISTRY
@@ -188,7 +189,8 @@ class Agent:
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,
-            probe=self._probe_handler(), status=self.status.handle,
+            probe=self._probe_handler(), snmp=make_snmp_handler(lambda: self.config),
+            status=self.status.handle,
             site=self.config.site,
         )
         await server.start()

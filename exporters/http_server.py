@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
 ProbeHandler = Callable[[str, str, float | None], Awaitable[tuple[int, str, bytes]]]
+# module, target, auth, scrape timeout -> status, content type, body
+SnmpHandler = Callable[[str, str, str, float | None], Awaitable[tuple[int, str, bytes]]]
 ReloadHandler = Callable[[], Awaitable[tuple[bool, str]]]
 # (method, path, query, headers) -> (status, content type, body): /, /status and /api/...
 StatusHandler = Callable[[str, str, str, dict[str, str]], Awaitable[tuple[int, str, bytes]]]
@@ -67,6 +69,7 @@ LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>pantau</tit
 <li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>
 <li><a href="/-/ready">/-/ready</a></li>
 <li>/probe?module=&lt;module&gt;&amp;target=&lt;target&gt; (blackbox-style probes)</li>
+<li>/snmp?module=&lt;module&gt;&amp;target=&lt;target&gt; (snmp_exporter-style)</li>
 <li>POST /-/reload (re-read the configuration; needs --web.enable-lifecycle)</li></ul>
 </body></html>
 """
@@ -99,6 +102,7 @@ class MetricsServer:
         ready: Callable[[], bool] = lambda: True,
         reload: ReloadHandler | None = None,
         probe: ProbeHandler | None = None,
+        snmp: SnmpHandler | None = None,
         status: StatusHandler | None = None,
         site: str = "",
         max_connections: int = MAX_CONNECTIONS,
@@ -114,6 +118,7 @@ class MetricsServer:
         self.ready = ready
         self.reload = reload
         self.probe = probe
+        self.snmp = snmp
         self.status = status
         self.site = site
         self.auth = BasicAuth(self.web_config.basic_auth_users)
@@ -349,6 +354,8 @@ class MetricsServer:
                 await self._respond(writer, 200 if ok else 500, (message + "\n").encode(), keep)
         elif path == "/probe" and method != "POST":
             await self._probe(writer, url.query, headers, keep)
+        elif path == "/snmp" and method != "POST":
+            await self._snmp(writer, url.query, headers, keep)
         elif self.status is not None and (path in ("/", "/status")
                                           or path.startswith("/api/")):
             try:
@@ -391,6 +398,35 @@ class MetricsServer:
         except Exception as e:
             log.error("probe %s failed: %s: %s", module, type(e).__name__, e)
             status, ctype, body = 500, "text/plain; charset=utf-8", b"probe failed\n"
+        await self._respond(writer, status, body, keep, ctype)
+
+    async def _snmp(self, writer: asyncio.StreamWriter, query: str, headers: dict[str, str],
+                    keep: bool) -> None:
+        if self.snmp is None:
+            await self._respond(writer, 404, b"no snmp.exporter_modules configured\n", keep)
+            return
+        params = parse_qs(query, keep_blank_values=True)
+        module = (params.get("module") or [""])[0]
+        target = (params.get("target") or [""])[0]
+        auth = (params.get("auth") or [""])[0]
+        if not module or not target:
+            await self._respond(writer, 400, b"module and target parameters are required\n",
+                                keep)
+            return
+        scrape_timeout: float | None = None
+        raw = headers.get("x-prometheus-scrape-timeout-seconds")
+        if raw:
+            try:
+                scrape_timeout = float(raw)
+            except ValueError:
+                await self._respond(writer, 400, b"bad X-Prometheus-Scrape-Timeout-Seconds\n",
+                                    keep)
+                return
+        try:
+            status, ctype, body = await self.snmp(module, target, auth, scrape_timeout)
+        except Exception as e:
+            log.error("snmp %s failed: %s: %s", module, type(e).__name__, e)
+            status, ctype, body = 500, "text/plain; charset=utf-8", b"snmp failed\n"
         await self._respond(writer, status, body, keep, ctype)
 
     async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes,

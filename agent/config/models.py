@@ -21,6 +21,7 @@ from pydantic import (
 
 from agent.alerting import AlertsConfig
 from agent.probe import ProbeModule
+from agent.probe.blackbox import BlackboxConfigError, load_blackbox_file
 from agent.reports import ReportsConfig
 from agent.status.config import StatusPageConfig
 from collectors import CHECK_TYPES, REGISTRY
@@ -73,6 +74,15 @@ class AgentConfig(StrictModel):
     probe_modules: dict[str, ProbeModule] = Field(
         default_factory=dict, description="Modules for the blackbox-style /probe endpoint."
     )
+    probe_modules_file: Path | None = Field(
+        None, description="A blackbox_exporter blackbox.yml, read as it is: its modules join "
+        "probe_modules and /probe answers them with blackbox's metric names.")
+    probe_modules_file_targets: list[str] = Field(
+        default_factory=list, description="Allowed targets for every module of "
+        "probe_modules_file: exact, CIDR or *.suffix, as a probe module's `targets`.")
+    probe_modules_file_module_targets: dict[str, list[str]] = Field(
+        default_factory=dict, description="Allowed targets per module of probe_modules_file "
+        "(instead of probe_modules_file_targets for that module).")
     reports: ReportsConfig = Field(
         default_factory=ReportsConfig, description="Availability (SLA) reports."
     )
@@ -126,6 +136,44 @@ class AgentConfig(StrictModel):
         if errors:
             raise ValidationError.from_exception_data("checks", errors)
         return out
+
+    @model_validator(mode="after")
+    def _blackbox_modules(self) -> AgentConfig:
+        if self.probe_modules_file is None:
+            if self.probe_modules_file_targets or self.probe_modules_file_module_targets:
+                raise _located("probe_modules_file_targets needs probe_modules_file",
+                               ("probe_modules_file_targets",))
+            return self
+        try:
+            modules = load_blackbox_file(self.probe_modules_file)
+        except BlackboxConfigError as e:
+            raise _located(str(e), ("probe_modules_file",)) from None
+        names = {m.name for m in modules}
+        for name in self.probe_modules_file_module_targets:
+            if name not in names:
+                raise _located(f"module {name!r} is not in {self.probe_modules_file}",
+                               ("probe_modules_file_module_targets", name))
+        for m in modules:
+            if m.name in self.probe_modules:
+                raise _located(f"module {m.name!r} of {self.probe_modules_file} is also in "
+                               "probe_modules", ("probe_modules", m.name))
+            targets = (self.probe_modules_file_module_targets.get(m.name)
+                       or self.probe_modules_file_targets)
+            if not targets:
+                # /probe must never probe what the config does not allow
+                raise _located(f"module {m.name!r} of {self.probe_modules_file} has no allowed "
+                               "targets: set probe_modules_file_targets or "
+                               "probe_modules_file_module_targets", ("probe_modules_file",))
+            try:
+                module = ProbeModule(type=m.type, timeout=m.timeout, targets=targets,
+                                     options=m.options, names="blackbox")
+            except ValidationError as e:
+                msg = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+                raise _located(f"{self.probe_modules_file}: module {m.name!r}: {msg}",
+                               ("probe_modules_file",)) from None
+            module._judge = m.judge
+            self.probe_modules[m.name] = module
+        return self
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AgentConfig:

@@ -8,10 +8,11 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from agent.probe.blackbox import BlackboxJudge
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.common.hostport import join_host_port, split_host_port
 from collectors.common.lazy import lazy_import
@@ -32,6 +33,19 @@ class ProbeModule(StrictModel):
         min_length=1, description="Allowed targets: exact, CIDR (10.0.0.0/24) or *.suffix.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Type-specific check options (e.g. query_name).")
+    names: Literal["pantau", "blackbox"] = Field(
+        "pantau", description="Answer with pantau_* names, or with blackbox_exporter's "
+        "(probe_success, probe_http_*...), as modules from probe_modules_file do.")
+    # blackbox.yml's own judgements (fail_if_ssl, validate_answer_rrs...), set for modules
+    # read from probe_modules_file
+    _judge: BlackboxJudge | None = PrivateAttr(None)
+    # The check's TLS client context, built by the first request and shared by the next:
+    # loading the CA store costs ~10 ms of CPU, more than the probe itself on a LAN
+    _tls_context: Any = PrivateAttr(None)
+
+    @property
+    def judge(self) -> BlackboxJudge:
+        return self._judge or BlackboxJudge(self.type)
 
     @field_validator("type")
     @classmethod

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from agent.probe.blackbox import blackbox_series, render
 from agent.probe.config import ProbeModule
 from collectors import REGISTRY
 from collectors.base import Context, Deadline, Sample
@@ -36,6 +37,8 @@ def make_handler(get_config: Callable[[], AgentConfig]) -> ProbeHandler:
         module = modules.get(module_name)
         if module is None:
             return 400, "text/plain; charset=utf-8", f"unknown module {module_name!r}\n".encode()
+        if module.names == "blackbox" and module.type == "http" and "://" not in target:
+            target = "http://" + target  # blackbox_exporter's reading of a bare host
         admitted = module.admit(target)
         if admitted is None:
             return 403, "text/plain; charset=utf-8", (
@@ -53,11 +56,20 @@ def make_handler(get_config: Callable[[], AgentConfig]) -> ProbeHandler:
         if hasattr(collector, "redirect_guard"):
             # a redirect is a new target: it has to pass the same allow-list
             collector.redirect_guard = lambda url: module.admit(url) is not None
+        # http and tcp collectors keep their TLS context in _ssl_ctx; this module's requests
+        # all build the same check, so one context serves them all
+        if module._tls_context is not None and hasattr(collector, "_ssl_ctx"):
+            collector._ssl_ctx = module._tls_context
         started = time.perf_counter()
         try:
             obs = await collector.collect(Context(Deadline(timeout), cfg.site, "probe"))
         finally:
             await collector.aclose()
+        if module._tls_context is None:
+            module._tls_context = getattr(collector, "_ssl_ctx", None)
+        if module.names == "blackbox":
+            _, series = blackbox_series(module.judge, obs, time.perf_counter() - started)
+            return 200, CONTENT_TYPE, render(series)
         expo = Exposition(cls.METRICS)
         site = (("site", cfg.site),)
         expo.update("probe", [Sample(s.name, s.value, site + s.labels) for s in obs.samples])

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import dns.name
     import dns.rcode
     import dns.rdatatype
+    import dns.rrset
 else:  # dnspython (~1.6 MiB) is loaded when a DNS check is first validated or run
     for _sub in ("asyncquery", "exception", "flags", "message", "name", "rcode", "rdatatype"):
         lazy_import(f"dns.{_sub}")
@@ -99,6 +100,16 @@ def _norm(text: str) -> str:
     return text.strip().rstrip(".").lower()
 
 
+def _rr_lines(section: list[dns.rrset.RRset]) -> list[str]:
+    """One line per record, tab-separated as miekg/dns prints them (name, TTL, class,
+    type, data), so blackbox.yml's validate_*_rrs regexes match what they match there."""
+    out = []
+    for rrset in section:
+        for line in rrset.to_text().splitlines():
+            out.append("\t".join(line.split(" ", 4)))
+    return out
+
+
 class DnsCollector:
     type: ClassVar[str] = "dns"
     Config: ClassVar[builtins.type[BaseModel]] = DnsConfig
@@ -128,6 +139,7 @@ class DnsCollector:
         details: dict[str, object] = {}
         try:
             host, port = split_host_port(cfg.target, 53, what="target")
+            details["server"] = host
             query = dns.message.make_query(cfg.query_name, cfg.query_type)
             if not cfg.recursion_desired:
                 query.flags &= ~dns.flags.RD
@@ -152,6 +164,9 @@ class DnsCollector:
                        for rd in rrset]
             n_rrs = sum(len(rrset) for rrset in resp.answer)
             samples.append(Sample.of("pantau_dns_answer_rrs", n_rrs))
+            details["sections"] = {
+                "answer": _rr_lines(resp.answer), "authority": _rr_lines(resp.authority),
+                "additional": _rr_lines(resp.additional)}
             details.update(rcode=rname, answers=answers[:20])
             if rname not in cfg.valid_rcodes:
                 return self._done(started, samples, False, f"DNS rcode {rname}", details)

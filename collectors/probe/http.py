@@ -43,6 +43,7 @@ from collectors.probe.net import (
     own_deadline,
     probe_tls_context,
     resolve,
+    tls_facts,
     tls_samples,
 )
 
@@ -294,6 +295,7 @@ class HttpCollector:
             res = await resolve(url.host, port, cfg.preferred_ip_protocol,
                                 cfg.ip_protocol_fallback, dl.remaining())
             trace.phases["dns"] += res.seconds
+            details.update(address=res.address, family=res.family)
             headers = httpx.Headers({k: v.get_secret_value() for k, v in cfg.headers.items()})
             if redirects and _origin(url) != _origin(httpx.URL(cfg.target)):
                 # Like browsers and httpx: credentials never follow a redirect elsewhere.
@@ -345,7 +347,10 @@ class HttpCollector:
         if url.scheme == "https":
             samples.extend(tls_samples(trace.ssl_object,
                                        None if cfg.tls_config.insecure_skip_verify else True))
-        details.update(status=status, final_url=str(url))
+            if trace.ssl_object is not None:
+                details["tls"] = tls_facts(trace.ssl_object)
+        details.update(status=status, final_url=str(url), http_version=response.http_version,
+                       content_length=int(length) if length.isdigit() else -1)
         t0 = time.monotonic()
         chunks: list[bytes] = []
         size = 0
@@ -367,6 +372,7 @@ class HttpCollector:
             return f"cannot decode the body ({encoding}): {e}"
         trace.phases["transfer"] += time.monotonic() - t0
         samples.append(Sample.of("pantau_http_body_bytes", size))
+        details["body_bytes"] = size
         if not any(lo <= status <= hi for lo, hi in self._ranges):
             return f"status {status} not in {_codes_text(self._ranges)}"
         if too_big:
@@ -375,9 +381,11 @@ class HttpCollector:
             text = b"".join(chunks).decode(response.encoding or "utf-8", "replace")
             for pat in self._must:
                 if not pat.search(text):
+                    details["regex_failed"] = True
                     return f"body did not match {pat.pattern!r}"
             for pat in self._must_not:
                 if pat.search(text):
+                    details["regex_failed"] = True
                     return f"body matched forbidden {pat.pattern!r}"
         return ""
 

@@ -96,10 +96,20 @@ class IcmpCollector:
                                              ctx.deadline.remaining())
         except LookupError as e:
             return self._failed(str(e), started)
+        resolved = time.perf_counter()
+        hop_limit = -1
         pinger = get_pinger()
         pinger.payload_size = max(pinger.payload_size, cfg.payload_size)
         try:
-            rtts = await pinger.ping(address, family, cfg.count, cfg.packet_interval, deadline)
+            if cfg.count == 1:
+                # one echo, as blackbox sends: keep the reply itself for its hop limit
+                reply = await pinger.probe(address, family, deadline - loop.time())
+                ok = reply is not None and reply.kind == "echo"
+                rtts = [reply.rtt if ok and reply is not None else None]
+                hop_limit = reply.hop_limit if ok and reply is not None else -1
+            else:
+                rtts = await pinger.ping(address, family, cfg.count, cfg.packet_interval,
+                                         deadline)
         except PingUnavailable as e:
             return self._failed(str(e), started)
         except OSError as e:
@@ -122,7 +132,9 @@ class IcmpCollector:
             ]
         reason = "" if got else f"no reply from {address} ({cfg.count} echo requests lost)"
         return Observation(bool(got), samples, reason, duration,
-                           details={"address": address, "loss": loss,
+                           details={"address": address, "family": family, "loss": loss,
+                                    "resolve_seconds": resolved - started,
+                                    "hop_limit": hop_limit,
                                     "rtts_ms": [None if r is None else round(r * 1000, 3)
                                                 for r in rtts]})
 

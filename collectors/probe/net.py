@@ -129,6 +129,50 @@ def earliest_expiry(ssl_object: Any) -> float | None:
     return min(stamps) if stamps else None
 
 
+def _chain(ssl_object: Any, name: str) -> list[bytes]:
+    inner = getattr(ssl_object, "_sslobj", None)
+    getter = getattr(ssl_object, name, None) or getattr(inner, name, None)
+    if getter is None:
+        return []
+    try:
+        return [c if isinstance(c, bytes) else c.public_bytes(2) for c in getter() or []]
+    except (ssl.SSLError, ValueError, AttributeError):
+        return []
+
+
+def tls_facts(ssl_object: Any) -> dict[str, Any]:
+    """What a finished handshake tells about the server, for the check's details: the TLS
+    version, the presented chain's earliest expiry, the verified chain's earliest expiry
+    (None when nothing was verified) and the leaf's fingerprint, subject, issuer and DNS names.
+    """
+    import hashlib
+
+    from cryptography import x509
+
+    facts: dict[str, Any] = {"version": ssl_object.version() or ""}
+    facts["earliest_expiry"] = earliest_expiry(ssl_object)
+    verified = []
+    for der in _chain(ssl_object, "get_verified_chain"):
+        try:
+            verified.append(x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp())
+        except ValueError:
+            continue
+    facts["verified_chain_expiry"] = min(verified) if verified else None
+    leaf = ssl_object.getpeercert(binary_form=True)
+    if leaf:
+        cert = x509.load_der_x509_certificate(leaf)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            names = san.value.get_values_for_type(x509.DNSName)
+        except x509.ExtensionNotFound:
+            names = []
+        facts.update(fingerprint_sha256=hashlib.sha256(leaf).hexdigest(),
+                     subject=cert.subject.rfc4514_string(),
+                     issuer=cert.issuer.rfc4514_string(),
+                     dns_names=",".join(names))
+    return facts
+
+
 def tls_samples(ssl_object: Any | None, verified: bool | None) -> list[Sample]:
     """TLS facts for a finished handshake; chain_valid only when the chain was judged."""
     out: list[Sample] = []

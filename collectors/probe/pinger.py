@@ -116,6 +116,9 @@ class Reply:
     kind: ReplyKind
     responder: str
     rtt: float
+    # TTL / hop limit of the answering IP packet, -1 where the socket does not show it
+    # (datagram sockets, IPv6 raw sockets without ancillary data)
+    hop_limit: int = -1
 
 
 @dataclass
@@ -210,9 +213,11 @@ class Pinger:
 
     def _dispatch(self, fam: _Family, data: bytes, source: str, now: float) -> None:
         _, reply_type = ICMP_ECHO[fam.family]
+        hop_limit = -1
         if fam.family == socket.AF_INET and fam.mode == "raw":
             if len(data) < 20:
                 return
+            hop_limit = data[8]
             data = data[(data[0] & 0x0F) * 4:]
         if len(data) < 8:
             return
@@ -225,7 +230,7 @@ class Pinger:
         if data[8:8 + len(_MAGIC)] != _MAGIC:
             self.stray += 1
             return
-        self._resolve(fam, seq, Reply("echo", source, 0.0), now)
+        self._resolve(fam, seq, Reply("echo", source, 0.0, hop_limit), now)
 
     def _quoted(self, fam: _Family, inner: bytes, source: str, type_: int,
                 now: float) -> None:
@@ -283,7 +288,8 @@ class Pinger:
             self.received += 1
         else:
             self.errors += 1
-        waiter.future.set_result(Reply(reply.kind, reply.responder, now - waiter.sent))
+        waiter.future.set_result(Reply(reply.kind, reply.responder, now - waiter.sent,
+                                       reply.hop_limit))
 
     def _send(self, fam: _Family, packet: bytes, address: str, ttl: int | None) -> None:
         """Send one request; with `ttl`, limited to that many hops."""

@@ -27,6 +27,7 @@ from collectors.probe.net import (
     probe_tls_context,
     resolve,
     short,
+    tls_facts,
     tls_samples,
 )
 
@@ -83,6 +84,7 @@ class TcpCollector:
         started = time.monotonic()
         dl, budget = own_deadline(ctx)
         samples: list[Sample] = []
+        details: dict[str, object] = {}
         phase = "resolving"
         writer: asyncio.StreamWriter | None = None
         try:
@@ -92,6 +94,8 @@ class TcpCollector:
             ssl_ctx = self._ssl_ctx
             res = await resolve(host, port, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback,
                                 dl.remaining())
+            details.update(address=res.address, family=res.family,
+                           resolve_seconds=res.seconds)
             phase = "connecting"
             t0 = time.monotonic()
             async with asyncio.timeout(dl.remaining()):
@@ -106,7 +110,10 @@ class TcpCollector:
                         samples.append(Sample.of(TLS_CHAIN_VALID.name, 0))
                         raise
                     verified = None if cfg.tls_config.insecure_skip_verify else True
-                    samples.extend(tls_samples(writer.get_extra_info("ssl_object"), verified))
+                    ssl_object = writer.get_extra_info("ssl_object")
+                    samples.extend(tls_samples(ssl_object, verified))
+                    if ssl_object is not None:
+                        details["tls"] = tls_facts(ssl_object)
                 if cfg.send is not None:
                     phase = "sending"
                     writer.write(cfg.send.encode())
@@ -116,6 +123,7 @@ class TcpCollector:
                     ok, got = await self._expect(reader)
                     samples.append(Sample.of("pantau_tcp_expect_match", 1 if ok else 0))
                     if not ok:
+                        details["regex_failed"] = True
                         raise ProbeError(f"banner did not match {cfg.expect!r} (got {short(got)})")
             success, reason = True, ""
         except Exception as e:  # every failure becomes a reason, never a traceback
@@ -129,7 +137,7 @@ class TcpCollector:
                     pass
         duration = time.monotonic() - started
         samples.extend(probe_samples(self.type, cfg.target, success, duration))
-        return Observation(success, samples, reason=reason, duration=duration)
+        return Observation(success, samples, reason=reason, duration=duration, details=details)
 
     async def _expect(self, reader: asyncio.StreamReader) -> tuple[bool, str]:
         """Read until `expect` matches, the peer closes or falls silent, or max_read_bytes.

@@ -14,6 +14,7 @@ Every wrap, reset and reboot is counted in pantau_snmp_counter_discontinuities_t
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import logging
 import time
 import weakref
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
 from collectors.base import Context, Deadline, JobSpec, MetricSpec, Observation, Sample
 from collectors.common.hostport import split_host_port
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
+from collectors.snmp.exporter import SnmpYml, parse_snmp_yml
 from collectors.snmp.traps import TrapsConfig
 from collectors.snmp.v2c import V2cTarget
 from collectors.snmp.walk import OID, SnmpError, Target, convert, parse_oid
@@ -213,6 +215,39 @@ class SnmpSection(StrictModel):
     devices: list[SnmpDevice] = Field(default_factory=list)
     profiles: dict[str, Profile] = Field(default_factory=dict)
     traps: TrapsConfig | None = Field(None, description="Optional trap listener (v2c and v3).")
+    exporter_modules: Path | None = Field(
+        None, description="A snmp_exporter snmp.yml (either format), read as it is: "
+        "GET /snmp?module=&target=&auth= answers with snmp_exporter's names.")
+    exporter_targets: list[str] = Field(
+        default_factory=list, description="The devices /snmp may poll: addresses or CIDR "
+        "networks (10.0.0.0/24); required with exporter_modules.")
+    _exporter: SnmpYml | None = PrivateAttr(None)
+
+    @property
+    def exporter(self) -> SnmpYml | None:
+        return self._exporter
+
+    @model_validator(mode="after")
+    def _exporter_file(self) -> SnmpSection:
+        if self.exporter_modules is None:
+            return self
+        if not self.exporter_targets:
+            # /snmp must never poll what the config does not allow
+            raise ValueError("exporter_modules needs exporter_targets (the devices /snmp may "
+                             "poll)")
+        for t in self.exporter_targets:
+            try:
+                ipaddress.ip_network(t, strict=False)
+            except ValueError:
+                raise ValueError(f"exporter_targets: {t!r} is not an address or network") \
+                    from None
+        try:
+            text = self.exporter_modules.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ValueError(f"exporter_modules: cannot read {self.exporter_modules}: "
+                             f"{e.strerror or e}") from None
+        self._exporter = parse_snmp_yml(text, str(self.exporter_modules))
+        return self
 
     @model_validator(mode="after")
     def _refs(self) -> SnmpSection:

@@ -34,6 +34,10 @@ class OctetString(bytes):
     __slots__ = ()
 
 
+class Counter64(int):
+    """A Counter64 value: SNMPv1 has no such type, so a v1 view of a device leaves it out."""
+
+
 class IpAddress(bytes):
     __slots__ = ()
 
@@ -168,7 +172,9 @@ def _dec_oid(buf: bytes, start: int, stop: int) -> OID:
 
 
 def _dec_value(buf: bytes, tag: int, start: int, stop: int) -> Any:
-    if tag in (0x41, 0x42, 0x43, 0x46, 0x47):  # Counter32 Gauge32 TimeTicks Counter64 UInt32
+    if tag == 0x46:
+        return Counter64(int.from_bytes(buf[start:stop], "big"))
+    if tag in (0x41, 0x42, 0x43, 0x47):  # Counter32 Gauge32 TimeTicks UInt32
         return int.from_bytes(buf[start:stop], "big")
     if tag == 0x02:
         return _dec_int(buf, start, stop)
@@ -327,6 +333,8 @@ class V2cTarget:
         self._mux: _Mux | None = None
         self.answered = False  # the device has answered at least once
         self.shrunk = 0  # times max-repetitions was halved (tooBig or silence)
+        self.sent = 0  # requests sent, retries included (snmp_scrape_packets_sent)
+        self.retried = 0
 
     def close(self) -> None:
         if self._mux is not None:
@@ -353,10 +361,12 @@ class V2cTarget:
         mux = self._mux
         loop = asyncio.get_running_loop()
         strays = mux.stray.pop(addr, 0)
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
             remaining = deadline.remaining()
             if remaining <= 0:
                 break
+            self.sent += 1
+            self.retried += 1 if attempt else 0
             rid = next(_IDS) & 0x7FFFFFFF
             fut: asyncio.Future[bytes] = loop.create_future()
             mux.waiting[rid] = (addr, fut)

@@ -63,6 +63,9 @@ def test_doc_config_passes_check_config(name: str, block: str, tmp_path: Path) -
             data = pki["ca"].read_bytes()
         elif name.endswith(".png"):
             data = PNG
+        elif "blackbox" in name:  # a blackbox_exporter modules file, in its own format
+            data = (b"modules:\n  http_2xx: {prober: http, timeout: 5s}\n"
+                    b"  tcp_connect: {prober: tcp}\n  icmp: {prober: icmp}\n")
         elif name.endswith((".yml", ".yaml")):
             data = b"{}\n"  # a web config with neither TLS nor users
         else:
