@@ -224,14 +224,27 @@ def test_ecmp_alternation_is_not_a_change(chain: ChainLab) -> None:
     assert changes == [0] * 6
 
 
+# Root without CAP_NET_RAW (dropped from the bounding set, so no exec can regain it): the
+# pinger cannot open a raw socket and must use ping sockets, exactly as an unprivileged user.
+# Staying uid 0 keeps the interpreter readable wherever CI cloned the repository (a 0700
+# home directory would lock a switched user out of the venv).
+WITHOUT_NET_RAW = ["setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", "--"]
+
+
+def assert_no_raw_sockets(chain: ChainLab) -> None:
+    probe = "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)"
+    res = chain.exec("office", [*WITHOUT_NET_RAW, chain.python_exe, "-c", probe], check=False)
+    assert res.returncode != 0 and "PermissionError" in res.stderr, res.stderr[-500:]
+
+
 def test_unprivileged_datagram_mode(chain: ChainLab) -> None:
-    """Without root or CAP_NET_RAW, through ping sockets: Time Exceeded from the error queue."""
+    """Without CAP_NET_RAW, through ping sockets: Time Exceeded from the error queue."""
     chain.silent(2)
     chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
     try:
+        assert_no_raw_sockets(chain)
         spec = {"checks": [path_check(chain)], "runs": 1, "all_details": True}
-        res = chain.exec("office", ["setpriv", "--reuid=65534", "--regid=65534",
-                                    "--clear-groups", chain.python_exe, RUNNER,
+        res = chain.exec("office", [*WITHOUT_NET_RAW, chain.python_exe, RUNNER,
                                     json.dumps(spec)], check=False, timeout=30)
         assert res.returncode == 0, res.stderr[-2000:]
         rec = json.loads(res.stdout)
@@ -302,7 +315,8 @@ def test_ipv6_exact_hop_list(chain: ChainLab, privileged: bool) -> None:
     cmd = [chain.python_exe, RUNNER, json.dumps(spec)]
     if not privileged:
         chain.exec("office", ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        assert_no_raw_sockets(chain)
+        cmd = [*WITHOUT_NET_RAW, *cmd]
     try:
         res = chain.exec("office", cmd, check=False, timeout=30)
     finally:
