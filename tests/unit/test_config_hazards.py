@@ -4,9 +4,10 @@ traceback."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,16 +143,28 @@ def test_fuzz_loader_never_tracebacks(tmp_path: Path) -> None:
         assert r.stderr.splitlines()[0].startswith(f"{f}: ")
 
 
+# A small launcher between pytest and pantau: a child forked from pytest starts with pytest's
+# resident pages and ru_maxrss keeps that high-water mark across exec, so pytest's own size
+# (150 MB late in the suite) would be measured instead of pantau's. The launcher is small; its
+# child is pantau alone, and RUSAGE_CHILDREN gives that child's peak.
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL)\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(r.returncode)\n"
+)
+
+
 def _run_measured(*args: str) -> tuple[int, str, float, float]:
     """Exit code, stderr, seconds and peak RSS (MB) of one `pantau` run."""
-    started = time.monotonic()
-    proc = subprocess.Popen([str(PANTAU), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, time.monotonic() - started, usage.ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        started = time.monotonic()
+        r = subprocess.run([sys.executable, "-c", _LAUNCHER, str(peak_file), str(PANTAU),
+                            *args], capture_output=True, text=True, timeout=60)
+        seconds = time.monotonic() - started
+        peak_kib = int(peak_file.read_text())
+    return r.returncode, r.stderr, seconds, peak_kib / 1024
 
 
 @pytest.fixture(scope="module")
