@@ -374,42 +374,32 @@ class MetricsServer:
 
     async def _probe(self, writer: asyncio.StreamWriter, query: str, headers: dict[str, str],
                      keep: bool) -> None:
-        if self.probe is None:
+        probe = self.probe
+        if probe is None:
             await self._respond(writer, 404, b"no probe modules configured\n", keep)
             return
-        params = parse_qs(query, keep_blank_values=True)
-        module = (params.get("module") or [""])[0]
-        target = (params.get("target") or [""])[0]
-        if not module or not target:
-            await self._respond(writer, 400, b"module and target parameters are required\n",
-                                keep)
-            return
-        scrape_timeout: float | None = None
-        raw = headers.get("x-prometheus-scrape-timeout-seconds")
-        if raw:
-            try:
-                scrape_timeout = float(raw)
-            except ValueError:
-                await self._respond(writer, 400, b"bad X-Prometheus-Scrape-Timeout-Seconds\n",
-                                    keep)
-                return
-        try:
-            status, ctype, body = await self.probe(module, target, scrape_timeout)
-        except Exception as e:
-            log.error("probe %s failed: %s: %s", module, type(e).__name__, e)
-            status, ctype, body = 500, "text/plain; charset=utf-8", b"probe failed\n"
-        await self._respond(writer, status, body, keep, ctype)
+        await self._on_demand(writer, query, headers, keep, "probe",
+                              lambda p, timeout: probe(p["module"], p["target"], timeout))
 
     async def _snmp(self, writer: asyncio.StreamWriter, query: str, headers: dict[str, str],
                     keep: bool) -> None:
-        if self.snmp is None:
+        snmp = self.snmp
+        if snmp is None:
             await self._respond(writer, 404, b"no snmp.exporter_modules configured\n", keep)
             return
-        params = parse_qs(query, keep_blank_values=True)
-        module = (params.get("module") or [""])[0]
-        target = (params.get("target") or [""])[0]
-        auth = (params.get("auth") or [""])[0]
-        if not module or not target:
+        await self._on_demand(writer, query, headers, keep, "snmp",
+                              lambda p, timeout: snmp(p["module"], p["target"],
+                                                      p.get("auth", ""), timeout))
+
+    async def _on_demand(
+        self, writer: asyncio.StreamWriter, query: str, headers: dict[str, str], keep: bool,
+        what: str,
+        run: Callable[[dict[str, str], float | None], Awaitable[tuple[int, str, bytes]]],
+    ) -> None:
+        """/probe and /snmp alike: module and target required, Prometheus' scrape timeout
+        honoured, a failing handler answered with 500 and logged, never raised."""
+        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if not params.get("module") or not params.get("target"):
             await self._respond(writer, 400, b"module and target parameters are required\n",
                                 keep)
             return
@@ -423,10 +413,10 @@ class MetricsServer:
                                     keep)
                 return
         try:
-            status, ctype, body = await self.snmp(module, target, auth, scrape_timeout)
+            status, ctype, body = await run(params, scrape_timeout)
         except Exception as e:
-            log.error("snmp %s failed: %s: %s", module, type(e).__name__, e)
-            status, ctype, body = 500, "text/plain; charset=utf-8", b"snmp failed\n"
+            log.error("%s %s failed: %s: %s", what, params["module"], type(e).__name__, e)
+            status, ctype, body = 500, "text/plain; charset=utf-8", f"{what} failed\n".encode()
         await self._respond(writer, status, body, keep, ctype)
 
     async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes,
