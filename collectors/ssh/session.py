@@ -346,21 +346,18 @@ class SshSession:
 
     def put_file(self, local: Path, remote: str, mode: int | None = None) -> None:
         """Copy one file over SFTP (deploy-agent ships the wheelhouse this way)."""
-        transport = self._transport()
-        try:
-            sftp = paramiko.SFTPClient.from_transport(transport)
-            if sftp is None:
-                raise SshError("SFTP subsystem unavailable")
-            with sftp:
-                sftp.get_channel().settimeout(max(1.0, self._remaining()))  # type: ignore[union-attr]
-                sftp.put(str(local), remote)
-                if mode is not None:
-                    sftp.chmod(remote, mode)
-        except (OSError, paramiko.SSHException, EOFError) as e:
-            raise SshError(f"{self.host}:{self.port}: upload of {local.name} to {remote} "
-                           f"failed: {_one_line(e)}") from None
+        self._sftp(lambda sftp: sftp.put(str(local), remote), remote, mode,
+                   f"upload of {local.name} to {remote}")
 
     def put_bytes(self, data: bytes, remote: str, mode: int | None = None) -> None:
+        def write(sftp: paramiko.SFTPClient) -> None:
+            with sftp.open(remote, "wb") as f:
+                f.write(data)
+        self._sftp(write, remote, mode, f"writing {remote}")
+
+    def _sftp(self, action: Callable[[paramiko.SFTPClient], object], remote: str,
+              mode: int | None, what: str) -> None:
+        """One SFTP session within the deadline: run `action`, then set the mode."""
         transport = self._transport()
         try:
             sftp = paramiko.SFTPClient.from_transport(transport)
@@ -368,13 +365,11 @@ class SshSession:
                 raise SshError("SFTP subsystem unavailable")
             with sftp:
                 sftp.get_channel().settimeout(max(1.0, self._remaining()))  # type: ignore[union-attr]
-                with sftp.open(remote, "wb") as f:
-                    f.write(data)
+                action(sftp)
                 if mode is not None:
                     sftp.chmod(remote, mode)
         except (OSError, paramiko.SSHException, EOFError) as e:
-            raise SshError(f"{self.host}:{self.port}: writing {remote} failed: "
-                           f"{_one_line(e)}") from None
+            raise SshError(f"{self.host}:{self.port}: {what} failed: {_one_line(e)}") from None
 
 
 def _signal(chan: paramiko.Channel, name: str) -> None:
