@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import hashlib
+import ipaddress
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -73,6 +74,23 @@ class PathConfig(CheckConfig):
         "it counts as a route change.")
     ip_version: Literal["auto", "4", "6"] = Field(
         "auto", description="Address family for names that resolve to both.")
+    alert_on_change: bool = Field(
+        False, description="Send a notification when the route changes (after "
+        "`change_after`); every change is recorded in the history either way.")
+    hop_names: dict[str, str] = Field(
+        default_factory=dict, description="Who a hop belongs to, by address or network "
+        "(`10.30.0.0/16: ISP cadangan`): route changes name the network the new route "
+        "goes through.")
+
+    @model_validator(mode="after")
+    def _networks(self) -> PathConfig:
+        for key in self.hop_names:
+            try:
+                ipaddress.ip_network(key, strict=False)
+            except ValueError:
+                raise ValueError(f"hop_names: {key!r} is not an address or network "
+                                 "(e.g. 10.30.0.1 or 10.30.0.0/16)") from None
+        return self
 
     @model_validator(mode="after")
     def _fits_timeout(self) -> PathConfig:
@@ -101,6 +119,33 @@ def same_path(seen: Path, known: Path) -> bool:
 
 def merge(seen: Path, known: Path) -> Path:
     return [s | k for s, k in zip(seen, known, strict=True)]
+
+
+def hop_owner(address: str, names: dict[str, str]) -> str:
+    """The name of the most specific network in `names` holding `address`, else ""."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    best, best_len = "", -1
+    for key, name in names.items():
+        net = ipaddress.ip_network(key, strict=False)
+        if ip.version == net.version and ip in net and net.prefixlen > best_len:
+            best, best_len = name, net.prefixlen
+    return best
+
+
+def route_via(old: Path, new: Path, names: dict[str, str]) -> list[str]:
+    """What the new route goes through that the old did not: the owners of its new hops
+    (by `names`), or their addresses where no owner is known; in path order, once each."""
+    before = {a for hop in old for a in hop}
+    out: list[str] = []
+    for hop in new:
+        for a in sorted(hop - before):
+            who = hop_owner(a, names) or a
+            if who not in out:
+                out.append(who)
+    return out
 
 
 @dataclass
@@ -269,12 +314,23 @@ class PathCollector:
         sent = max((len(v) for v in replies.values()), default=0)
         hops, reached, longer = summarise(replies, address, sent, self.tracker.path,
                                            self._probe_to)
+        change: dict[str, Any] | None = None
         if reached:
             self._probe_to = len(hops)
-            self.tracker.observe([frozenset(h.responders) for h in hops])
+            before = list(self.tracker.path or [])
+            if self.tracker.observe([frozenset(h.responders) for h in hops]):
+                after = self.tracker.path or []
+                change = {"old": [sorted(h) for h in before],
+                          "new": [sorted(h) for h in after],
+                          "via": route_via(before, after, cfg.hop_names),
+                          "target": hop_owner(address, cfg.hop_names) or cfg.target,
+                          "old_hash": path_hash(before), "new_hash": path_hash(after)}
         elif longer:
             self._probe_to = None  # the target moved further away: discover again
-        return self._observation(hops, reached, address, started)
+        obs = self._observation(hops, reached, address, started)
+        if change is not None:
+            obs.details["path_change"] = change
+        return obs
 
     def _observation(self, hops: list[HopResult], reached: bool, address: str,
                      started: float) -> Observation:

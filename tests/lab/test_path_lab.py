@@ -305,6 +305,105 @@ def test_cut_after_hop_k_alert_names_hop_k_with_auto_dependencies(
             m = agent.scrape()
             assert pick(m, "pantau_check_up", check="isp-edge") == [1.0]
             assert pick(m, "pantau_check_suppressed", check="portal") == [1.0]
+            # cut off behind the path's break: "unreachable" live and in the history, kept
+            # apart from the path check that is down itself
+            items = {i["name"]: i for i in json.loads(agent.get("/api/v1/status")[1])["items"]}
+            assert items["portal"]["state"] == "unreachable"
+            assert items["portal-path"]["state"] == "down"
+            assert items["isp-edge"]["state"] == "up"
+            recorded = recorded_states(tmp_path / "state", "dpmptsp-lab")
+            print("recorded:", recorded)
+            assert recorded["portal"][-1] == "unreachable"
+            assert recorded["portal-path"][-1] == "down"
+            assert "down" not in recorded["portal"] and "down" not in recorded["isp-edge"]
+            chain.clear_loss()
+            agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                         for c in ("portal-path", "portal")), 40)
+            recorded = recorded_states(tmp_path / "state", "dpmptsp-lab")
+            assert recorded["portal"][-2:] == ["unreachable", "up"]
+            assert recorded["portal-path"][-2:] == ["down", "up"]
+
+
+def recorded_states(state_dir: Path, site: str) -> dict[str, list[str]]:
+    """check -> the states the outage history recorded for it, oldest first."""
+    from agent.history import History
+
+    hist = History.open(state_dir, site, readonly=True)
+    try:
+        out: dict[str, list[str]] = {}
+        for c in hist.state_changes():
+            out.setdefault(c.check, []).append(c.new)
+        return out
+    finally:
+        hist.close()
+
+
+def recorded_events(state_dir: Path, site: str) -> list[Any]:
+    from agent.history import History
+
+    hist = History.open(state_dir, site, readonly=True)
+    try:
+        return hist.events()
+    finally:
+        hist.close()
+
+
+def test_route_change_one_event_one_notification_ecmp_none(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """The real agent: moving the portal's route to the second ISP path is one event in the
+    history and one notification naming the network it now goes through; per-packet ECMP
+    over both paths afterwards is neither."""
+    from tests.helpers.agent import pick, run_agent
+    from tests.helpers.notify_peers import webhook_sink
+
+    office = chain.ns["office"]
+    cfg = {
+        "site": "dpmptsp-lab", "state_dir": str(tmp_path / "state"), "host": {"enabled": False},
+        "checks": [
+            {"name": "portal-path", "type": "path", "target": chain.target, "probes": 5,
+             "packet_interval": "20ms", "probe_timeout": "300ms", "interval": "1s",
+             "timeout": "900ms", "change_after": 2, "alert_on_change": True,
+             "hop_names": {"10.210.12.0/23": "ISP cadangan", chain.target: "portal"}},
+        ],
+        "alerts": {"language": "id", "initial_backoff": "500ms", "max_backoff": "2s",
+                   "receivers": [{"name": "hook", "type": "webhook", "url": "URL"}]},
+    }
+
+    def runs(m: Any) -> float:
+        return max(pick(m, "pantau_collector_runs_total", source="portal-path") or [0.0])
+
+    def info(m: Any) -> list[str]:
+        return [dict(ls)["hash"] for (n, ls), _ in m.items() if n == "pantau_path_info"]
+
+    with webhook_sink(tmp_path / "sink", "127.0.0.1", 18091, netns=office) as sink:
+        cfg["alerts"]["receivers"][0]["url"] = f"{sink.url}/hook"  # type: ignore[index]
+        with run_agent(cfg, tmp_path / "agent", netns=office) as agent:
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="portal-path") == [1.0]
+                           and info(m), 40)
+            primary = info(agent.scrape())
+            chain.use_alt()
+            agent.wait_for(lambda m: pick(m, "pantau_path_changes_total",
+                                          check="portal-path") == [1.0], 40)
+            alt = info(agent.scrape())
+            sink.wait_for(lambda rs: [r for r in rs if r["status"] == 200], 40, "/hook")
+            chain.ecmp()  # both branches, per packet, from now on
+            assert alt != primary
+            agent.wait_for(lambda m: info(m) not in ([], alt), 40)  # both branches merged
+            seen = runs(agent.scrape())
+            agent.wait_for(lambda m: runs(m) >= seen + 5, 40)  # five more runs of ECMP
+            m = agent.scrape()
+            assert pick(m, "pantau_path_changes_total", check="portal-path") == [1.0]
+            time.sleep(1.5)  # a notification written after the last run has been delivered
+            notes = [r["body"] for r in sink.records("/hook") if r["status"] == 200]
+            events = recorded_events(tmp_path / "state", "dpmptsp-lab")
+    print("notifications:", [(n["kind"], n["title"]) for n in notes])
+    print("events:", [(e.kind, e.text) for e in events])
+    assert [(n["kind"], n["check"]) for n in notes] == [("path_change", "portal-path")]
+    assert "rute ke portal berubah: lewat ISP cadangan" in notes[0]["text"]
+    assert [(e.check, e.kind) for e in events] == [("portal-path", "path_change")]
+    assert events[0].text == "route to portal changed: via ISP cadangan"
+    assert events[0].detail["new"][2] == [chain.alt_hops[2]]
+    assert events[0].detail["old"][2] == [chain.hops[2]]
 
 
 @pytest.mark.parametrize("privileged", [True, False], ids=["raw", "dgram"])
