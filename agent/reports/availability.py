@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 Span = tuple[datetime, datetime]
 
@@ -324,6 +325,17 @@ def outages_from_transitions(transitions: Iterable[Transition]) -> list[Outage]:
     return sorted(out, key=lambda o: (o.start, o.check))
 
 
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a check without an outage: a route change."""
+
+    at: datetime
+    check: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    site: str = ""
+
+
 @dataclass
 class SiteData:
     """Everything needed to report one site: its checks and what happened to them."""
@@ -333,3 +345,4 @@ class SiteData:
     outages: list[Outage] = field(default_factory=list)
     maintenance: list[Maintenance] = field(default_factory=list)
     monitored_from: dict[str, datetime] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)

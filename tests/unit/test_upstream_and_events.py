@@ -183,3 +183,31 @@ def test_route_change_is_an_event_and_notifies_only_when_asked(tmp_path: Path) -
     assert [k for k, _ in notes] == ["path_change"]
     assert "rute ke portal berubah: lewat ISP cadangan" in notes[0][1]
     assert "10.0.0.1 > 10.30.0.1 > 10.2.0.1" in notes[0][1]
+
+
+def test_route_change_on_the_report_timeline(tmp_path: Path) -> None:
+    import json
+
+    from agent.reports.build import build_report
+    from agent.reports.config import ReportsConfig
+    from agent.reports.render import to_html, to_json
+
+    _path_run(tmp_path, alert=False)
+    site_cfg = SimpleNamespace(site="kantor", state_dir=tmp_path,
+                               checks=[SimpleNamespace(name="portal-path")])
+    now = datetime.now(UTC)
+    period = (datetime(now.year, now.month, 1, tzinfo=UTC), now.replace(year=now.year + 1))
+    sites = sites_from_history(site_cfg, period, now=now)  # type: ignore[arg-type]
+    report = build_report(sites, period, ReportsConfig(), lang="id", now=now)
+    assert [(e.check, e.kind) for e in report.events] == [("portal-path", "path_change")]
+    html = to_html(report)
+    assert html.count("rute ke portal berubah: lewat ISP cadangan") == 2  # mark + table row
+    assert 'class="route"' in html and 'id="event-table"' in html
+    doc = json.loads(to_json(report))
+    assert [(e["check"], e["text"]) for e in doc["events"]] == [
+        ("portal-path", "rute ke portal berubah: lewat ISP cadangan")]
+    # a period without it lists none
+    before = (period[0].replace(year=period[0].year - 1), period[0])
+    earlier = build_report(sites_from_history(site_cfg, before, now=now),  # type: ignore[arg-type]
+                           before, ReportsConfig(), lang="id", now=now)
+    assert earlier.events == [] and 'id="event-table"' not in to_html(earlier)
