@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from collectors.base import Context, MetricSpec, Observation, Sample
 from collectors.config import CheckConfig, Duration
+from collectors.probe import rdns
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.icmp import resolve
 from collectors.probe.pinger import PingUnavailable, Reply, get_pinger
@@ -74,6 +75,12 @@ class PathConfig(CheckConfig):
         "it counts as a route change.")
     ip_version: Literal["auto", "4", "6"] = Field(
         "auto", description="Address family for names that resolve to both.")
+    reverse_dns: bool = Field(
+        False, description="Name each hop by its reverse DNS (PTR) record, through the system "
+        "resolver only; cached for `reverse_dns_ttl`.")
+    reverse_dns_ttl: Duration = Field(
+        3600.0, description="How long a hop's reverse DNS name is kept before it is looked "
+        "up again (a failed lookup: at most 5 minutes).")
     alert_on_change: bool = Field(
         False, description="Send a notification when the route changes (after "
         "`change_after`); every change is recorded in the history either way.")
@@ -314,6 +321,11 @@ class PathCollector:
         sent = max((len(v) for v in replies.values()), default=0)
         hops, reached, longer = summarise(replies, address, sent, self.tracker.path,
                                            self._probe_to)
+        names: dict[str, str] = {}
+        if cfg.reverse_dns:
+            names = await rdns.shared().names(
+                [a for h in hops for a in (h.address, *h.responders)], cfg.reverse_dns_ttl,
+                deadline - loop.time())
         change: dict[str, Any] | None = None
         if reached:
             self._probe_to = len(hops)
@@ -327,13 +339,13 @@ class PathCollector:
                           "old_hash": path_hash(before), "new_hash": path_hash(after)}
         elif longer:
             self._probe_to = None  # the target moved further away: discover again
-        obs = self._observation(hops, reached, address, started)
+        obs = self._observation(hops, reached, address, started, names)
         if change is not None:
             obs.details["path_change"] = change
         return obs
 
     def _observation(self, hops: list[HopResult], reached: bool, address: str,
-                     started: float) -> Observation:
+                     started: float, names: dict[str, str] | None = None) -> Observation:
         cfg = self.config
         duration = time.perf_counter() - started
         samples = probe_samples("path", cfg.target, reached, duration)
@@ -350,6 +362,8 @@ class PathCollector:
                                    "addresses": sorted(h.responders), "sent": h.sent,
                                    "received": len(h.rtts), "silent": h.silent,
                                    "loss": round(h.loss, 4)}
+            if names and names.get(h.address):
+                row["name"] = names[h.address]
             if not h.silent:
                 samples.append(Sample.of(HOP_LOSS.name, h.loss, hop=hop, address=h.address))
             if h.rtts:

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,36 @@ class ChainLab:
         edge = self.ns["isp_edge"]
         self._nft_del("isp_edge", "ip", "pantau_ecmp")
         _run(["ip", "-n", edge, "rule", "del", "fwmark", "1", "lookup", "101"], check=False)
+
+    @contextlib.contextmanager
+    def office_resolver(self, ptr: dict[str, str]) -> Iterator[Path]:
+        """dnsmasq on 127.0.0.1:53 in the office, answering PTR queries for `ptr` (address ->
+        name) and nothing else, made the office's system resolver (`ip netns exec` mounts
+        /etc/netns/<ns>/resolv.conf over /etc/resolv.conf). Yields its query log."""
+        etc = Path("/etc/netns") / self.ns["office"]
+        log = self.tmp / "dnsmasq-office.log"
+        pid = self.tmp / "dnsmasq-office.pid"
+        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1", "--port=53",
+                "--user=root", f"--pid-file={pid}", "--log-queries", f"--log-facility={log}",
+                "--bogus-priv", *(f"--ptr-record={ipaddress.ip_address(a).reverse_pointer},"
+                                  f"{name}" for a, name in ptr.items())]
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        proc = self.popen("office", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while not pid.exists():  # written once its socket is bound
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"dnsmasq in the office did not start: {err[-300:]}")
+                time.sleep(0.05)
+            yield log
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+            shutil.rmtree(etc, ignore_errors=True)
 
     def reset(self) -> None:
         for link in LINKS:

@@ -10,6 +10,7 @@ Hops in front of the lossy one see no injected loss at all and must measure (alm
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
@@ -480,3 +481,33 @@ def test_cli_report_text_for_the_isp(chain: ChainLab) -> None:
                      timeout=60)
     assert res.returncode == 1, res.stderr
     assert "after hop 3 10.210.2.1: the path breaks behind it" in res.stdout.splitlines()[-1]
+
+
+def test_reverse_dns_names_hops_through_the_system_resolver_cached(chain: ChainLab) -> None:
+    """`reverse_dns: true`: hops named by their PTR records from the office's own resolver
+    (dnsmasq in the office namespace), each address asked once over three runs (cached, a
+    hop without a record too); without the option nothing is asked at all."""
+    names = {chain.hops[0]: "gw.kantor.test", chain.hops[2]: "core.isp.test"}
+    with chain.office_resolver(names) as log:
+        plain = run_path(chain, runs=1)
+        assert all("name" not in h for h in plain[0]["details"]["hops"])
+        asked_plain = log.read_text().count("PTR") if log.exists() else 0
+        recs = run_path(chain, runs=3, reverse_dns=True, reverse_dns_ttl="1h")
+        text = log.read_text()
+        cli = chain.exec("office", [PANTAU, "path", chain.target, "-c", "2", "--interval",
+                                    "50ms", "--report", "--dns"], check=False, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert "1.|-- gw.kantor.test (10.210.0.1)" in cli.stdout
+    assert "3.|-- core.isp.test (10.210.2.1)" in cli.stdout
+    assert "2.|-- 10.210.1.1 " in cli.stdout  # no record: the address alone
+    queries = [ln for ln in text.splitlines() if "query[PTR]" in ln]
+    print("PTR queries:", queries)
+    assert asked_plain == 0
+    for rec in recs:
+        assert rec["success"], rec["reason"]
+        hops = rec["details"]["hops"]
+        assert [h.get("name", "") for h in hops] == [
+            "gw.kantor.test", "", "core.isp.test", "", ""]
+    for address in chain.hops:
+        ptr = ipaddress.ip_address(address).reverse_pointer
+        assert sum(ptr in q for q in queries) == 1, (address, queries)
