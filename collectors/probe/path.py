@@ -28,8 +28,9 @@ import hashlib
 import ipaddress
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from icmplib import Hop
 from pydantic import BaseModel, Field, model_validator
@@ -40,6 +41,7 @@ from collectors.probe import rdns
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.icmp import resolve
 from collectors.probe.pinger import PingUnavailable, Reply, get_pinger
+from collectors.probe.transport import get_probers
 
 HOPS = MetricSpec("pantau_path_hops", "gauge",
                   "Hops from here to the target on the known path (the target included).")
@@ -75,6 +77,14 @@ class PathConfig(CheckConfig):
         "it counts as a route change.")
     ip_version: Literal["auto", "4", "6"] = Field(
         "auto", description="Address family for names that resolve to both.")
+    protocol: Literal["icmp", "udp", "tcp"] = Field(
+        "icmp", description="What the TTL-limited probes are: ICMP echo (the shared ICMP "
+        "socket, needs CAP_NET_RAW or ping sockets), or where echo is filtered UDP to high "
+        "ports or TCP SYN to `port` (no privileges needed: the answers come back on the "
+        "probing socket's error queue).")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="udp: first destination port (each probe the "
+        "next, as traceroute does; default 33434); tcp: the port SYNs go to (default 80).")
     reverse_dns: bool = Field(
         False, description="Name each hop by its reverse DNS (PTR) record, through the system "
         "resolver only; cached for `reverse_dns_ttl`.")
@@ -89,8 +99,16 @@ class PathConfig(CheckConfig):
         "(`10.30.0.0/16: ISP cadangan`): route changes name the network the new route "
         "goes through.")
 
+    @property
+    def probe_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 80 if self.protocol == "tcp" else 33434
+
     @model_validator(mode="after")
     def _networks(self) -> PathConfig:
+        if self.port is not None and self.protocol == "icmp":
+            raise ValueError("port: only for protocol udp or tcp (ICMP echo has no port)")
         for key in self.hop_names:
             try:
                 ipaddress.ip_network(key, strict=False)
@@ -280,8 +298,19 @@ class PathCollector:
     async def _probe_all(self, address: str, family: int, limit: int,
                          deadline: float) -> dict[int, list[Reply | None]]:
         cfg = self.config
-        pinger = get_pinger()
         loop = asyncio.get_running_loop()
+        probe: Callable[[str, int, float, int], Awaitable[Reply | None]]
+        if cfg.protocol == "icmp":
+            pinger = get_pinger()
+            probe = pinger.probe
+        else:
+            prober = getattr(get_probers(), cfg.protocol)
+            port = cfg.probe_port
+
+            def probe(address: str, family: int, wait: float,
+                      ttl: int) -> Awaitable[Reply | None]:
+                return cast("Awaitable[Reply | None]",
+                            prober.probe(address, family, wait, ttl, port))
         tasks: dict[int, list[asyncio.Task[Reply | None]]] = {t: [] for t in
                                                               range(1, limit + 1)}
         for i in range(cfg.probes):
@@ -292,8 +321,7 @@ class PathCollector:
                 break
             wait = min(cfg.probe_timeout, remaining)
             for ttl in range(1, limit + 1):
-                tasks[ttl].append(asyncio.create_task(
-                    pinger.probe(address, family, wait, ttl)))
+                tasks[ttl].append(asyncio.ensure_future(probe(address, family, wait, ttl)))
         out: dict[int, list[Reply | None]] = {}
         for ttl, ts in tasks.items():
             out[ttl] = list(await asyncio.gather(*ts))

@@ -20,6 +20,7 @@ changes and ECMP are IPv4 only. Nothing leaves the lab's namespaces.
         lab.loss_at(3, 0.3)          # 30 % of packets entering hop 3 dropped
         lab.silent(2)                # hop 2 stops sending TTL-exceeded
         lab.use_alt(); lab.use_primary(); lab.ecmp()   # route change, per-packet ECMP
+        lab.drop_echo_at_target()    # the portal filters ping (path checks by UDP/TCP)
 """
 
 from __future__ import annotations
@@ -281,6 +282,15 @@ class ChainLab:
         self._nft_del("isp_edge", "ip", "pantau_ecmp")
         _run(["ip", "-n", edge, "rule", "del", "fwmark", "1", "lookup", "101"], check=False)
 
+    def drop_echo_at_target(self) -> None:
+        """The portal drops ICMP echo requests (a firewall that filters ping)."""
+        self._nft("portal", "table ip pantau_noecho {\n  chain in { type filter hook input "
+                            "priority 0; policy accept;\n    icmp type echo-request drop\n"
+                            "  }\n}\n")
+
+    def allow_echo_at_target(self) -> None:
+        self._nft_del("portal", "ip", "pantau_noecho")
+
     @contextlib.contextmanager
     def office_resolver(self, ptr: dict[str, str]) -> Iterator[Path]:
         """dnsmasq on 127.0.0.1:53 in the office, answering PTR queries for `ptr` (address ->
@@ -318,6 +328,7 @@ class ChainLab:
                 _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
         self.use_primary()
         self.clear_loss()
+        self.allow_echo_at_target()
         for hop in range(1, len(PATH) + 1):
             self.unsilent(hop)
 

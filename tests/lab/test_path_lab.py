@@ -511,3 +511,30 @@ def test_reverse_dns_names_hops_through_the_system_resolver_cached(chain: ChainL
     for address in chain.hops:
         ptr = ipaddress.ip_address(address).reverse_pointer
         assert sum(ptr in q for q in queries) == 1, (address, queries)
+
+
+@pytest.mark.parametrize("privileged", [True, False], ids=["root", "no-net-raw"])
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_udp_and_tcp_paths_where_the_target_filters_echo(
+        chain: ChainLab, protocol: str, privileged: bool) -> None:
+    """The portal drops ICMP echo: the ICMP path cannot reach it, the UDP (high ports) and
+    TCP SYN paths still discover every hop and the target, with no loss, also without
+    CAP_NET_RAW and outside ping_group_range (nothing raw is opened)."""
+    chain.drop_echo_at_target()
+    icmp = run_path(chain, runs=1)[0]
+    assert not icmp["success"]
+    spec = {"checks": [path_check(chain, protocol=protocol)], "runs": 2, "interval": 0.3,
+            "all_details": True}
+    prefix = [] if privileged else WITHOUT_NET_RAW
+    if not privileged:
+        assert_no_raw_sockets(chain)
+    res = chain.exec("office", [*prefix, chain.python_exe, RUNNER, json.dumps(spec)],
+                     check=False, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for line in res.stdout.splitlines():
+        rec = json.loads(line)
+        assert rec["success"], rec["reason"]
+        hops = rec["details"]["hops"]
+        print(protocol, [(h["address"], h["loss"]) for h in hops])
+        assert [h["address"] for h in hops] == chain.hops
+        assert [h["loss"] for h in hops] == [0.0] * len(chain.hops)
