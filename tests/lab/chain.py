@@ -292,11 +292,22 @@ class ChainLab:
         self._nft_del("portal", "ip", "pantau_noecho")
 
     @contextlib.contextmanager
+    def office_resolv_conf(self, text: str) -> Iterator[None]:
+        """The office's /etc/resolv.conf while in the block (`ip netns exec` mounts
+        /etc/netns/<ns>/resolv.conf over it for everything run in the office)."""
+        etc = Path("/etc/netns") / self.ns["office"]
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(text)
+        try:
+            yield
+        finally:
+            shutil.rmtree(etc, ignore_errors=True)
+
+    @contextlib.contextmanager
     def office_resolver(self, ptr: dict[str, str]) -> Iterator[Path]:
         """dnsmasq on 127.0.0.1:53 in the office, answering PTR queries for `ptr` (address ->
         name) and nothing else, made the office's system resolver (`ip netns exec` mounts
         /etc/netns/<ns>/resolv.conf over /etc/resolv.conf). Yields its query log."""
-        etc = Path("/etc/netns") / self.ns["office"]
         log = self.tmp / "dnsmasq-office.log"
         pid = self.tmp / "dnsmasq-office.pid"
         argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
@@ -304,22 +315,21 @@ class ChainLab:
                 "--user=root", f"--pid-file={pid}", "--log-queries", f"--log-facility={log}",
                 "--bogus-priv", *(f"--ptr-record={ipaddress.ip_address(a).reverse_pointer},"
                                   f"{name}" for a, name in ptr.items())]
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        proc = self.popen("office", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 10
-            while not pid.exists():  # written once its socket is bound
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"dnsmasq in the office did not start: {err[-300:]}")
-                time.sleep(0.05)
-            yield log
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-            shutil.rmtree(etc, ignore_errors=True)
+        with self.office_resolv_conf("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"):
+            proc = self.popen("office", argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+            try:
+                deadline = time.monotonic() + 10
+                while not pid.exists():  # written once its socket is bound
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        err = proc.stderr.read().decode() if proc.stderr else ""
+                        raise RuntimeError(f"dnsmasq in the office did not start: {err[-300:]}")
+                    time.sleep(0.05)
+                yield log
+            finally:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(5)
 
     def reset(self) -> None:
         for link in LINKS:

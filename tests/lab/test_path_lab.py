@@ -538,3 +538,35 @@ def test_udp_and_tcp_paths_where_the_target_filters_echo(
         print(protocol, [(h["address"], h["loss"]) for h in hops])
         assert [h["address"] for h in hops] == chain.hops
         assert [h["loss"] for h in hops] == [0.0] * len(chain.hops)
+
+
+def test_embedded_default_traces_the_path_through_the_test_router(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """`pantau run` with no config in the office, whose default route goes through the lab's
+    router and whose resolver is behind the chain: the embedded default traces the path to
+    the resolver and exposes its hops. The state directory is a tmpfs of the agent's own
+    mount namespace, so the machine's /var/lib/pantau is never touched."""
+    from tests.helpers.agent import RunningAgent, pick
+    from tests.helpers.procs import stop_process
+
+    resolver = chain.target  # an address behind the whole chain (nothing answers DNS there)
+    log_path = tmp_path / "agent.log"
+    with chain.office_resolv_conf(f"nameserver {resolver}\n"), log_path.open("wb") as log:
+        proc = chain.popen("office", [
+            "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            'mount -t tmpfs pantau-lab /var/lib && exec "$@"', "sh",
+            PANTAU, "run", "--listen", "127.0.0.1:19878"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        agent = RunningAgent(proc, "http://127.0.0.1:19878", tmp_path / "none", log_path,
+                             chain.ns["office"])
+        try:
+            path = f"dns-{resolver.replace('.', '-')}-path"
+            agent.wait_for(lambda m: pick(m, "pantau_path_hops", check=path) == [5.0], 40)
+            m = agent.scrape()
+            hops = {dict(ls)["hop"]: dict(ls)["address"] for (n, ls), _ in m.items()
+                    if n == "pantau_path_hop_loss_ratio" and dict(ls).get("check") == path}
+            assert hops == {str(i + 1): a for i, a in enumerate(chain.hops)}
+            assert pick(m, "pantau_probe_success", check="gateway-10-210-0-1") == [1.0]
+        finally:
+            stop_process(proc, group=True)
+    assert "config: embedded default" in log_path.read_text()
