@@ -16,6 +16,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +324,70 @@ def test_cut_after_hop_k_alert_names_hop_k_with_auto_dependencies(
             recorded = recorded_states(tmp_path / "state", "dpmptsp-lab")
             assert recorded["portal"][-2:] == ["unreachable", "up"]
             assert recorded["portal-path"][-2:] == ["down", "up"]
+
+
+def test_cut_at_a_watched_hop_hop_down_path_and_portal_unreachable(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """A check on hop 4 (the internet router), learnt to be in front of the portal by the
+    path, no depends_on written: when nothing gets into hop 4 any more, the hop check is
+    recorded "down" (the root), the path and the portal behind it "unreachable", in the
+    history, in /api/v1/status and in the report's upstream downtime."""
+    from agent.config import load_config
+    from agent.reports.availability import compute
+    from agent.reports.history_source import sites_from_history
+    from tests.helpers.agent import pick, run_agent
+
+    timing = {"interval": "1s", "timeout": "900ms"}
+    state = tmp_path / "state"
+    cfg = {
+        "site": "dpmptsp-lab", "state_dir": str(state), "host": {"enabled": False},
+        "checks": [
+            {"name": "portal-path", "type": "path", "target": chain.target, "probes": 3,
+             "packet_interval": "50ms", "probe_timeout": "300ms", **timing},
+            {"name": "portal", "type": "icmp", "target": chain.target, "count": 2,
+             "packet_interval": "50ms", **timing},
+            {"name": "internet-router", "type": "icmp", "target": chain.hops[3], "count": 2,
+             "packet_interval": "50ms", **timing},
+        ],
+        "alerts": {"auto_dependencies": True, "damping": {"failures": 2, "successes": 2},
+                   "settle": "20s"},
+    }
+    names = ("portal-path", "portal", "internet-router")
+    with run_agent(cfg, tmp_path / "agent", netns=chain.ns["office"]) as agent:
+        agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                     for c in names), 40)
+        time.sleep(2)  # a complete path seen: the graph has its edges
+        chain.loss_at(4, 1.0)
+        agent.wait_for(lambda m: pick(m, "pantau_check_root_cause", check="portal",
+                                      cause="internet-router") == [1.0]
+                       and pick(m, "pantau_check_root_cause", check="portal-path",
+                                cause="internet-router") == [1.0], 40)
+        time.sleep(1.5)  # the history write follows the state change
+        items = {i["name"]: i for i in json.loads(agent.get("/api/v1/status")[1])["items"]}
+        assert {n: items[n]["state"] for n in names} == {
+            "internet-router": "down", "portal-path": "unreachable", "portal": "unreachable"}
+        recorded = recorded_states(state, "dpmptsp-lab")
+        print("recorded:", recorded)
+        assert recorded["internet-router"][-1] == "down"
+        assert recorded["portal-path"][-1] == "unreachable"
+        assert recorded["portal"][-1] == "unreachable"
+        chain.clear_loss()
+        agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                     for c in names), 40)
+        time.sleep(1.5)
+    recorded = recorded_states(state, "dpmptsp-lab")
+    assert "down" not in recorded["portal"] and "down" not in recorded["portal-path"]
+    agent_cfg = load_config(agent.config_path)
+    now = datetime.now(UTC)
+    period = (now - timedelta(hours=1), now + timedelta(minutes=1))
+    site = sites_from_history(agent_cfg, period, now=now)[0]
+    figures = {n: compute(n, site.site, 0.99, period, site.outages, [],
+                          site.monitored_from[n], now) for n in names}
+    assert figures["portal"].downtime_seconds > 0
+    assert figures["portal"].upstream_downtime_seconds == figures["portal"].downtime_seconds
+    assert figures["portal"].upstream_causes == ["internet-router"]
+    assert figures["internet-router"].upstream_downtime_seconds == 0
+    assert figures["internet-router"].downtime_seconds > 0
 
 
 def recorded_states(state_dir: Path, site: str) -> dict[str, list[str]]:

@@ -211,3 +211,29 @@ def test_route_change_on_the_report_timeline(tmp_path: Path) -> None:
     earlier = build_report(sites_from_history(site_cfg, before, now=now),  # type: ignore[arg-type]
                            before, ReportsConfig(), lang="id", now=now)
     assert earlier.events == [] and 'id="event-table"' not in to_html(earlier)
+
+
+def test_recorded_root_cause_follows_the_root_further_up(tmp_path: Path) -> None:
+    """office <- isp <- portal: the portal is cut off behind the ISP check, which then turns
+    out to be cut off behind the office link: the portal's outage names the office link."""
+    checks = [CheckConfig(name="office", type="tcp", target="a:1"),
+              CheckConfig(name="isp", type="tcp", target="b:1", depends_on=["office"]),
+              CheckConfig(name="portal", type="tcp", target="c:1", depends_on=["isp"])]
+    cfg = _config(tmp_path, checks, damping={"failures": 1, "successes": 1}, settle="60s")
+
+    async def steps(store: Store, settled: Callable[[], Awaitable[None]]) -> None:
+        for name in ("office", "isp", "portal"):
+            _put(store, name, True)
+        _put(store, "isp", False, "connection refused")
+        _put(store, "portal", False, "connection refused")
+        await settled()
+        _put(store, "office", False, "connection refused")
+        await settled()
+
+    _run(cfg, steps)
+    h = History.open(tmp_path, "kantor", readonly=True)
+    try:
+        last = {c.check: c for c in h.state_changes()}
+    finally:
+        h.close()
+    assert (last["portal"].new, last["portal"].root_cause) == ("unreachable", "office")
