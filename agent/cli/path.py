@@ -121,6 +121,10 @@ def path(
     ip_version: Annotated[str, typer.Option(help="auto, 4 or 6.")] = "auto",
     dns: Annotated[bool, typer.Option("--dns", help="Show each hop's reverse DNS name "
                                       "(asked of the system resolver).")] = False,
+    protocol: Annotated[str, typer.Option(help="icmp, or udp / tcp where the target "
+                                          "filters ping (no privileges needed).")] = "icmp",
+    port: Annotated[int | None, typer.Option(help="udp: first port (33434); tcp: the port "
+                                             "SYNs go to (80).")] = None,
 ) -> None:
     """Every hop to TARGET with loss and latency, like mtr."""
     from collectors.config import parse_duration
@@ -141,7 +145,8 @@ def path(
             "name": "cli", "type": "path", "target": target, "max_hops": max_hops,
             "probes": batch, "packet_interval": gap, "probe_timeout": wait,
             "timeout": run_for + 1, "interval": run_for + 2, "ip_version": ip_version,
-            "reverse_dns": dns})
+            "reverse_dns": dns, "protocol": protocol,
+            **({"port": port} if port is not None else {})})
     except ValidationError as e:
         errs = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'target'}: "
                          f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())

@@ -603,6 +603,11 @@ def test_udp_and_tcp_paths_where_the_target_filters_echo(
         print(protocol, [(h["address"], h["loss"]) for h in hops])
         assert [h["address"] for h in hops] == chain.hops
         assert [h["loss"] for h in hops] == [0.0] * len(chain.hops)
+    cli = chain.exec("office", [*prefix, PANTAU, "path", chain.target, "--protocol", protocol,
+                                "-c", "3", "--interval", "50ms", "--report"],
+                     check=False, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert parse_mtr(cli.stdout) == [(a, 0.0) for a in chain.hops]
 
 
 def test_embedded_default_traces_the_path_through_the_test_router(
