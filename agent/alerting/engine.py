@@ -33,7 +33,7 @@ from agent.history import (
     NewNotification,
     StatusRow,
 )
-from agent.i18n import reason_text
+from agent.i18n import event_text, reason_text
 from agent.store import Result, Store
 from collectors.base import MetricSpec, Observation, Sample
 from collectors.common.tasks import cancel_all
@@ -347,8 +347,6 @@ class Alerting:
                       outcome: Outcome) -> None:
         """A route change: an event in the history, and a notification when the path check
         asks for one (`alert_on_change`), written with the run's state changes."""
-        from agent.i18n import event_text
-
         event = EventRow(name, at, "path_change", event_text("path_change", change, "en"),
                          change)
         notes: list[Notification] = []
