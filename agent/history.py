@@ -120,7 +120,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX acknowledgements_check ON acknowledgements(check_name, since);
     """,
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_check_ts ON events(check_name, ts);
+    """,
 )
+# States a check can be recorded in. "unreachable": down because a check it depends on is
+# down (cut off upstream, no alert of its own), kept apart from "down" so the history and the
+# reports say which outages were the service's own.
+STATES = ("up", "down", "unreachable", "unknown")
+OUTAGE_STATES = ("down", "unreachable")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -150,6 +167,17 @@ class StatusRow:
     since: float
     verdict: str
     root_cause: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """Something that happened to a check without changing its state (a route change)."""
+
+    check: str
+    ts: float
+    kind: str
+    text: str  # one line in English, for the history views and the report
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -311,13 +339,16 @@ class History:
         notifications: Sequence[NewNotification],
         now: float | None = None,
         verdicts: Sequence[tuple[str, str, str]] = (),
+        events: Sequence[EventRow] = (),
     ) -> list[int]:
         """Write state changes, current statuses and new notifications (with one outbox row
         per receiver) in one transaction. Returns the new notification ids.
 
         `verdicts` (check, root_cause, verdict) update the check's latest down row: the root
         cause of an outage is often known only seconds after it began (the uplink reaches its
-        damping after the portal does), and the report should show the final answer."""
+        damping after the portal does), and the report should show the final answer. A
+        down row whose verdict becomes "suppressed" is the start of an outage caused upstream,
+        so it becomes "unreachable" too."""
         at = time.time() if now is None else now
 
         def body() -> list[int]:
@@ -337,10 +368,18 @@ class History:
             )
             for check, cause, verdict in verdicts:
                 c.execute(
-                    "UPDATE state_changes SET root_cause=?, verdict=? WHERE id=(SELECT max(id)"
-                    " FROM state_changes WHERE check_name=? AND new_state='down')",
-                    (cause, verdict, check),
+                    "UPDATE state_changes SET root_cause=?, verdict=?, new_state=CASE WHEN"
+                    " ?='suppressed' THEN 'unreachable' ELSE new_state END WHERE id=(SELECT"
+                    " max(id) FROM state_changes WHERE check_name=? AND new_state IN"
+                    " ('down', 'unreachable'))",
+                    (cause, verdict, verdict, check),
                 )
+            c.executemany(
+                "INSERT INTO events(site, check_name, ts, kind, text, detail)"
+                " VALUES (?,?,?,?,?,?)",
+                [(self.site, e.check, e.ts, e.kind, e.text,
+                  json.dumps(e.detail, ensure_ascii=False)) for e in events],
+            )
             ids: list[int] = []
             for n in notifications:
                 cur = c.execute(
@@ -521,6 +560,21 @@ class History:
         args.append(limit)
         rows = self.conn.execute(sql, args).fetchall()
         return [ChangeRow(*tuple(r)) for r in reversed(rows)]
+
+    def events(self, check: str | None = None, since: float | None = None,
+               until: float | None = None, limit: int = 1000) -> list[EventRow]:
+        """Recorded events (route changes), oldest first."""
+        sql = "SELECT check_name, ts, kind, text, detail FROM events WHERE 1=1"
+        args: list[Any] = []
+        for cond, value in (("check_name=?", check), ("ts>=?", since), ("ts<?", until)):
+            if value is not None:
+                sql += f" AND {cond}"
+                args.append(value)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        rows = self.conn.execute(sql, args).fetchall()
+        return [EventRow(str(r[0]), float(r[1]), str(r[2]), str(r[3]), json.loads(r[4]))
+                for r in reversed(rows)]
 
     def notifications(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self.conn.execute(

@@ -12,6 +12,7 @@ Every table here has the same keys in "id" and "en"; tests/unit/test_i18n.py che
 from __future__ import annotations
 
 import re
+from typing import Any
 
 Lang = str
 
@@ -108,6 +109,34 @@ REASONS: dict[str, dict[str, str]] = {
     },
 }
 
+# Events that change no state (agent/history.py `events`), in the history views, the report
+# and the path-change notification (agent/alerting/messages.py).
+EVENTS: dict[str, dict[str, str]] = {
+    "id": {
+        "path_change": "rute ke {target} berubah: lewat {via}",
+        "path_change_title": "[RUTE] {check} — {site}",
+        "route_new": "Rute baru",
+        "route_old": "Rute lama",
+    },
+    "en": {
+        "path_change": "route to {target} changed: via {via}",
+        "path_change_title": "[ROUTE] {check} — {site}",
+        "route_new": "New route",
+        "route_old": "Old route",
+    },
+}
+
+
+def event_text(kind: str, detail: dict[str, Any], lang: Lang) -> str:
+    """One line for an event, e.g. "rute ke portal berubah: lewat ISP cadangan"."""
+    table = EVENTS[lang if lang in EVENTS else "en"]
+    if kind == "path_change":
+        via = [str(v) for v in detail.get("via") or []]
+        return table["path_change"].format(target=detail.get("target", ""),
+                                           via=join_words(via, lang) or "?")
+    return kind
+
+
 _PHASE_RE = r"(?P<phase>while .+|in the TLS handshake)"
 
 # (code, pattern over the English wording); the first match wins.
@@ -190,4 +219,4 @@ def join_words(items: list[str], lang: Lang) -> str:
     return ", ".join(items[:-1]) + word + items[-1]
 
 
-TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS)
+TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS, EVENTS)

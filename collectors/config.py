@@ -143,6 +143,11 @@ class CheckConfig(StrictModel):
     playbook: str | None = Field(
         None, description="Allowed playbook to run when this check goes down."
     )
+    # The config assembly reads this (agent/config/auto_paths.py); only http, dns and tcp.
+    path: bool | None = Field(
+        None, description="http, dns and tcp checks: also trace the path to the target (a "
+        "path check named <name>-path); unset: as `paths.auto` says."
+    )
 
     @field_validator("labels")
     @classmethod

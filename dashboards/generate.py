@@ -1,6 +1,6 @@
 """Generates the Grafana dashboards in dashboards/grafana/ from code.
 
-Why code: five dashboards share the same variables, units and panel shapes, and a test must be
+Why code: the dashboards share the same variables, units and panel shapes, and a test must be
 able to read every query back out and run it against a real Prometheus. Editing the JSON by hand
 is still possible (Grafana export), but then regenerate and diff: the test fails on drift.
 
@@ -39,6 +39,9 @@ def variables(*extra: str) -> list[dict[str, Any]]:
     if "check" in extra:
         out.append(_var_query("check", "Check",
                               f"label_values(pantau_probe_success{{{SITE}}}, check)"))
+    if "path" in extra:
+        out.append(_var_query("path", "Path",
+                              f"label_values(pantau_path_hops{{{SITE}}}, check)"))
     if "device" in extra:
         out.append(_var_query("device", "Device",
                               f"label_values(pantau_snmp_up{{{SITE}}}, device)"))
@@ -56,11 +59,17 @@ class Board:
         self._row_h = 0
         self._id = 0
 
-    def row(self, title: str) -> None:
+    def row(self, title: str, repeat: str = "") -> None:
+        """A row; `repeat`: a variable the row (with its panels) is repeated for."""
         self._newline()
         self._id += 1
-        self.panels.append({"id": self._id, "type": "row", "title": title, "collapsed": False,
-                            "gridPos": {"x": 0, "y": self._y, "w": 24, "h": 1}, "panels": []})
+        row: dict[str, Any] = {"id": self._id, "type": "row", "title": title,
+                               "collapsed": False,
+                               "gridPos": {"x": 0, "y": self._y, "w": 24, "h": 1},
+                               "panels": []}
+        if repeat:
+            row["repeat"] = repeat
+        self.panels.append(row)
         self._y += 1
 
     def _newline(self) -> None:
@@ -73,7 +82,8 @@ class Board:
             h: int = 8, unit: str = "short", description: str = "",
             options: dict[str, Any] | None = None, thresholds: Sequence[tuple[float, str]] | None =
             None, mappings: list[dict[str, Any]] | None = None, decimals: int | None = None,
-            instant: bool = False, min_: float | None = None, max_: float | None = None) -> None:
+            instant: bool = False, min_: float | None = None, max_: float | None = None,
+            fmt: str = "") -> None:
         if self._x + w > 24:
             self._newline()
         self._id += 1
@@ -104,6 +114,9 @@ class Board:
                 for i, (expr, legend) in enumerate(targets)
             ],
         }
+        if fmt:  # "heatmap": each series is one row of the heatmap, ordered by its legend
+            for target in panel["targets"]:
+                target["format"] = fmt
         if kind == "table":
             panel["transformations"] = [{"id": "merge", "options": {}}]
         self.panels.append(panel)
@@ -288,9 +301,49 @@ def availability() -> dict[str, Any]:
     return b.json("check")
 
 
+HOP_HEATMAP: dict[str, Any] = {
+    "calculate": False, "cellGap": 1, "yAxis": {"axisLabel": "hop"},
+    "rowsFrame": {"layout": "auto"}, "legend": {"show": True},
+    "tooltip": {"mode": "single", "yHistogram": False},
+}
+
+
+def paths() -> dict[str, Any]:
+    b = Board("pantau-paths", "pantau / Paths",
+              "Every path check: loss and round-trip time of each hop over time (hops x time "
+              "heatmaps, Smokeping-style spread), the hop count and route changes. Read loss "
+              "from the first hop whose loss stays to the end of the path.", ["paths"])
+    p = f'{SITE},check=~"$path"'
+    b.row("$path", repeat="path")
+    b.add("heatmap", "Loss per hop", [(f'max by (hop) (pantau_path_hop_loss_ratio{{{p}}})',
+                                       "{{hop}}")], w=12, h=9, unit="percentunit", min_=0,
+          max_=1, fmt="heatmap",
+          options={**HOP_HEATMAP, "color": {"mode": "scheme", "scheme": "Reds",
+                                            "exponent": 0.5, "min": 0, "max": 1}},
+          description="Rows: hops from the office (1 = the office router), columns: time; "
+                      "the darker, the more probes got no answer.")
+    b.add("heatmap", "Round-trip time per hop (avg)",
+          [(f'max by (hop) (pantau_path_hop_rtt_seconds{{{p},stat="avg"}})', "{{hop}}")],
+          w=12, h=9, unit="s", fmt="heatmap",
+          options={**HOP_HEATMAP, "color": {"mode": "scheme", "scheme": "Oranges",
+                                            "exponent": 0.5}})
+    b.add("timeseries", "Round-trip spread per hop (min, avg, max)",
+          [(f'max by (hop, stat) (pantau_path_hop_rtt_seconds{{{p},stat=~"min|avg|max"}})',
+            "hop {{hop}} {{stat}}")], w=12, unit="s", min_=0,
+          description="Smokeping-style: the band between min and max of each hop's probes.")
+    b.add("timeseries", "Jitter per hop",
+          [(f'max by (hop) (pantau_path_hop_rtt_seconds{{{p},stat="jitter"}})', "hop {{hop}}")],
+          w=6, unit="s", min_=0)
+    b.add("stat", "Hops and route changes",
+          [(f'max(pantau_path_hops{{{p}}})', "hops"),
+           (f'sum(increase(pantau_path_changes_total{{{p}}}[$__range]))', "route changes"),
+           (f'sum(pantau_path_hop_silent{{{p}}})', "silent hops")], w=6, decimals=0)
+    return b.json("path")
+
+
 BOARDS = {
     "overview": overview, "site-detail": site_detail, "network-gear": network_gear,
-    "servers": servers, "availability": availability,
+    "servers": servers, "availability": availability, "paths": paths,
 }
 
 

@@ -24,9 +24,16 @@ from agent.alerting.config import AlertsConfig
 from agent.alerting.messages import render
 from agent.alerting.outbox import Outbox
 from agent.alerting.paths import PathFacts, auto_edges
-from agent.alerting.state import Damping, Graph, Notice, Outcome, StateMachine
-from agent.history import ChangeRow, History, HistoryError, NewNotification, StatusRow
-from agent.i18n import reason_text
+from agent.alerting.state import Damping, Graph, Notice, Outcome, State, StateMachine
+from agent.history import (
+    ChangeRow,
+    EventRow,
+    History,
+    HistoryError,
+    NewNotification,
+    StatusRow,
+)
+from agent.i18n import event_text, reason_text
 from agent.store import Result, Store
 from collectors.base import MetricSpec, Observation, Sample
 from collectors.common.tasks import cancel_all
@@ -104,6 +111,16 @@ def make_notifier(r: Any, language: str = "id") -> Notifier:
     raise ValueError(f"unknown receiver type {type(r).__name__}")
 
 
+def recorded_state(state: str, verdict: str, cause: str, check: str) -> str:
+    """The state the history records: "unreachable" for a check that is down because a check
+    it depends on is down (suppressed, or still attributed to that root while it proves it is
+    down on its own), else the state machine's own."""
+    if state == "down" and (verdict == "suppressed"
+                            or (verdict == "pending" and cause not in ("", check))):
+        return "unreachable"
+    return state
+
+
 def build_graph(checks: list[CheckConfig],
                 extra: dict[str, list[str]] | None = None) -> Graph:
     """The written dependencies, plus `extra` ones (from discovered paths) merged in."""
@@ -126,6 +143,7 @@ PlaybookHook = Callable[[str, str, float], Awaitable[tuple[str, str]]]
 class _Batch:
     outcome: Outcome
     notifications: list[Notification] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
 
 
 class Alerting:
@@ -141,6 +159,7 @@ class Alerting:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._changes: dict[str, int] = {}
+        self._recorded: dict[str, str] = {}  # check -> the state last written to the history
         self._notif_counts: dict[tuple[str, str], int] = {}
         self._playbook_counts: dict[tuple[str, str], int] = {}
         self._write_errors = 0
@@ -286,8 +305,10 @@ class Alerting:
             return
         self._changes = {k: v for k, v in counts.items() if k in self.checks}
         for r in rows:
-            if r.check in self.checks and r.state in ("up", "down", "unknown"):
-                self.machine.restore(r.check, r.state, r.since, r.verdict, r.root_cause)
+            if r.check in self.checks and r.state in ("up", "down", "unreachable", "unknown"):
+                self._recorded[r.check] = r.state
+                state: State = "down" if r.state == "unreachable" else r.state
+                self.machine.restore(r.check, state, r.since, r.verdict, r.root_cause)
         for name, st in self.machine.checks.items():
             if st.verdict == "firing":
                 payload = await self._db(_last_firing, self.history, name)
@@ -314,10 +335,28 @@ class Alerting:
         obs: Observation = result.observation
         if self.cfg.auto_dependencies:
             self._learn_path(result.name, obs)
-        outcome = self.machine.observe(result.name, obs.success, obs.timestamp or time.time(),
-                                       obs.reason)
-        if outcome:
+        at = obs.timestamp or time.time()
+        outcome = self.machine.observe(result.name, obs.success, at, obs.reason)
+        change = obs.details.get("path_change")
+        if isinstance(change, dict):
+            self._path_changed(result.name, change, at, outcome)
+        elif outcome:
             self._enqueue(outcome)
+
+    def _path_changed(self, name: str, change: dict[str, Any], at: float,
+                      outcome: Outcome) -> None:
+        """A route change: an event in the history, and a notification when the path check
+        asks for one (`alert_on_change`), written with the run's state changes."""
+        event = EventRow(name, at, "path_change", event_text("path_change", change, "en"),
+                         change)
+        notes: list[Notification] = []
+        if getattr(self.checks.get(name), "alert_on_change", False):
+            if self.muted(name, at):
+                log.info("check %s: route change notification held back (maintenance "
+                         "window)", name)
+            else:
+                notes.append(self._event_notification(name, change, at))
+        self._enqueue(outcome, [event], notes)
 
     def _learn_path(self, name: str, obs: Observation) -> None:
         """Keep the graph in step with the discovered paths (auto_dependencies)."""
@@ -347,7 +386,8 @@ class Alerting:
                      "; ".join(f"{c} -> {', '.join(p)}" for c, p in sorted(edges.items())))
             self.machine.graph = graph
 
-    def _enqueue(self, outcome: Outcome) -> None:
+    def _enqueue(self, outcome: Outcome, events: list[EventRow] | None = None,
+                 extra: list[Notification] | None = None) -> None:
         now = time.time()
         for c in outcome.changes:
             if c.new != "down":
@@ -361,7 +401,8 @@ class Alerting:
                          n.check, n.kind)
                 continue
             notices.append(n)
-        batch = _Batch(outcome, [self._notification(n) for n in notices])
+        batch = _Batch(outcome, [self._notification(n) for n in notices] + (extra or []),
+                       events or [])
         self._queue.append(batch)
         self._wake.set()
         if self._disk_full:  # nothing can be committed now: show the live state meanwhile
@@ -500,6 +541,18 @@ class Alerting:
             affected=list(notice.affected), target=", ".join(targets),
         )
 
+    def _event_notification(self, name: str, change: dict[str, Any],
+                            at: float) -> Notification:
+        check = self.checks.get(name)
+        title, text = render(
+            "path_change", self.cfg.language, self.zone, site=self.site, check=name, at=at,
+            since=at, event=change, dashboard_url=self._link(self.cfg.dashboard_url, name))
+        return Notification(
+            uid=str(uuid.uuid4()), kind="path_change", site=self.site, check=name,
+            severity="info", at=at, since=at, root_cause="", reason="", title=title,
+            text=text, labels=dict(check.labels) if check else {},
+            target=str(getattr(check, "target", "") or ""), event=dict(change))
+
     def test_notification(self, receiver: str) -> Notification:
         now = time.time()
         title, text = render("test", self.cfg.language, self.zone, site=self.site,
@@ -523,17 +576,30 @@ class Alerting:
         changes: list[ChangeRow] = []
         notes: list[NewNotification] = []
         verdicts: list[tuple[str, str, str]] = []
+        events: list[EventRow] = []
         touched: set[str] = set()
         receivers = tuple(self.notifiers)
+        recorded = dict(self._recorded)  # kept only when the write succeeds
         for b in batches:
             for c in b.outcome.changes:
-                changes.append(ChangeRow(c.check, c.at, c.old, c.new, c.reason, c.cause,
-                                         c.verdict))
+                new = recorded_state(c.new, c.verdict, c.cause, c.check)
+                changes.append(ChangeRow(c.check, c.at, recorded.get(c.check, c.old), new,
+                                         c.reason, c.cause, c.verdict))
+                recorded[c.check] = new
                 touched.add(c.check)
             for v in b.outcome.verdicts:
                 touched.add(v.check)
+                if v.new == "suppressed":  # the down row of this outage becomes unreachable
+                    recorded[v.check] = "unreachable"
+                elif v.new == "firing" and recorded.get(v.check) == "unreachable":
+                    # its root came back and it is still down: from now on its own outage
+                    st = self.machine.checks.get(v.check)
+                    changes.append(ChangeRow(v.check, v.at, "unreachable", "down",
+                                             st.reason if st else "", v.cause, "firing"))
+                    recorded[v.check] = "down"
                 if v.new in ("suppressed", "firing"):
                     verdicts.append((v.check, v.cause, v.new))
+            events.extend(b.events)
             for n in b.notifications:
                 touched.add(n.check)
                 notes.append(NewNotification(n.uid, n.check, n.kind, n.at, n.root_cause,
@@ -542,10 +608,13 @@ class Alerting:
         for name in sorted(touched):
             st = self.machine.checks.get(name)
             if st is not None:
-                statuses.append(StatusRow(name, st.state, st.since, st.verdict, st.cause))
+                statuses.append(StatusRow(
+                    name, recorded_state(st.state, st.verdict, st.cause, name), st.since,
+                    st.verdict, st.cause))
         assert self.history is not None
         try:
-            await self._db(self.history.record, changes, statuses, notes, None, verdicts)
+            await self._db(self.history.record, changes, statuses, notes, None, verdicts,
+                           events)
         except HistoryError as e:
             self._write_errors += 1
             if e.disk_full and not self._disk_full:
@@ -561,6 +630,7 @@ class Alerting:
             log.warning("outage history writable again; %d held change(s) recorded",
                         len(changes))
         self._disk_full = False
+        self._recorded = recorded
         del self._queue[:len(batches)]
         for row in changes:
             self._changes[row.check] = self._changes.get(row.check, 0) + 1
@@ -572,8 +642,10 @@ class Alerting:
                         self._maybe_playbook(n)
                     self._firing[n.check] = n
                     self._last_sent[n.check] = n.at
-                else:
+                elif n.kind == "resolved":
                     self._firing.pop(n.check, None)
+            for ev in b.events:
+                log.info("check %s: %s", ev.check, ev.text)
             for c in b.outcome.changes:
                 if c.new == "down":
                     log.warning("check %s is down (%s -> down): %s", c.check, c.old,

@@ -7,7 +7,7 @@ and a typo in a template fails the unit tests, not an alert at 3 am.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from collectors.common.timefmt import format_span, format_time
@@ -39,6 +39,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Pemeriksaan {{ check }} di {{ site }} pulih pada {{ at }}.\n"
             "Gangguan sejak {{ first_failure }}, selama {{ duration }}.\n"
             "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
+            "{% if dashboard_url %}Dasbor: {{ dashboard_url }}\n{% endif %}",
+        ),
+        "path_change": (
+            "{{ path_title }}",
+            "{{ path_line }}.\n"
+            "Kantor: {{ site }}\n"
+            "Waktu: {{ at }}\n"
+            "{{ route_new_word }}: {{ new_route }}\n"
+            "{{ route_old_word }}: {{ old_route }}\n"
             "{% if dashboard_url %}Dasbor: {{ dashboard_url }}\n{% endif %}",
         ),
         "test": (
@@ -73,6 +82,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{% if status_url %}Status: {{ status_url }}\n{% endif %}"
             "{% if dashboard_url %}Dashboard: {{ dashboard_url }}\n{% endif %}",
         ),
+        "path_change": (
+            "{{ path_title }}",
+            "{{ path_line }}.\n"
+            "Site: {{ site }}\n"
+            "At: {{ at }}\n"
+            "{{ route_new_word }}: {{ new_route }}\n"
+            "{{ route_old_word }}: {{ old_route }}\n"
+            "{% if dashboard_url %}Dashboard: {{ dashboard_url }}\n{% endif %}",
+        ),
         "test": (
             "[TEST] pantau notification from {{ site }}",
             "This is a test message from pantau at {{ site }}, sent {{ at }}. "
@@ -97,6 +115,11 @@ def root_line(lang: str, roots: list[str], affected: list[str]) -> str:
     return alone.format(roots=join_words(roots, lang)) if len(roots) > 1 else ""
 
 
+def _route(hops: Any) -> str:
+    """10.210.0.1 > 10.210.1.1 > 10.210.12.1|10.210.2.1 > ... (ECMP alternatives with |)."""
+    return " > ".join("|".join(h) or "*" for h in (hops or []))
+
+
 @functools.cache
 def _compiled() -> dict[tuple[str, str], tuple[jinja2.Template, jinja2.Template]]:
     """Compiled on the first message, not at start: an office whose links never fail (or
@@ -117,9 +140,11 @@ def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: f
            receiver: str = "", first_failure: float = 0.0, members: tuple[str, ...] = (),
            affected: tuple[str, ...] = (), targets: tuple[str, ...] = (),
            status_url: str = "", dashboard_url: str = "",
-           office_cut_off: bool = False) -> tuple[str, str]:
-    """(title, body) of one notification, every word in `lang` (the failure reason too)."""
-    from agent.i18n import reason_text, severity_word
+           office_cut_off: bool = False,
+           event: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(title, body) of one notification, every word in `lang` (the failure reason too).
+    `event`: the detail of a route change (kind "path_change")."""
+    from agent.i18n import EVENTS, event_text, reason_text, severity_word
 
     title_t, body_t = _compiled()[(lang, kind)]
     first = first_failure or since
@@ -136,4 +161,12 @@ def render(kind: str, lang: str, zone: ZoneInfo, *, site: str, check: str, at: f
         "status_url": status_url, "dashboard_url": dashboard_url,
         "office_cut_off": office_cut_off,
     }
+    words = EVENTS["id" if lang == "id" else "en"]
+    ev = event or {}
+    ctx.update({
+        "path_title": words["path_change_title"].format(check=check, site=site),
+        "path_line": event_text("path_change", ev, lang) if event else "",
+        "route_new_word": words["route_new"], "route_old_word": words["route_old"],
+        "new_route": _route(ev.get("new")), "old_route": _route(ev.get("old")),
+    })
     return title_t.render(ctx).strip(), body_t.render(ctx)

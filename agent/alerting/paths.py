@@ -12,12 +12,13 @@ refused and the written one kept.
 
 from __future__ import annotations
 
-import ipaddress
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from collectors.common.hostport import target_host
 from collectors.config import CheckConfig
+
+__all__ = ["PathFacts", "auto_edges", "target_host"]
 
 
 @dataclass(frozen=True)
@@ -27,26 +28,6 @@ class PathFacts:
 
     target: str
     hops: tuple[str, ...]
-
-
-def target_host(target: str) -> str:
-    """The host part of a check target: an IP, a name, host:port, [v6]:port or a URL."""
-    t = target.strip()
-    if "://" in t:
-        return (urllib.parse.urlsplit(t).hostname or "").lower()
-    try:
-        return str(ipaddress.ip_address(t.strip("[]")))
-    except ValueError:
-        pass
-    if t.startswith("[") and "]" in t:
-        return t[1:t.index("]")].lower()
-    host, sep, port = t.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        t = host
-    try:
-        return str(ipaddress.ip_address(t))
-    except ValueError:
-        return t.lower()
 
 
 def auto_edges(checks: Iterable[CheckConfig], paths: Mapping[str, PathFacts],

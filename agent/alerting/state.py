@@ -333,7 +333,9 @@ class StateMachine:
                 return self._fire(st, at, out, waited, old_verdict) or (
                     (st.verdict, st.cause) != (old_verdict, old_cause))
         if (st.verdict, st.cause) != (old_verdict, old_cause):
-            if st.verdict != old_verdict:
+            # a suppressed check whose root moved further up (the path check it depends on
+            # now suppressed behind the hop in front of it): the history keeps the deepest
+            if st.verdict != old_verdict or st.verdict == "suppressed":
                 out.verdicts.append(VerdictChange(st.name, old_verdict, st.verdict, at, st.cause))
             return True
         return False

@@ -7,6 +7,7 @@ admin setting up Telegram or SMTP wants the answer now, not a retry in five minu
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime
 from typing import Annotated
 
@@ -88,11 +89,18 @@ def history(
                            f"{r['receiver']:12} {r['status']:9} {r['attempts']:5}  "
                            f"{r['last_error'][:60]}")
             return
-        changes = h.state_changes(check=check, limit=limit)
+        lines = [(c.ts, f"{ts(c.ts):19}  {c.check:20} {c.old + '->' + c.new:14} "
+                        f"{c.root_cause:16} {c.reason[:60]}")
+                 for c in h.state_changes(check=check, limit=limit)]
+        try:  # route changes and other events, between the state changes in time order
+            lines += [(e.ts, f"{ts(e.ts):19}  {e.check:20} {'(' + e.kind + ')':14} "
+                             f"{'':16} {e.text[:80]}")
+                      for e in h.events(check=check, limit=limit)]
+        except sqlite3.Error:  # a history from before events
+            pass
         typer.echo(f"{'time (' + cfg.alerts.timezone + ')':19}  {'check':20} {'change':14} "
                    f"{'root cause':16} reason")
-        for c in changes:
-            typer.echo(f"{ts(c.ts):19}  {c.check:20} {c.old + '->' + c.new:14} "
-                       f"{c.root_cause:16} {c.reason[:60]}")
+        for _, line in sorted(lines, key=lambda x: x[0])[-limit:]:
+            typer.echo(line)
     finally:
         h.close()

@@ -34,6 +34,12 @@ class HopTotals:
     rtts_ms: list[float] = field(default_factory=list)
     last_ms: float | None = None
     silent: bool = False
+    name: str = ""  # reverse DNS (--dns)
+
+    @property
+    def shown(self) -> str:
+        """The address as shown: `name (address)` when the hop has a reverse DNS name."""
+        return f"{self.name} ({self.address})" if self.name else self.address
 
     @property
     def loss(self) -> float:
@@ -41,7 +47,8 @@ class HopTotals:
 
     def as_dict(self) -> dict[str, Any]:
         r = self.rtts_ms
-        return {"hop": self.hop, "address": self.address, "addresses": self.addresses,
+        return {"hop": self.hop, "address": self.address, "name": self.name,
+                "addresses": self.addresses,
                 "sent": self.sent, "received": len(r), "loss": round(self.loss, 4),
                 "silent": self.silent, "last_ms": self.last_ms,
                 "avg_ms": round(sum(r) / len(r), 3) if r else None,
@@ -59,6 +66,8 @@ def _add(totals: dict[int, HopTotals], rows: list[dict[str, Any]]) -> None:
         t.silent = row["silent"] and not t.rtts_ms
         if row.get("last_ms") is not None:
             t.last_ms = row["last_ms"]
+        if row.get("name") and row["address"] == t.address:
+            t.name = row["name"]
 
 
 def _fmt(v: float | None) -> str:
@@ -72,7 +81,7 @@ def report_text(target: str, started: float, hops: list[HopTotals], reason: str)
              f"HOST: {host:<26}Loss%   Snt   Last   Avg  Best  Wrst StDev"]
     for h in hops:
         d = h.as_dict()
-        name = "???" if h.silent or h.address == "*" else h.address
+        name = "???" if h.silent or h.address == "*" else h.shown
         lines.append(f"{h.hop:>3}.|-- {name:<26}{h.loss * 100:>5.1f}%{h.sent:>6}"
                      f"{_fmt(d['last_ms']):>7}{_fmt(d['avg_ms']):>6}{_fmt(d['best_ms']):>6}"
                      f"{_fmt(d['worst_ms']):>6}{_fmt(d['stdev_ms']):>6}")
@@ -90,7 +99,7 @@ def _table(target: str, hops: list[HopTotals], reason: str) -> Any:
     for h in hops:
         d = h.as_dict()
         name = "??? (silent)" if h.silent else "\n".join(
-            [h.address, *[a for a in h.addresses if a != h.address]])
+            [h.shown, *[a for a in h.addresses if a != h.address]])
         style = "red" if h.loss > 0 and not h.silent else None
         table.add_row(str(h.hop), name, f"{h.loss * 100:.1f}", str(h.sent), _fmt(d["last_ms"]),
                       _fmt(d["avg_ms"]), _fmt(d["best_ms"]), _fmt(d["worst_ms"]),
@@ -110,6 +119,12 @@ def path(
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON at the end.")] = False,
     ip_version: Annotated[str, typer.Option(help="auto, 4 or 6.")] = "auto",
+    dns: Annotated[bool, typer.Option("--dns", help="Show each hop's reverse DNS name "
+                                      "(asked of the system resolver).")] = False,
+    protocol: Annotated[str, typer.Option(help="icmp, or udp / tcp where the target "
+                                          "filters ping (no privileges needed).")] = "icmp",
+    port: Annotated[int | None, typer.Option(help="udp: first port (33434); tcp: the port "
+                                             "SYNs go to (80).")] = None,
 ) -> None:
     """Every hop to TARGET with loss and latency, like mtr."""
     from collectors.config import parse_duration
@@ -129,7 +144,9 @@ def path(
         cfg = PathConfig.model_validate({
             "name": "cli", "type": "path", "target": target, "max_hops": max_hops,
             "probes": batch, "packet_interval": gap, "probe_timeout": wait,
-            "timeout": run_for + 1, "interval": run_for + 2, "ip_version": ip_version})
+            "timeout": run_for + 1, "interval": run_for + 2, "ip_version": ip_version,
+            "reverse_dns": dns, "protocol": protocol,
+            **({"port": port} if port is not None else {})})
     except ValidationError as e:
         errs = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'target'}: "
                          f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())

@@ -67,8 +67,13 @@ def default_config(
     site: str,
     route_file: Path = Path("/proc/net/route"),
     resolv_conf: Path = Path("/etc/resolv.conf"),
+    upstream_resolv_conf: Path = Path("/run/systemd/resolve/resolv.conf"),
 ) -> dict[str, Any]:
-    """The embedded default: this host, plus gateway and DNS checks where those types exist."""
+    """The embedded default: this host, plus gateway and DNS checks where those types exist,
+    and the path through the gateway to the office's resolver (the ISP's, usually: the
+    upstream of the gateway), traced every 5 minutes with 3 probes per hop, 16 hops at most
+    (paths.*). Behind systemd-resolved's stub (127.0.0.53) the resolver it forwards to is
+    read from its own resolv.conf."""
     checks: list[dict[str, Any]] = []
     gateways = default_gateways(route_file)
     for gw in gateways:
@@ -90,4 +95,16 @@ def default_config(
             if not ipaddress.ip_address(ns).is_loopback:
                 check["depends_on"] = gw_names[:1]
             checks.append(check)
+    if gateways and "path" in CHECK_TYPES:
+        dns_checks = [c for c in checks if c["type"] == "dns"
+                      and not ipaddress.ip_address(c["target"]).is_loopback]
+        if dns_checks:
+            dns_checks[0]["path"] = True  # made by paths.*: <dns check>-path
+        else:
+            upstream = [a for a in dns_resolvers(upstream_resolv_conf)
+                        if not ipaddress.ip_address(a).is_loopback]
+            if upstream:
+                checks.append({"name": f"path-{_slug(upstream[0])}", "type": "path",
+                               "target": upstream[0], "interval": "5m", "timeout": "10s",
+                               "max_hops": 16, "probes": 3, "labels": {"role": "upstream"}})
     return {"site": site, "checks": checks}

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from agent.alerting import AlertsConfig
+from agent.config.auto_paths import AUTO_PATH_TYPES, PathsConfig, auto_path_checks
 from agent.probe import ProbeModule
 from agent.probe.blackbox import BlackboxConfigError, load_blackbox_file
 from agent.reports import ReportsConfig
@@ -93,6 +94,10 @@ class AgentConfig(StrictModel):
         default_factory=StatusPageConfig,
         description="The live status page at / and the opt-in public page for citizens.",
     )
+    paths: PathsConfig = Field(
+        default_factory=PathsConfig,
+        description="Path checks made for http, dns and tcp checks (`path: true`, or all).",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -136,6 +141,26 @@ class AgentConfig(StrictModel):
         if errors:
             raise ValidationError.from_exception_data("checks", errors)
         return out
+
+    @model_validator(mode="after")
+    def _made_paths(self) -> AgentConfig:
+        """Add the path checks asked for by `path: true` or `paths.auto`."""
+        for i, c in enumerate(self.checks):
+            if c.path is not None and c.type not in AUTO_PATH_TYPES:
+                raise _located(f"path: only http, dns and tcp checks trace their path, "
+                               f"not {c.type} checks", ("checks", i, "path"))
+        model = REGISTRY["path"].Config if "path" in REGISTRY else None
+        if model is None:
+            return self
+        for item in auto_path_checks(list(self.checks), self.paths):
+            try:
+                self.checks.append(model.model_validate(item))  # type: ignore[arg-type]
+            except ValidationError as e:
+                msg = "; ".join(err["msg"].removeprefix("Value error, ")
+                                for err in e.errors())
+                raise _located(f"the path check made for {item['name'][:-5]!r}: {msg}",
+                               ("paths",)) from None
+        return self
 
     @model_validator(mode="after")
     def _blackbox_modules(self) -> AgentConfig:

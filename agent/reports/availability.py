@@ -17,8 +17,9 @@ Definitions (stated in every report):
 - an interruption shorter than `ignore_shorter_than` seconds (one that ended) is not an outage
   (Checkmk's "short interruptions"): neither downtime nor counted, only tallied as ignored;
 - the optional outage target is met when the number of outages is at most `max_outages`;
-- upstream downtime = the part of the downtime whose recorded root cause is another check
-  (unreachable because the office link was down), shown apart from the service's own;
+- upstream downtime = the part of the downtime of outages recorded "unreachable" or whose
+  recorded root cause is another check (cut off because the office link was down), shown
+  apart from the service's own;
 - MTTR = mean downtime per outage that ended inside the period (outages still open at the end
   of the period are counted but not in MTTR).
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 Span = tuple[datetime, datetime]
 
@@ -82,6 +84,13 @@ class Outage:
     note: str = ""  # the office's public note (`pantau incident note`)
     ack_by: str = ""  # who took the outage on (the on-call bot's Ack)
     ack_at: datetime | None = None
+    # recorded as "unreachable": cut off by an upstream failure from its start, not down itself
+    unreachable: bool = False
+
+    @property
+    def upstream(self) -> bool:
+        """Caused by another check: recorded unreachable, or root cause another check."""
+        return self.unreachable or bool(self.root_cause and self.root_cause != self.check)
 
 
 @dataclass(frozen=True)
@@ -179,14 +188,13 @@ class CheckAvailability:
     def upstream_downtime_seconds(self) -> float:
         """Downtime whose root cause was another check (the office link, a server it needs):
         unreachable from the office rather than down itself."""
-        return sum(o.downtime for o in self.outages
-                   if o.outage.root_cause and o.outage.root_cause != self.check)
+        return sum(o.downtime for o in self.outages if o.outage.upstream)
 
     @property
     def upstream_causes(self) -> list[str]:
-        return sorted({c for o in self.outages if o.downtime > 0 and o.outage.root_cause
-                       and o.outage.root_cause != self.check
-                       for c in o.outage.root_cause.split(",")})
+        return sorted({c for o in self.outages if o.downtime > 0 and o.outage.upstream
+                       for c in o.outage.root_cause.split(",")
+                       if c and c != self.check})
 
     @property
     def longest_seconds(self) -> float:
@@ -292,25 +300,40 @@ class Transition:
 
     at: datetime
     check: str
-    state: str  # "up", "down", "unknown" (agent (re)start, no result yet)
+    state: str  # "up", "down", "unreachable", "unknown" (agent (re)start, no result yet)
     root_cause: str = ""
     reason: str = ""
 
 
 def outages_from_transitions(transitions: Iterable[Transition]) -> list[Outage]:
     """Turn state changes into outages. Only `up` ends an outage: an agent restart in the
-    middle of an outage records `unknown` and then `down` again, and that is still one outage."""
+    middle of an outage records `unknown` and then `down` again, and that is still one outage.
+    An outage that began "unreachable" (cut off upstream) is one caused upstream, also when
+    the check stayed down on its own after its root came back."""
     open_: dict[str, Transition] = {}
     out: list[Outage] = []
     for t in sorted(transitions, key=lambda t: t.at):
-        if t.state == "down":
+        if t.state in ("down", "unreachable"):
             open_.setdefault(t.check, t)
         elif t.state == "up" and t.check in open_:
             first = open_.pop(t.check)
-            out.append(Outage(t.check, first.at, t.at, first.root_cause, first.reason))
+            out.append(Outage(t.check, first.at, t.at, first.root_cause, first.reason,
+                              unreachable=first.state == "unreachable"))
     for check, first in open_.items():
-        out.append(Outage(check, first.at, None, first.root_cause, first.reason))
+        out.append(Outage(check, first.at, None, first.root_cause, first.reason,
+                          unreachable=first.state == "unreachable"))
     return sorted(out, key=lambda o: (o.start, o.check))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a check without an outage: a route change."""
+
+    at: datetime
+    check: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    site: str = ""
 
 
 @dataclass
@@ -322,3 +345,4 @@ class SiteData:
     outages: list[Outage] = field(default_factory=list)
     maintenance: list[Maintenance] = field(default_factory=list)
     monitored_from: dict[str, datetime] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)

@@ -9,7 +9,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from agent.reports.availability import CheckAvailability, Maintenance, SiteData, compute, day_spans
+from agent.reports.availability import (
+    CheckAvailability,
+    Event,
+    Maintenance,
+    SiteData,
+    compute,
+    day_spans,
+)
 from agent.reports.config import Lang, ReportsConfig
 from collectors.common.timefmt import resolve_zone
 
@@ -27,6 +34,7 @@ class Report:
     rows: list[CheckAvailability]
     maintenance: list[Maintenance]
     config: ReportsConfig = field(default_factory=ReportsConfig)  # office, signatures, limits
+    events: list[Event] = field(default_factory=list)  # route changes in the period
 
 
 def build_report(
@@ -52,7 +60,10 @@ def build_report(
                         ignore_shorter_than=cfg.ignore_shorter_than,
                         max_outages=cfg.max_outages)
             )
-    return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all, cfg)
+    events = sorted((e for s in sites for e in s.events if period[0] <= e.at < period[1]),
+                    key=lambda e: (e.at, e.check))
+    return Report(period, cfg.timezone, lang or cfg.language, now, source, rows, maint_all, cfg,
+                  events)
 
 
 def config_maintenance(cfg: ReportsConfig, tz: ZoneInfo) -> list[Maintenance]:

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.history import History, HistoryError
-from agent.reports.availability import Maintenance, SiteData, Transition, outages_from_transitions
+from agent.reports.availability import (
+    Event,
+    Maintenance,
+    SiteData,
+    Transition,
+    outages_from_transitions,
+)
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -61,6 +67,13 @@ def sites_from_history(cfg: AgentConfig, period: tuple[datetime, datetime],
                                 (str(a["by_name"]), float(a["at"])))
         except sqlite3.Error:  # a history from before acknowledgements
             acks = {}
+        try:  # route changes in the period, for the timeline
+            site.events = [Event(datetime.fromtimestamp(e.ts, tz), e.check, e.kind, e.detail,
+                                 cfg.site)
+                           for e in hist.events(since=period[0].timestamp(),
+                                                until=period[1].timestamp(), limit=10000)]
+        except sqlite3.Error:  # a history from before events
+            site.events = []
     finally:
         hist.close()
     transitions = []

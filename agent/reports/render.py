@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent import __version__
-from agent.i18n import reason_text
+from agent.i18n import event_text, reason_text
 from agent.reports.availability import CheckAvailability
 from agent.reports.build import Report
 from agent.reports.config import Format, Lang
@@ -55,6 +55,8 @@ TEXT: dict[str, dict[str, str]] = {
     "summary": {"id": "Ringkasan", "en": "Summary"},
     "daily": {"id": "Ketersediaan harian", "en": "Daily availability"},
     "timeline": {"id": "Linimasa gangguan", "en": "Outage timeline"},
+    "route_changes": {"id": "Perubahan rute", "en": "Route changes"},
+    "when": {"id": "Waktu", "en": "Time"},
     "outage_list": {"id": "Daftar gangguan", "en": "List of outages"},
     "acknowledged": {"id": "ditangani", "en": "acknowledged by"},
     "start": {"id": "Mulai", "en": "Start"},
@@ -184,6 +186,10 @@ def to_json(report: Report) -> str:
         "maintenance": [
             {"start": ts(m.start), "end": ts(m.end), "checks": list(m.checks),
              "reason": m.reason} for m in report.maintenance
+        ],
+        "events": [
+            {"at": ts(e.at), "check": e.check, "kind": e.kind,
+             "text": event_text(e.kind, e.detail, report.lang)} for e in report.events
         ],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -317,7 +323,10 @@ def to_html(report: Report) -> str:
                           f"{fmt_dt(o.outage.end, lang, tz)}"} for o in r.outages]
         maint = [{"x": x_of(m.start), "w": max(0.3, x_of(m.end) - x_of(m.start))}
                  for m in report.maintenance if m.covers(r.check)]
-        rows.append({"r": r, "bars": bars, "segs": segs, "maint": maint,
+        marks = [{"x": x_of(e.at), "title": f"{fmt_dt(e.at, lang, tz)}: "
+                                             f"{event_text(e.kind, e.detail, lang)}"}
+                 for e in report.events if e.check == r.check and e.site in ("", r.site)]
+        rows.append({"r": r, "bars": bars, "segs": segs, "maint": maint, "marks": marks,
                      "day_every": 1 if n <= 16 else 2})
     cfg = report.config
     low = [r for r in report.rows if r.raw_availability is not None and not r.enough_data]
@@ -343,6 +352,7 @@ def to_html(report: Report) -> str:
         many_sites=many_sites, source=source_text(report),
         ticks=_ticks(report.period, tz, lang), max_outages=cfg.max_outages,
         outage_rows=[(r, o) for r in report.rows for o in r.outages],
+        events=[(e, event_text(e.kind, e.detail, lang)) for e in report.events],
         at_most=lambda n: t("at_most", lang).format(n=n),
         upstream=lambda r: t("upstream", lang).format(
             d=fmt_duration(r.upstream_downtime_seconds, lang),

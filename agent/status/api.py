@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 from zoneinfo import ZoneInfo
 
+from agent.i18n import event_text
 from agent.reports.availability import Maintenance
 from agent.status.config import GROUPS
 from agent.status.data import (
     Availability,
     changes_since,
     compute_month,
+    events_since,
     maintenance_windows,
     outages_between,
 )
@@ -52,12 +54,14 @@ AVAILABILITY_MIN_GAP = 5.0
 STATUS_MAX_AGE = 1.0  # an /api/v1/status answer is at most this old
 OUTAGE_RANGE_MAX = 400 * 86400  # one query may ask for a bit more than a year
 
-STATES = ("up", "down", "suppressed", "maintenance", "unknown")
+# "unreachable": down because a check it depends on is down (cut off upstream, no alert of
+# its own; the history records it so too)
+STATES = ("up", "down", "unreachable", "maintenance", "unknown")
 STATE_TEXT = {
-    "id": {"up": "naik", "down": "turun", "suppressed": "ditekan", "maintenance": "pemeliharaan",
-           "unknown": "belum diketahui"},
-    "en": {"up": "up", "down": "down", "suppressed": "suppressed", "maintenance": "maintenance",
-           "unknown": "unknown"},
+    "id": {"up": "naik", "down": "turun", "unreachable": "tak terjangkau",
+           "maintenance": "pemeliharaan", "unknown": "belum diketahui"},
+    "en": {"up": "up", "down": "down", "unreachable": "unreachable",
+           "maintenance": "maintenance", "unknown": "unknown"},
 }
 
 Response = tuple[int, str, bytes]
@@ -270,7 +274,7 @@ class StatusService:
                 if state == "down":
                     causes = machine.root_cause(name).split(",") if machine else [name]
                     if causes != [name]:
-                        state = "suppressed"
+                        state = "unreachable"
                 else:
                     reason = ""
             elif ring is not None and ring.last_ok is not None:
@@ -330,12 +334,12 @@ class StatusService:
             parts.append(self._item_json(item, st, lang, now, spark, zone))
         # An outage that began or ended changes this month's figure: recompute it soon
         # rather than show a stale 100 % beside a check that is down.
-        signature = hash(tuple(n for n, s in states.items() if s[0] in ("down", "suppressed")))
+        signature = hash(tuple(n for n, s in states.items() if s[0] in ("down", "unreachable")))
         if signature != self._down_signature:
             self._down_signature = signature
             self._wake.set()
         down = [(states[n][1], n) for n in states if states[n][0] == "down"]
-        supp = [(states[n][1], n) for n in states if states[n][0] == "suppressed"]
+        supp = [(states[n][1], n) for n in states if states[n][0] == "unreachable"]
         head = _ENC({
             "api_version": API_VERSION, "site": cfg.site, "lang": lang,
             "timezone": cfg.reports.timezone, "generated": now,
@@ -413,7 +417,7 @@ class StatusService:
         return [{"check": c, "by": a["by_name"], "at": a["at"],
                  "at_text": format_time(a["at"], zone, lang), "via": a["via"]}
                 for c, a in sorted(alerting.acks.items())
-                if states.get(c, ("",))[0] in ("down", "suppressed")]
+                if states.get(c, ("",))[0] in ("down", "unreachable")]
 
     @staticmethod
     def _window(source: str, m: Maintenance, now: float, zone: ZoneInfo,
@@ -441,6 +445,10 @@ class StatusService:
         row["states"] = [{"at": c[0], "at_text": format_time(c[0], zone, lang), "old": c[1],
                           "new": c[2], "reason": c[3], "root_cause": c[4], "verdict": c[5]}
                          for c in changes]
+        events = await asyncio.to_thread(events_since, self._config(), name, now - 86400)
+        row["events"] = [{"at": at, "at_text": format_time(at, zone, lang), "kind": kind,
+                          "text": event_text(kind, detail, lang)}
+                         for at, kind, detail in events]
         row["api_version"] = API_VERSION
         return _json(row)
 
@@ -470,6 +478,7 @@ class StatusService:
                 "duration_text": format_span((end or now) - start, lang),
                 "root_cause": causes or [o.check],
                 "suppressed": bool(causes) and causes != [o.check],
+                "unreachable": o.upstream,
                 "reason": o.reason,
                 "note": o.note,
             })

@@ -37,6 +37,26 @@ def changes_since(cfg: AgentConfig, check: str,
     return [(r.ts, r.old, r.new, r.reason, r.root_cause, r.verdict) for r in rows]
 
 
+def events_since(cfg: AgentConfig, check: str,
+                 since: float) -> list[tuple[float, str, dict[str, Any]]]:
+    """(time, kind, detail) of the check's recorded events (route changes) since `since`."""
+    import sqlite3
+
+    from agent.history import History, HistoryError
+
+    try:
+        hist = History.open(cfg.state_dir, cfg.site, readonly=True)
+    except HistoryError:
+        return []
+    try:
+        rows = hist.events(check, since, limit=5000)
+    except sqlite3.Error:  # a history from before events
+        return []
+    finally:
+        hist.close()
+    return [(r.ts, r.kind, r.detail) for r in rows]
+
+
 def month_period(now: float, zone: ZoneInfo) -> tuple[datetime, datetime]:
     today = datetime.fromtimestamp(now, zone)
     start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

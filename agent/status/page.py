@@ -73,8 +73,8 @@ li.item{background:#fff;border:1px solid #d6d9de;border-left:6px solid #888;
 svg.spark{width:120px;height:26px;align-self:center}
 li.s-up{border-left-color:#1a7f37}.s-up .state{color:#1a7f37}
 li.s-down{border-left-color:#cf222e;background:#fff6f6}.s-down .state{color:#cf222e}
-li.s-suppressed{border-left-color:#bc4c00;background:#fffaf3}
-.s-suppressed .state{color:#bc4c00}
+li.s-unreachable{border-left-color:#bc4c00;background:#fffaf3}
+.s-unreachable .state{color:#bc4c00}
 li.s-maintenance{border-left-color:#0969da}.s-maintenance .state{color:#0969da}
 li.s-unknown{border-left-color:#6e7781}.s-unknown .state{color:#57606a}
 footer{font-size:.8rem;color:#555}
@@ -89,7 +89,7 @@ var T=JSON.parse(document.getElementById("i18n").textContent);
 var doc=null;
 var REFRESH=Number(document.body.dataset.refresh)*1000;
 var LANG=document.documentElement.lang;
-var SYM={up:"\u25B2",down:"\u25BC",suppressed:"\u25BD",maintenance:"\u25A0",unknown:"?"};
+var SYM={up:"\u25B2",down:"\u25BC",unreachable:"\u25BD",maintenance:"\u25A0",unknown:"?"};
 function esc(s){return String(s==null?"":s).replace(/[&<>"']/g,function(c){
  return {"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c];});}
 function num(v,d){var s=v.toFixed(d==null?1:d);return LANG==="id"?s.replace(".",","):s;}
@@ -112,7 +112,7 @@ function spark(it,gen){
   (pts.length>1?'<polyline fill="none" stroke="#0969da" stroke-width="1"'+
   ' vector-effect="non-scaling-stroke" points="'+pts.join(" ")+'"/>':"")+'</svg>';}
 function why(it){
- if(it.state==="suppressed")return T.suppressed_by+" "+esc(it.root_cause.join(", "))+
+ if(it.state==="unreachable")return T.suppressed_by+" "+esc(it.root_cause.join(", "))+
   (it.reason?" \u00B7 "+T.reason+": "+esc(it.reason):"");
  if(it.state==="down")return T.reason+": "+esc(it.reason||it.last_error||"\u2013");
  return "";}
@@ -136,7 +136,7 @@ function render(d){
  var by={},i,it,h="";
  for(i=0;i<d.items.length;i++){it=d.items[i];by[it.name]=it;}
  var c=d.counts,s="";
- ["down","suppressed","maintenance","unknown","up"].forEach(function(k){
+ ["down","unreachable","maintenance","unknown","up"].forEach(function(k){
   if(c[k])s+='<li class="c-'+k+'">'+c[k]+" "+esc(T.states[k])+"</li>";});
  document.getElementById("summary").innerHTML=s;
  var mb="";

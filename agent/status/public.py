@@ -124,7 +124,7 @@ def _recorded_states(cfg: AgentConfig) -> dict[str, str]:
 
 def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> PublicData:
     """Everything the public page shows. `live`: the agent's current states (up, down,
-    suppressed, maintenance, unknown); without it the last recorded ones."""
+    unreachable, maintenance, unknown); without it the last recorded ones."""
     from agent.reports.availability import compute, day_spans
     from agent.reports.history_source import sites_from_history
     from agent.status.data import maintenance_windows
@@ -147,7 +147,7 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
               for c in (m.checks or [s.check for s in sp.services])}
     for svc in sp.services:
         state = states.get(svc.check, "unknown")
-        state = {"suppressed": "down"}.get(state, state)
+        state = {"suppressed": "down", "unreachable": "down"}.get(state, state)
         if svc.check in active:
             state = "maintenance"
         if state not in ("up", "down", "maintenance"):

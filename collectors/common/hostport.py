@@ -9,6 +9,7 @@ a command or a second word on a line.
 from __future__ import annotations
 
 import ipaddress
+import urllib.parse
 
 
 def split_host_port(
@@ -71,3 +72,23 @@ def _ipv6(host: str, text: str, what: str) -> None:
         ipaddress.IPv6Address(host.split("%", 1)[0])
     except ValueError:
         raise ValueError(f"invalid {what} {text!r}: {host!r} is not an IPv6 address") from None
+
+
+def target_host(target: str) -> str:
+    """The host part of a check target: an IP, a name, host:port, [v6]:port or a URL."""
+    t = target.strip()
+    if "://" in t:
+        return (urllib.parse.urlsplit(t).hostname or "").lower()
+    try:
+        return str(ipaddress.ip_address(t.strip("[]")))
+    except ValueError:
+        pass
+    if t.startswith("[") and "]" in t:
+        return t[1:t.index("]")].lower()
+    host, sep, port = t.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        t = host
+    try:
+        return str(ipaddress.ip_address(t))
+    except ValueError:
+        return t.lower()

@@ -25,19 +25,23 @@ from __future__ import annotations
 import asyncio
 import builtins
 import hashlib
+import ipaddress
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from icmplib import Hop
 from pydantic import BaseModel, Field, model_validator
 
 from collectors.base import Context, MetricSpec, Observation, Sample
 from collectors.config import CheckConfig, Duration
+from collectors.probe import rdns
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.icmp import resolve
 from collectors.probe.pinger import PingUnavailable, Reply, get_pinger
+from collectors.probe.transport import get_probers
 
 HOPS = MetricSpec("pantau_path_hops", "gauge",
                   "Hops from here to the target on the known path (the target included).")
@@ -73,6 +77,45 @@ class PathConfig(CheckConfig):
         "it counts as a route change.")
     ip_version: Literal["auto", "4", "6"] = Field(
         "auto", description="Address family for names that resolve to both.")
+    protocol: Literal["icmp", "udp", "tcp"] = Field(
+        "icmp", description="What the TTL-limited probes are: ICMP echo (the shared ICMP "
+        "socket, needs CAP_NET_RAW or ping sockets), or where echo is filtered UDP to high "
+        "ports or TCP SYN to `port` (no privileges needed: the answers come back on the "
+        "probing socket's error queue).")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="udp: first destination port (each probe the "
+        "next, as traceroute does; default 33434); tcp: the port SYNs go to (default 80).")
+    reverse_dns: bool = Field(
+        False, description="Name each hop by its reverse DNS (PTR) record, through the system "
+        "resolver only; cached for `reverse_dns_ttl`.")
+    reverse_dns_ttl: Duration = Field(
+        3600.0, description="How long a hop's reverse DNS name is kept before it is looked "
+        "up again (a failed lookup: at most 5 minutes).")
+    alert_on_change: bool = Field(
+        False, description="Send a notification when the route changes (after "
+        "`change_after`); every change is recorded in the history either way.")
+    hop_names: dict[str, str] = Field(
+        default_factory=dict, description="Who a hop belongs to, by address or network "
+        "(`10.30.0.0/16: ISP cadangan`): route changes name the network the new route "
+        "goes through.")
+
+    @property
+    def probe_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 80 if self.protocol == "tcp" else 33434
+
+    @model_validator(mode="after")
+    def _networks(self) -> PathConfig:
+        if self.port is not None and self.protocol == "icmp":
+            raise ValueError("port: only for protocol udp or tcp (ICMP echo has no port)")
+        for key in self.hop_names:
+            try:
+                ipaddress.ip_network(key, strict=False)
+            except ValueError:
+                raise ValueError(f"hop_names: {key!r} is not an address or network "
+                                 "(e.g. 10.30.0.1 or 10.30.0.0/16)") from None
+        return self
 
     @model_validator(mode="after")
     def _fits_timeout(self) -> PathConfig:
@@ -101,6 +144,33 @@ def same_path(seen: Path, known: Path) -> bool:
 
 def merge(seen: Path, known: Path) -> Path:
     return [s | k for s, k in zip(seen, known, strict=True)]
+
+
+def hop_owner(address: str, names: dict[str, str]) -> str:
+    """The name of the most specific network in `names` holding `address`, else ""."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    best, best_len = "", -1
+    for key, name in names.items():
+        net = ipaddress.ip_network(key, strict=False)
+        if ip.version == net.version and ip in net and net.prefixlen > best_len:
+            best, best_len = name, net.prefixlen
+    return best
+
+
+def route_via(old: Path, new: Path, names: dict[str, str]) -> list[str]:
+    """What the new route goes through that the old did not: the owners of its new hops
+    (by `names`), or their addresses where no owner is known; in path order, once each."""
+    before = {a for hop in old for a in hop}
+    out: list[str] = []
+    for hop in new:
+        for a in sorted(hop - before):
+            who = hop_owner(a, names) or a
+            if who not in out:
+                out.append(who)
+    return out
 
 
 @dataclass
@@ -228,8 +298,19 @@ class PathCollector:
     async def _probe_all(self, address: str, family: int, limit: int,
                          deadline: float) -> dict[int, list[Reply | None]]:
         cfg = self.config
-        pinger = get_pinger()
         loop = asyncio.get_running_loop()
+        probe: Callable[[str, int, float, int], Awaitable[Reply | None]]
+        if cfg.protocol == "icmp":
+            pinger = get_pinger()
+            probe = pinger.probe
+        else:
+            prober = getattr(get_probers(), cfg.protocol)
+            port = cfg.probe_port
+
+            def probe(address: str, family: int, wait: float,
+                      ttl: int) -> Awaitable[Reply | None]:
+                return cast("Awaitable[Reply | None]",
+                            prober.probe(address, family, wait, ttl, port))
         tasks: dict[int, list[asyncio.Task[Reply | None]]] = {t: [] for t in
                                                               range(1, limit + 1)}
         for i in range(cfg.probes):
@@ -240,8 +321,7 @@ class PathCollector:
                 break
             wait = min(cfg.probe_timeout, remaining)
             for ttl in range(1, limit + 1):
-                tasks[ttl].append(asyncio.create_task(
-                    pinger.probe(address, family, wait, ttl)))
+                tasks[ttl].append(asyncio.ensure_future(probe(address, family, wait, ttl)))
         out: dict[int, list[Reply | None]] = {}
         for ttl, ts in tasks.items():
             out[ttl] = list(await asyncio.gather(*ts))
@@ -269,15 +349,31 @@ class PathCollector:
         sent = max((len(v) for v in replies.values()), default=0)
         hops, reached, longer = summarise(replies, address, sent, self.tracker.path,
                                            self._probe_to)
+        names: dict[str, str] = {}
+        if cfg.reverse_dns:
+            names = await rdns.shared().names(
+                [a for h in hops for a in (h.address, *h.responders)], cfg.reverse_dns_ttl,
+                deadline - loop.time())
+        change: dict[str, Any] | None = None
         if reached:
             self._probe_to = len(hops)
-            self.tracker.observe([frozenset(h.responders) for h in hops])
+            before = list(self.tracker.path or [])
+            if self.tracker.observe([frozenset(h.responders) for h in hops]):
+                after = self.tracker.path or []
+                change = {"old": [sorted(h) for h in before],
+                          "new": [sorted(h) for h in after],
+                          "via": route_via(before, after, cfg.hop_names),
+                          "target": hop_owner(address, cfg.hop_names) or cfg.target,
+                          "old_hash": path_hash(before), "new_hash": path_hash(after)}
         elif longer:
             self._probe_to = None  # the target moved further away: discover again
-        return self._observation(hops, reached, address, started)
+        obs = self._observation(hops, reached, address, started, names)
+        if change is not None:
+            obs.details["path_change"] = change
+        return obs
 
     def _observation(self, hops: list[HopResult], reached: bool, address: str,
-                     started: float) -> Observation:
+                     started: float, names: dict[str, str] | None = None) -> Observation:
         cfg = self.config
         duration = time.perf_counter() - started
         samples = probe_samples("path", cfg.target, reached, duration)
@@ -294,6 +390,8 @@ class PathCollector:
                                    "addresses": sorted(h.responders), "sent": h.sent,
                                    "received": len(h.rtts), "silent": h.silent,
                                    "loss": round(h.loss, 4)}
+            if names and names.get(h.address):
+                row["name"] = names[h.address]
             if not h.silent:
                 samples.append(Sample.of(HOP_LOSS.name, h.loss, hop=hop, address=h.address))
             if h.rtts:

@@ -106,6 +106,12 @@ class AlertmanagerNotifier:
                 a["labels"]["alertname"] = "PantauTest"
                 a["labels"]["severity"] = "info"
                 a["endsAt"] = _iso(now + 300)
+        for n, a in zip(notes, body, strict=True):
+            if n.kind == "path_change":  # an event, not an outage: shown a while, then gone
+                a["labels"]["alertname"] = "PantauPathChange"
+                a["labels"]["severity"] = "info"
+                a["startsAt"] = _iso(n.at)
+                a["endsAt"] = _iso(n.at + 3600)
         try:
             r = await self._client.post(f"{self.cfg.url}/api/v2/alerts", json=body,
                                         timeout=min(budget, self.cfg.timeout))

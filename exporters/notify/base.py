@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-Kind = Literal["firing", "resolved", "test"]
+Kind = Literal["firing", "resolved", "test", "path_change"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Notification:
     members: list[str] = field(default_factory=list)  # a whole redundant group announced once
     affected: list[str] = field(default_factory=list)  # checks the root cause takes down
     target: str = ""  # what the check probes (URL, host:port, address)
+    event: dict[str, Any] = field(default_factory=dict)  # a route change: old, new, via
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -60,6 +60,16 @@ class RunningAgent:
     netns: str | None = None
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        if self.netns:  # the agent listens inside its namespace: ask from in there
+            script = ("import sys,urllib.request,urllib.error\n"
+                      "try:\n r=urllib.request.urlopen(sys.argv[1],timeout=float(sys.argv[2]))\n"
+                      "except urllib.error.HTTPError as e:\n r=e\n"
+                      "sys.stdout.buffer.write(b'%d\\n'%r.status+r.read())")
+            out = subprocess.run(["ip", "netns", "exec", self.netns, sys.executable, "-c",
+                                  script, self.url + path, str(timeout)],
+                                 capture_output=True, timeout=timeout + 10, check=True)
+            status, _, body = out.stdout.partition(b"\n")
+            return int(status), body
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
                 return r.status, r.read()
@@ -67,14 +77,6 @@ class RunningAgent:
             return e.code, e.read()
 
     def metrics_text(self) -> str:
-        if self.netns:
-            out = subprocess.run(
-                ["ip", "netns", "exec", self.netns, sys.executable, "-c",
-                 "import sys,urllib.request;sys.stdout.write(urllib.request.urlopen("
-                 f"'{self.url}/metrics',timeout=5).read().decode())"],
-                capture_output=True, timeout=15, check=True,
-            )
-            return out.stdout.decode()
         status, body = self.get("/metrics")
         assert status == 200, f"/metrics answered {status}"
         return body.decode()

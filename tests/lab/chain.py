@@ -20,6 +20,7 @@ changes and ECMP are IPv4 only. Nothing leaves the lab's namespaces.
         lab.loss_at(3, 0.3)          # 30 % of packets entering hop 3 dropped
         lab.silent(2)                # hop 2 stops sending TTL-exceeded
         lab.use_alt(); lab.use_primary(); lab.ecmp()   # route change, per-packet ECMP
+        lab.drop_echo_at_target()    # the portal filters ping (path checks by UDP/TCP)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,55 @@ class ChainLab:
         self._nft_del("isp_edge", "ip", "pantau_ecmp")
         _run(["ip", "-n", edge, "rule", "del", "fwmark", "1", "lookup", "101"], check=False)
 
+    def drop_echo_at_target(self) -> None:
+        """The portal drops ICMP echo requests (a firewall that filters ping)."""
+        self._nft("portal", "table ip pantau_noecho {\n  chain in { type filter hook input "
+                            "priority 0; policy accept;\n    icmp type echo-request drop\n"
+                            "  }\n}\n")
+
+    def allow_echo_at_target(self) -> None:
+        self._nft_del("portal", "ip", "pantau_noecho")
+
+    @contextlib.contextmanager
+    def office_resolv_conf(self, text: str) -> Iterator[None]:
+        """The office's /etc/resolv.conf while in the block (`ip netns exec` mounts
+        /etc/netns/<ns>/resolv.conf over it for everything run in the office)."""
+        etc = Path("/etc/netns") / self.ns["office"]
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(text)
+        try:
+            yield
+        finally:
+            shutil.rmtree(etc, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def office_resolver(self, ptr: dict[str, str]) -> Iterator[Path]:
+        """dnsmasq on 127.0.0.1:53 in the office, answering PTR queries for `ptr` (address ->
+        name) and nothing else, made the office's system resolver (`ip netns exec` mounts
+        /etc/netns/<ns>/resolv.conf over /etc/resolv.conf). Yields its query log."""
+        log = self.tmp / "dnsmasq-office.log"
+        pid = self.tmp / "dnsmasq-office.pid"
+        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1", "--port=53",
+                "--user=root", f"--pid-file={pid}", "--log-queries", f"--log-facility={log}",
+                "--bogus-priv", *(f"--ptr-record={ipaddress.ip_address(a).reverse_pointer},"
+                                  f"{name}" for a, name in ptr.items())]
+        with self.office_resolv_conf("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"):
+            proc = self.popen("office", argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+            try:
+                deadline = time.monotonic() + 10
+                while not pid.exists():  # written once its socket is bound
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        err = proc.stderr.read().decode() if proc.stderr else ""
+                        raise RuntimeError(f"dnsmasq in the office did not start: {err[-300:]}")
+                    time.sleep(0.05)
+                yield log
+            finally:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(5)
+
     def reset(self) -> None:
         for link in LINKS:
             near, far, _ = LINKS[link]
@@ -288,6 +338,7 @@ class ChainLab:
                 _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
         self.use_primary()
         self.clear_loss()
+        self.allow_echo_at_target()
         for hop in range(1, len(PATH) + 1):
             self.unsilent(hop)
 

@@ -10,11 +10,13 @@ Hops in front of the lossy one see no injected loss at all and must measure (alm
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +307,169 @@ def test_cut_after_hop_k_alert_names_hop_k_with_auto_dependencies(
             m = agent.scrape()
             assert pick(m, "pantau_check_up", check="isp-edge") == [1.0]
             assert pick(m, "pantau_check_suppressed", check="portal") == [1.0]
+            # cut off behind the path's break: "unreachable" live and in the history, kept
+            # apart from the path check that is down itself
+            items = {i["name"]: i for i in json.loads(agent.get("/api/v1/status")[1])["items"]}
+            assert items["portal"]["state"] == "unreachable"
+            assert items["portal-path"]["state"] == "down"
+            assert items["isp-edge"]["state"] == "up"
+            recorded = recorded_states(tmp_path / "state", "dpmptsp-lab")
+            print("recorded:", recorded)
+            assert recorded["portal"][-1] == "unreachable"
+            assert recorded["portal-path"][-1] == "down"
+            assert "down" not in recorded["portal"] and "down" not in recorded["isp-edge"]
+            chain.clear_loss()
+            agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                         for c in ("portal-path", "portal")), 40)
+            recorded = recorded_states(tmp_path / "state", "dpmptsp-lab")
+            assert recorded["portal"][-2:] == ["unreachable", "up"]
+            assert recorded["portal-path"][-2:] == ["down", "up"]
+
+
+def test_cut_at_a_watched_hop_hop_down_path_and_portal_unreachable(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """A check on hop 4 (the internet router), learnt to be in front of the portal by the
+    path, no depends_on written: when nothing gets into hop 4 any more, the hop check is
+    recorded "down" (the root), the path and the portal behind it "unreachable", in the
+    history, in /api/v1/status and in the report's upstream downtime."""
+    from agent.config import load_config
+    from agent.reports.availability import compute
+    from agent.reports.history_source import sites_from_history
+    from tests.helpers.agent import pick, run_agent
+
+    timing = {"interval": "1s", "timeout": "900ms"}
+    state = tmp_path / "state"
+    cfg = {
+        "site": "dpmptsp-lab", "state_dir": str(state), "host": {"enabled": False},
+        "checks": [
+            {"name": "portal-path", "type": "path", "target": chain.target, "probes": 3,
+             "packet_interval": "50ms", "probe_timeout": "300ms", **timing},
+            {"name": "portal", "type": "icmp", "target": chain.target, "count": 2,
+             "packet_interval": "50ms", **timing},
+            {"name": "internet-router", "type": "icmp", "target": chain.hops[3], "count": 2,
+             "packet_interval": "50ms", **timing},
+        ],
+        "alerts": {"auto_dependencies": True, "damping": {"failures": 2, "successes": 2},
+                   "settle": "20s"},
+    }
+    names = ("portal-path", "portal", "internet-router")
+    with run_agent(cfg, tmp_path / "agent", netns=chain.ns["office"]) as agent:
+        agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                     for c in names), 40)
+        time.sleep(2)  # a complete path seen: the graph has its edges
+        chain.loss_at(4, 1.0)
+        agent.wait_for(lambda m: pick(m, "pantau_check_root_cause", check="portal",
+                                      cause="internet-router") == [1.0]
+                       and pick(m, "pantau_check_root_cause", check="portal-path",
+                                cause="internet-router") == [1.0], 40)
+        time.sleep(1.5)  # the history write follows the state change
+        items = {i["name"]: i for i in json.loads(agent.get("/api/v1/status")[1])["items"]}
+        assert {n: items[n]["state"] for n in names} == {
+            "internet-router": "down", "portal-path": "unreachable", "portal": "unreachable"}
+        recorded = recorded_states(state, "dpmptsp-lab")
+        print("recorded:", recorded)
+        assert recorded["internet-router"][-1] == "down"
+        assert recorded["portal-path"][-1] == "unreachable"
+        assert recorded["portal"][-1] == "unreachable"
+        chain.clear_loss()
+        agent.wait_for(lambda m: all(pick(m, "pantau_check_up", check=c) == [1.0]
+                                     for c in names), 40)
+        time.sleep(1.5)
+    recorded = recorded_states(state, "dpmptsp-lab")
+    assert "down" not in recorded["portal"] and "down" not in recorded["portal-path"]
+    agent_cfg = load_config(agent.config_path)
+    now = datetime.now(UTC)
+    period = (now - timedelta(hours=1), now + timedelta(minutes=1))
+    site = sites_from_history(agent_cfg, period, now=now)[0]
+    figures = {n: compute(n, site.site, 0.99, period, site.outages, [],
+                          site.monitored_from[n], now) for n in names}
+    assert figures["portal"].downtime_seconds > 0
+    assert figures["portal"].upstream_downtime_seconds == figures["portal"].downtime_seconds
+    assert figures["portal"].upstream_causes == ["internet-router"]
+    assert figures["internet-router"].upstream_downtime_seconds == 0
+    assert figures["internet-router"].downtime_seconds > 0
+
+
+def recorded_states(state_dir: Path, site: str) -> dict[str, list[str]]:
+    """check -> the states the outage history recorded for it, oldest first."""
+    from agent.history import History
+
+    hist = History.open(state_dir, site, readonly=True)
+    try:
+        out: dict[str, list[str]] = {}
+        for c in hist.state_changes():
+            out.setdefault(c.check, []).append(c.new)
+        return out
+    finally:
+        hist.close()
+
+
+def recorded_events(state_dir: Path, site: str) -> list[Any]:
+    from agent.history import History
+
+    hist = History.open(state_dir, site, readonly=True)
+    try:
+        return hist.events()
+    finally:
+        hist.close()
+
+
+def test_route_change_one_event_one_notification_ecmp_none(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """The real agent: moving the portal's route to the second ISP path is one event in the
+    history and one notification naming the network it now goes through; per-packet ECMP
+    over both paths afterwards is neither."""
+    from tests.helpers.agent import pick, run_agent
+    from tests.helpers.notify_peers import webhook_sink
+
+    office = chain.ns["office"]
+    cfg = {
+        "site": "dpmptsp-lab", "state_dir": str(tmp_path / "state"), "host": {"enabled": False},
+        "checks": [
+            {"name": "portal-path", "type": "path", "target": chain.target, "probes": 5,
+             "packet_interval": "20ms", "probe_timeout": "300ms", "interval": "1s",
+             "timeout": "900ms", "change_after": 2, "alert_on_change": True,
+             "hop_names": {"10.210.12.0/23": "ISP cadangan", chain.target: "portal"}},
+        ],
+        "alerts": {"language": "id", "initial_backoff": "500ms", "max_backoff": "2s",
+                   "receivers": [{"name": "hook", "type": "webhook", "url": "URL"}]},
+    }
+
+    def runs(m: Any) -> float:
+        return max(pick(m, "pantau_collector_runs_total", source="portal-path") or [0.0])
+
+    def info(m: Any) -> list[str]:
+        return [dict(ls)["hash"] for (n, ls), _ in m.items() if n == "pantau_path_info"]
+
+    with webhook_sink(tmp_path / "sink", "127.0.0.1", 18091, netns=office) as sink:
+        cfg["alerts"]["receivers"][0]["url"] = f"{sink.url}/hook"  # type: ignore[index]
+        with run_agent(cfg, tmp_path / "agent", netns=office) as agent:
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="portal-path") == [1.0]
+                           and info(m), 40)
+            primary = info(agent.scrape())
+            chain.use_alt()
+            agent.wait_for(lambda m: pick(m, "pantau_path_changes_total",
+                                          check="portal-path") == [1.0], 40)
+            alt = info(agent.scrape())
+            sink.wait_for(lambda rs: [r for r in rs if r["status"] == 200], 40, "/hook")
+            chain.ecmp()  # both branches, per packet, from now on
+            assert alt != primary
+            agent.wait_for(lambda m: info(m) not in ([], alt), 40)  # both branches merged
+            seen = runs(agent.scrape())
+            agent.wait_for(lambda m: runs(m) >= seen + 5, 40)  # five more runs of ECMP
+            m = agent.scrape()
+            assert pick(m, "pantau_path_changes_total", check="portal-path") == [1.0]
+            time.sleep(1.5)  # a notification written after the last run has been delivered
+            notes = [r["body"] for r in sink.records("/hook") if r["status"] == 200]
+            events = recorded_events(tmp_path / "state", "dpmptsp-lab")
+    print("notifications:", [(n["kind"], n["title"]) for n in notes])
+    print("events:", [(e.kind, e.text) for e in events])
+    assert [(n["kind"], n["check"]) for n in notes] == [("path_change", "portal-path")]
+    assert "rute ke portal berubah: lewat ISP cadangan" in notes[0]["text"]
+    assert [(e.check, e.kind) for e in events] == [("portal-path", "path_change")]
+    assert events[0].text == "route to portal changed: via ISP cadangan"
+    assert events[0].detail["new"][2] == [chain.alt_hops[2]]
+    assert events[0].detail["old"][2] == [chain.hops[2]]
 
 
 @pytest.mark.parametrize("privileged", [True, False], ids=["raw", "dgram"])
@@ -381,3 +546,97 @@ def test_cli_report_text_for_the_isp(chain: ChainLab) -> None:
                      timeout=60)
     assert res.returncode == 1, res.stderr
     assert "after hop 3 10.210.2.1: the path breaks behind it" in res.stdout.splitlines()[-1]
+
+
+def test_reverse_dns_names_hops_through_the_system_resolver_cached(chain: ChainLab) -> None:
+    """`reverse_dns: true`: hops named by their PTR records from the office's own resolver
+    (dnsmasq in the office namespace), each address asked once over three runs (cached, a
+    hop without a record too); without the option nothing is asked at all."""
+    names = {chain.hops[0]: "gw.kantor.test", chain.hops[2]: "core.isp.test"}
+    with chain.office_resolver(names) as log:
+        plain = run_path(chain, runs=1)
+        assert all("name" not in h for h in plain[0]["details"]["hops"])
+        asked_plain = log.read_text().count("PTR") if log.exists() else 0
+        recs = run_path(chain, runs=3, reverse_dns=True, reverse_dns_ttl="1h")
+        text = log.read_text()
+        cli = chain.exec("office", [PANTAU, "path", chain.target, "-c", "2", "--interval",
+                                    "50ms", "--report", "--dns"], check=False, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert "1.|-- gw.kantor.test (10.210.0.1)" in cli.stdout
+    assert "3.|-- core.isp.test (10.210.2.1)" in cli.stdout
+    assert "2.|-- 10.210.1.1 " in cli.stdout  # no record: the address alone
+    queries = [ln for ln in text.splitlines() if "query[PTR]" in ln]
+    print("PTR queries:", queries)
+    assert asked_plain == 0
+    for rec in recs:
+        assert rec["success"], rec["reason"]
+        hops = rec["details"]["hops"]
+        assert [h.get("name", "") for h in hops] == [
+            "gw.kantor.test", "", "core.isp.test", "", ""]
+    for address in chain.hops:
+        ptr = ipaddress.ip_address(address).reverse_pointer
+        assert sum(ptr in q for q in queries) == 1, (address, queries)
+
+
+@pytest.mark.parametrize("privileged", [True, False], ids=["root", "no-net-raw"])
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_udp_and_tcp_paths_where_the_target_filters_echo(
+        chain: ChainLab, protocol: str, privileged: bool) -> None:
+    """The portal drops ICMP echo: the ICMP path cannot reach it, the UDP (high ports) and
+    TCP SYN paths still discover every hop and the target, with no loss, also without
+    CAP_NET_RAW and outside ping_group_range (nothing raw is opened)."""
+    chain.drop_echo_at_target()
+    icmp = run_path(chain, runs=1)[0]
+    assert not icmp["success"]
+    spec = {"checks": [path_check(chain, protocol=protocol)], "runs": 2, "interval": 0.3,
+            "all_details": True}
+    prefix = [] if privileged else WITHOUT_NET_RAW
+    if not privileged:
+        assert_no_raw_sockets(chain)
+    res = chain.exec("office", [*prefix, chain.python_exe, RUNNER, json.dumps(spec)],
+                     check=False, timeout=60)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for line in res.stdout.splitlines():
+        rec = json.loads(line)
+        assert rec["success"], rec["reason"]
+        hops = rec["details"]["hops"]
+        print(protocol, [(h["address"], h["loss"]) for h in hops])
+        assert [h["address"] for h in hops] == chain.hops
+        assert [h["loss"] for h in hops] == [0.0] * len(chain.hops)
+    cli = chain.exec("office", [*prefix, PANTAU, "path", chain.target, "--protocol", protocol,
+                                "-c", "3", "--interval", "50ms", "--report"],
+                     check=False, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert parse_mtr(cli.stdout) == [(a, 0.0) for a in chain.hops]
+
+
+def test_embedded_default_traces_the_path_through_the_test_router(
+        chain: ChainLab, tmp_path: Path) -> None:
+    """`pantau run` with no config in the office, whose default route goes through the lab's
+    router and whose resolver is behind the chain: the embedded default traces the path to
+    the resolver and exposes its hops. The state directory is a tmpfs of the agent's own
+    mount namespace, so the machine's /var/lib/pantau is never touched."""
+    from tests.helpers.agent import RunningAgent, pick
+    from tests.helpers.procs import stop_process
+
+    resolver = chain.target  # an address behind the whole chain (nothing answers DNS there)
+    log_path = tmp_path / "agent.log"
+    with chain.office_resolv_conf(f"nameserver {resolver}\n"), log_path.open("wb") as log:
+        proc = chain.popen("office", [
+            "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            'mount -t tmpfs pantau-lab /var/lib && exec "$@"', "sh",
+            PANTAU, "run", "--listen", "127.0.0.1:19878"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        agent = RunningAgent(proc, "http://127.0.0.1:19878", tmp_path / "none", log_path,
+                             chain.ns["office"])
+        try:
+            path = f"dns-{resolver.replace('.', '-')}-path"
+            agent.wait_for(lambda m: pick(m, "pantau_path_hops", check=path) == [5.0], 40)
+            m = agent.scrape()
+            hops = {dict(ls)["hop"]: dict(ls)["address"] for (n, ls), _ in m.items()
+                    if n == "pantau_path_hop_loss_ratio" and dict(ls).get("check") == path}
+            assert hops == {str(i + 1): a for i, a in enumerate(chain.hops)}
+            assert pick(m, "pantau_probe_success", check="gateway-10-210-0-1") == [1.0]
+        finally:
+            stop_process(proc, group=True)
+    assert "config: embedded default" in log_path.read_text()

@@ -24,7 +24,7 @@ from tests.peers.test_snmp import Gear, gear  # noqa: F401 - the snmpd-in-a-name
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "kantor-dash"
-VARS = {"$site": SITE, "$check": ".*", "$device": ".*", "$__rate_interval": "15s",
+VARS = {"$site": SITE, "$check": ".*", "$device": ".*", "$path": ".*", "$__rate_interval": "15s",
         "$__range": "2m", "$__interval": "5s", "${datasource}": "prometheus"}
 
 
@@ -118,11 +118,14 @@ def test_every_dashboard_query_returns_data(tmp_path: Path, portal: tuple[int, i
              "tls_config": {"ca_file": str(ca)}, "interval": "2s", "timeout": "1s"},
             {"name": "portal-tcp", "type": "tcp", "target": f"127.0.0.1:{http_port}",
              "interval": "2s", "timeout": "1s"},
+            {"name": "portal-path", "type": "path", "target": "127.0.0.1", "probes": 3,
+             "packet_interval": "50ms", "probe_timeout": "300ms", "interval": "2s",
+             "timeout": "1s"},
         ],
         "snmp": snmp_device,
     }
     board_files = sorted((ROOT / "dashboards" / "grafana").glob("*.json"))
-    assert len(board_files) == 5
+    assert len(board_files) == 6
     with run_agent(cfg, tmp_path) as agent:
         agent.wait_for(lambda m: pick(m, "pantau_snmp_up") == [1.0], timeout=30)
         scrape = [{"job_name": "pantau", "scrape_interval": "1s",

@@ -116,8 +116,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
                 items = get_json(a, "/api/v1/status")[1]["items"]
                 return str(next(i["state"] for i in items if i["name"] == name))
 
-            wait_until(lambda: state("portal") == "suppressed" and state("flappy") == "up",
-                       20, "portal suppressed, flappy up")
+            wait_until(lambda: state("portal") == "unreachable" and state("flappy") == "up",
+                       20, "portal unreachable, flappy up")
             flappy.stop()
             wait_until(lambda: state("flappy") == "down", 10, "flappy down")
             flappy.start()
@@ -131,7 +131,7 @@ def test_status_has_every_documented_field_with_its_type(agent: RunningAgent) ->
     assert status == 200
     top, item_table = tables["GET /api/v1/status"]
     assert_documented(doc, top, "status")
-    assert set(doc["counts"]) == {"up", "down", "suppressed", "maintenance", "unknown"}
+    assert set(doc["counts"]) == {"up", "down", "unreachable", "maintenance", "unknown"}
     assert all(isinstance(v, int) for v in doc["counts"].values())
     assert sum(doc["counts"].values()) == len(doc["items"])
     names = [i["name"] for i in doc["items"]]
@@ -199,14 +199,14 @@ def test_states_roots_and_reasons_as_the_alert_engine_sees_them(agent: RunningAg
     assert items["uplink"]["state"] == "down" and items["uplink"]["state_text"] == "turun"
     assert items["uplink"]["root_cause"] == ["uplink"]
     assert "refused" in items["uplink"]["reason"]
-    assert items["portal"]["state"] == "suppressed"
-    assert items["portal"]["state_text"] == "ditekan"
+    assert items["portal"]["state"] == "unreachable"
+    assert items["portal"]["state_text"] == "tak terjangkau"
     assert items["portal"]["root_cause"] == ["uplink"]
     assert items["maint-check"]["state"] == "maintenance"
     assert items["flappy"]["state"] == "up" and "refused" in items["flappy"]["last_error"]
     assert items["flappy"]["reason"] == ""
     assert doc["open_outages"] == ["uplink", "portal"]
-    assert doc["counts"] == {"up": 3, "down": 1, "suppressed": 1, "maintenance": 1,
+    assert doc["counts"] == {"up": 3, "down": 1, "unreachable": 1, "maintenance": 1,
                              "unknown": 0}
     assert [w["reason"] for w in doc["maintenance_active"]] == ["ganti switch"]
     assert items["gateway"]["group"] == "gateway" and items["uplink"]["group"] == "uplinks"
@@ -217,8 +217,8 @@ def test_states_roots_and_reasons_as_the_alert_engine_sees_them(agent: RunningAg
     en = get_json(agent, "/api/v1/status", {"Accept-Language": "en-GB,en;q=0.9,id;q=0.5"})[1]
     assert en["lang"] == "en"
     en_items = {i["name"]: i for i in en["items"]}
-    assert en_items["portal"]["state_text"] == "suppressed"
-    assert en_items["portal"]["state"] == "suppressed"
+    assert en_items["portal"]["state_text"] == "unreachable"
+    assert en_items["portal"]["state"] == "unreachable"
     assert get_json(agent, "/api/v1/status?lang=en", {"Accept-Language": "id"})[1]["lang"] \
         == "en"
     assert get_json(agent, "/api/v1/status", {"Accept-Language": "id-ID,en;q=0.8"})[1]["lang"] \

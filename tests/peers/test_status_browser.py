@@ -128,7 +128,7 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
         assert b.js("window.__sameDocument") is True  # no reload happened
         states = b.js(STATES_JS)
         assert states == {"host": "up", "gateway": "up", "uplink-telkom": "down",
-                          "dns": "suppressed", "portal-oss": "suppressed",
+                          "dns": "unreachable", "portal-oss": "unreachable",
                           "printer": "maintenance"}
         assert "TURUN" in opened["uplink-telkom"].upper()
         assert "alasan: " in opened["uplink-telkom"] and "refused" in opened["uplink-telkom"]

@@ -55,3 +55,21 @@ def test_dashboards_have_template_variables() -> None:
     for path in sorted((ROOT / "dashboards" / "grafana").glob("*.json")):
         names = {v["name"] for v in json.loads(path.read_text())["templating"]["list"]}
         assert {"datasource", "site"} <= names, path.name
+
+
+def test_paths_board_has_hop_heatmaps_per_path() -> None:
+    """One row per path check (repeated by $path), with hops x time heatmaps of loss and RTT
+    whose series are the hops."""
+    board = generate.paths()
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    assert [r.get("repeat") for r in rows] == ["path"]
+    heat = {p["title"]: p for p in board["panels"] if p["type"] == "heatmap"}
+    assert set(heat) == {"Loss per hop", "Round-trip time per hop (avg)"}
+    for p in heat.values():
+        (target,) = p["targets"]
+        assert target["format"] == "heatmap" and target["legendFormat"] == "{{hop}}"
+        assert "by (hop)" in target["expr"] and 'check=~"$path"' in target["expr"]
+    assert "pantau_path_hop_loss_ratio" in heat["Loss per hop"]["targets"][0]["expr"]
+    assert "pantau_path_hop_rtt_seconds" in heat["Round-trip time per hop (avg)"][
+        "targets"][0]["expr"]
+    assert "path" in {v["name"] for v in board["templating"]["list"]}

@@ -50,3 +50,33 @@ def test_embedded_default_probes_gateway_and_dns(tmp_path: Path) -> None:
     assert by_name["dns-127-0-0-53"].depends_on == []  # a local stub needs no gateway
     assert cfg.host.enabled
     assert {j.key for j in cfg.jobs()} >= {"host", "check:gateway-10-10-1-1"}
+
+
+def test_embedded_default_traces_the_path_to_the_resolver(tmp_path: Path) -> None:
+    from agent.config import AgentConfig
+    from agent.config.discovery import default_config
+
+    route = tmp_path / "route"
+    route.write_text(ROUTE)
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.10.1.53\nnameserver 10.10.2.53\n")
+    cfg = AgentConfig.model_validate(default_config("kantor", route, resolv,
+                                                    tmp_path / "none"))
+    paths = [c for c in cfg.checks if c.type == "path"]
+    assert [(c.name, c.target) for c in paths] == [("dns-10-10-1-53-path", "10.10.1.53")]
+    p = paths[0]
+    assert (p.interval, p.max_hops, p.probes) == (300.0, 16, 3)  # type: ignore[attr-defined]
+    # behind systemd-resolved's stub: the resolver it forwards to
+    resolv.write_text("nameserver 127.0.0.53\n")
+    upstream = tmp_path / "upstream.conf"
+    upstream.write_text("nameserver 10.20.0.53\n")
+    cfg = AgentConfig.model_validate(default_config("kantor", route, resolv, upstream))
+    assert [(c.name, c.target, c.interval) for c in cfg.checks if c.type == "path"] == [
+        ("path-10-20-0-53", "10.20.0.53", 300.0)]
+    # no gateway, or nothing to trace to: no path check
+    assert not [c for c in AgentConfig.model_validate(
+        default_config("kantor", tmp_path / "missing", resolv, upstream)).checks
+        if c.type == "path"]
+    assert not [c for c in AgentConfig.model_validate(
+        default_config("kantor", route, resolv, tmp_path / "none")).checks
+        if c.type == "path"]
