@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__, process_metrics
 from agent.alerting.engine import METRICS as ALERTING_METRICS
+from agent.alerting.engine import STORE_KEY as ALERTING_STORE_KEY
 from agent.config import AgentConfig, ConfigError, load_config, parse_listen
 from agent.probe import ProbeHandler, make_handler
 from agent.probe.snmp import make_snmp_handler
@@ -109,6 +110,7 @@ class Agent:
         self.server: MetricsServer | None = None
         self.remote_writer: RemoteWriter | None = None
         self._rw_task: asyncio.Task[None] | None = None
+        self._alert_series: dict[str, list[Sample]] = {}  # check -> its alerting series
         self.store.subscribe(self._on_result_push)
         self.alerting: Alerting | None = None
         from agent.status import StatusService
@@ -223,8 +225,25 @@ class Agent:
 
     # -- remote_write: push every result; the queue outlives restarts --------------------
     def _on_result_push(self, result: Result) -> None:
-        if self.remote_writer is not None:
-            self.remote_writer.enqueue(result.observation.timestamp, result.samples)
+        if result.key == ALERTING_STORE_KEY:
+            by_check: dict[str, list[Sample]] = {}
+            for s in result.samples:
+                check = dict(s.labels).get("check")
+                if check is not None:
+                    by_check.setdefault(check, []).append(s)
+            self._alert_series = by_check
+        if self.remote_writer is None:
+            return
+        self.remote_writer.enqueue(result.observation.timestamp, result.samples)
+        if result.key.startswith("check:") and result.name in self._alert_series:
+            # The alerting engine publishes pantau_check_up and its kin only when something
+            # changes, so pushed alone they were a sample per state change: nothing said the
+            # check was watched in between (a central report's monitored time and coverage
+            # came out short, VictoriaMetrics showed no value at all). A scrape sees the
+            # current state every time; so does remote write now, with each check result,
+            # stamped now as a scrape would be (the state as of this moment, and never older
+            # than what the engine last published).
+            self.remote_writer.enqueue(time.time(), self._alert_series[result.name])
 
     async def _start_remote_write(self) -> None:
         if self.config.remote_write is None:

@@ -7,7 +7,7 @@ set -euo pipefail
 DEBIAN_PKGS=(
   prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-snmp-exporter
   prometheus-alertmanager snmpd snmp openssh-server openssh-client fping nftables iproute2
-  dnsmasq procps sqlite3 poppler-utils chromium mtr-tiny
+  dnsmasq procps sqlite3 poppler-utils chromium mtr-tiny victoria-metrics
 )
 
 missing=()
@@ -30,6 +30,6 @@ fi
 
 # Stop any copy a package post-install may have started anyway, so ports stay free.
 for svc in prometheus prometheus-node-exporter prometheus-blackbox-exporter \
-           prometheus-snmp-exporter prometheus-alertmanager snmpd dnsmasq; do
+           prometheus-snmp-exporter prometheus-alertmanager snmpd dnsmasq victoria-metrics; do
   pkill -x "$svc" 2>/dev/null || true
 done

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from agent import __version__
 from agent.cli import alerts as cli_alerts
 from agent.cli import backup as cli_backup
+from agent.cli import helpfmt
 from agent.cli import incident as cli_incident
 from agent.cli import install as cli_install
 from agent.cli import inventory as cli_inventory
@@ -27,6 +28,8 @@ from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
 from agent.cli import status_page as cli_status_page
 from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail, load_env_beside
+
+helpfmt.install()  # `--out FILE`, `TARGET`: no Python type tags in --help
 
 app = typer.Typer(
     name="pantau",

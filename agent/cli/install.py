@@ -12,8 +12,8 @@ import typer
 from agent.cli.common import fail
 
 RootOpt = Annotated[
-    Path, typer.Option("--root", help="Install under this directory instead of / (a chroot "
-                       "or image being built; systemd is left alone).")
+    Path, typer.Option("--root", metavar="DIR", help="Install under this directory instead "
+                       "of / (a chroot or image being built; systemd is left alone).")
 ]
 
 

@@ -15,6 +15,7 @@ import typer
 
 from agent.cli.common import ConfigOpt, fail
 from agent.cli.ssh import load_section
+from agent.cli.tables import print_table
 
 app = typer.Typer(help="Playbooks: list, show and run diagnose/remediate/deploy playbooks.",
                   no_args_is_help=True)
@@ -28,14 +29,22 @@ def _dirs(config: Path | None) -> list[Path]:
 @app.command("list")
 def list_playbooks(config: ConfigOpt = None) -> None:
     """Shipped playbooks and those in ssh.playbook_dirs."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from playbooks.schema import PlaybookError, discover, load_playbook
 
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for _ in range(3):
+        table.add_column()
     for name, path in sorted(discover(_dirs(config)).items()):
         try:
             pb = load_playbook(path)
-            typer.echo(f"{name:24} {pb.targets:9} {pb.description.strip().splitlines()[0][:90]}")
+            table.add_row(name, pb.targets, Text(pb.description.strip().splitlines()[0]))
         except PlaybookError as e:
-            typer.echo(f"{name:24} {'INVALID':9} {e}")
+            table.add_row(name, "INVALID", Text(str(e)))
+    print_table(Console(highlight=False), table)
 
 
 @app.command()
@@ -91,6 +100,7 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
+    from rich.text import Text
 
     from playbooks.audit import JsonlAuditSink
     from playbooks.runner import PlaybookRunner, plan, resolve_targets, who_am_i
@@ -162,7 +172,7 @@ def run(
     for r in results:
         ok_steps = sum(1 for s in r.steps if s.ok)
         table.add_row(r.target, r.address, r.result, f"{ok_steps}/{len(pl.steps[r.target])}",
-                      f"{r.duration:.1f}", r.error[:120])
-    console.print(table)
+                      f"{r.duration:.1f}", Text(r.error))  # the whole error, not markup
+    print_table(console, table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

@@ -31,18 +31,21 @@ def _parse_opts(opts: list[str]) -> dict[str, Any]:
 def probe(
     type_: Annotated[str, typer.Argument(metavar="TYPE", help="icmp, tcp, dns, http or ssh.")],
     target: Annotated[str, typer.Argument(help="Host, host:port, resolver or URL.")],
-    timeout: Annotated[str, typer.Option(help="Deadline of the run, e.g. 5s.")] = "10s",
-    count: Annotated[int | None, typer.Option(help="icmp: echo requests.")] = None,
+    timeout: Annotated[str, typer.Option(metavar="DURATION",
+                                               help="Deadline of the run, e.g. 5s.")] = "10s",
+    count: Annotated[int | None, typer.Option(metavar="N", help="icmp: echo requests.")] = None,
     opt: Annotated[list[str] | None, typer.Option(
-        "--opt", help="Type option as key=value (repeat), e.g. --opt query_name=oss.go.id")]
+        "--opt", metavar="KEY=VALUE",
+        help="Type option as key=value (repeat), e.g. --opt query_name=oss.go.id")]
     = None,
     query: Annotated[str | None, typer.Option(
-        "--query", help="dns: the name to look up (query_name).")] = None,
+        "--query", metavar="NAME", help="dns: the name to look up (query_name).")] = None,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="http, tcp with TLS: do not judge the certificate "
         "(tls_config.insecure_skip_verify).")] = False,
     ca_file: Annotated[str | None, typer.Option(
-        "--ca-file", help="http, tcp with TLS: CA bundle instead of the system's.")] = None,
+        "--ca-file", metavar="FILE",
+        help="http, tcp with TLS: CA bundle instead of the system's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
     = False,
 ) -> None:
@@ -103,13 +106,16 @@ def probe(
         from rich.console import Console
         from rich.table import Table
 
+        from agent.cli.tables import print_table
+
         console = Console()
         status = "[green]OK[/green]" if obs.success else "[red]FAILED[/red]"
         console.print(f"{type_} {target}: {status} in {obs.duration * 1000:.1f} ms"
                       + (f" — {obs.reason}" if obs.reason else ""))
         table = Table("metric", "labels", "value")
         for s in obs.samples:
-            labels = ",".join(f"{k}={v}" for k, v in s.labels if k not in ("type", "target"))
+            # ", ": a long label set wraps between labels, never inside one
+            labels = ", ".join(f"{k}={v}" for k, v in s.labels if k not in ("type", "target"))
             table.add_row(s.name, labels, f"{s.value:g}")
-        console.print(table)
+        print_table(console, table)
     raise typer.Exit(0 if obs.success else 1)

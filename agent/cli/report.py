@@ -17,24 +17,30 @@ maintenance_app = typer.Typer(help="Planned maintenance windows (excluded from t
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
     month: Annotated[str | None, typer.Option(
-        "--month", help="A calendar month, e.g. 2026-11 (instead of --from/--to).")] = None,
+        "--month", metavar="YYYY-MM",
+        help="A calendar month, e.g. 2026-11 (instead of --from/--to).")] = None,
     from_: Annotated[str | None, typer.Option(
-        "--from", help="First day, e.g. 2026-11-01 (local).")] = None,
+        "--from", metavar="DATE", help="First day, e.g. 2026-11-01 (local).")] = None,
     to: Annotated[str | None, typer.Option(
-        "--to", help="Day after the last, e.g. 2026-12-01.")] = None,
+        "--to", metavar="DATE", help="Day after the last, e.g. 2026-12-01.")] = None,
     config: ConfigOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="html, pdf, csv or json.")] = "html",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT",
+                                           help="html, pdf, csv or json.")] = "html",
     lang: Annotated[str | None, typer.Option(help="id or en (default: reports.language).")]
     = None,
     site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
     prometheus: Annotated[str | None, typer.Option(
-        "--prometheus", help="Compute from this Prometheus server (all sites) instead of the "
-        "local outage history.")] = None,
-    step: Annotated[float, typer.Option(help="Query step in seconds for --prometheus "
-                                        "(use the scrape interval).")] = 15.0,
+        "--prometheus", metavar="URL", help="Compute from this Prometheus-compatible server "
+        "(Prometheus, VictoriaMetrics; all sites) instead of the local outage history.")]
+    = None,
+    step: Annotated[float, typer.Option(
+        metavar="SECONDS", help="Query step in seconds for --prometheus (use the scrape "
+        "interval).")] = 15.0,
 ) -> None:
-    """Availability report per service and site: availability, SLO met, error budget, outages,
-    downtime, MTTR and the list of outages with their root cause."""
+    """Availability report per service and site, from the history or a Prometheus.
+
+    Availability, SLO met, error budget, outages, downtime, MTTR and the list of outages with
+    their root cause."""
     from agent.reports import build, parse_period, render
     from collectors.common.timefmt import resolve_zone
 

@@ -210,7 +210,8 @@ class RemoteWriter:
         self._encoder = rw_proto.Encoder()
         self._pending: list[tuple[int, Sequence[Sample]]] = []
         self._pending_samples = 0
-        self._last_ts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        # series -> (timestamp its last sample came with, timestamp it was queued at), in ms
+        self._last_ts: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._data = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
@@ -339,15 +340,25 @@ class RemoteWriter:
             for s in samples:
                 key = (s.name, s.labels)
                 prev = last_ts.get(key)
-                if prev is not None and ts <= prev:
-                    out_of_order += 1
-                    continue
-                last_ts[key] = ts
+                at = ts
+                if prev is not None:
+                    came, queued = prev
+                    if ts == came:
+                        # A second value of the series within the same millisecond (the
+                        # alerting engine publishes twice when one state change is committed)
+                        # is the newer one: it goes 1 ms later. Dropping it as out of order
+                        # kept the older value, and pushed pantau_check_up lagged one state
+                        # behind what /metrics showed.
+                        at = queued + 1
+                    elif ts <= queued:
+                        out_of_order += 1
+                        continue
+                last_ts[key] = (ts, at)
                 if not parts:
-                    ts_min = ts
-                ts_min = min(ts_min, ts)
-                ts_max = max(ts_max, ts)
-                parts.append(enc(s, ts))
+                    ts_min = at
+                ts_min = min(ts_min, at)
+                ts_max = max(ts_max, at)
+                parts.append(enc(s, at))
                 if len(parts) >= size:
                     rows.append(NewRow(ts_min, ts_max, len(parts),
                                        rw_proto.compress(b"".join(parts))))

@@ -204,14 +204,42 @@ def test_out_of_order_samples_dropped_and_counted(
         t0 = time.time()
         w.enqueue(t0, _s("a", 1))
         w.enqueue(t0 - 5, _s("a", 2) + _s("b", 2))  # clock stepped back for series a
-        w.enqueue(t0, _s("a", 3))  # same timestamp again: a receiver would refuse the batch
         await _until(lambda: w.counts["sent"] == 2)
         await w.stop()
         return w
 
     w = asyncio.run(main())
-    assert w.dropped["out_of_order"] == 2
+    assert w.dropped["out_of_order"] == 1
     assert sorted((s, v) for s, v, _ in rec.delivered()) == [("a", 1.0), ("b", 2.0)]
+
+
+def test_a_newer_value_in_the_same_millisecond_is_kept_1_ms_later(
+    receiver: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    """Two values of a series stamped in the same millisecond (the alerting engine publishes
+    pantau_check_up twice when a change is committed, the first time still with the old
+    state): the newer one must reach the receiver, not be dropped as out of order. A receiver
+    would refuse two samples at one timestamp, so it goes 1 ms later; a third, 2 ms later."""
+    rec, url = receiver
+
+    async def main() -> RemoteWriter:
+        w = RemoteWriter(_config(url), tmp_path, "lab")
+        await w.start()
+        t0 = round(time.time(), 3)
+        w.enqueue(t0, _s("a", 0))
+        w.enqueue(t0, _s("a", 1))  # the same millisecond: the newer value
+        await w._commit()  # a commit in between must not change the outcome
+        w.enqueue(t0, _s("a", 2))
+        w.enqueue(t0 + 0.005, _s("a", 3))  # later than the shifted ones: as it came
+        await _until(lambda: w.counts["sent"] == 4)
+        await w.stop()
+        return w
+
+    w = asyncio.run(main())
+    assert w.dropped["out_of_order"] == 0
+    got = sorted((t, v) for s, v, t in rec.delivered() if s == "a")
+    t0_ms = got[0][0]
+    assert got == [(t0_ms, 0.0), (t0_ms + 1, 1.0), (t0_ms + 2, 2.0), (t0_ms + 5, 3.0)], got
 
 
 def test_stop_keeps_unsent_on_disk_for_the_next_writer(
