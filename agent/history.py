@@ -173,6 +173,11 @@ class OutboxItem:
     payload: dict[str, Any]
 
 
+def _unwritable_hint(path: Path) -> str:
+    """Why SQLite may fail on a healthy file: its directory (a read-only mount, say)."""
+    return "" if os.access(path.parent, os.W_OK) else " (its directory is not writable)"
+
+
 def _is_full(e: sqlite3.Error) -> bool:
     code = getattr(e, "sqlite_errorcode", None)
     return code == SQLITE_FULL or "full" in str(e).lower()
@@ -206,7 +211,7 @@ class History:
     @classmethod
     def _open_rw(cls, path: Path) -> sqlite3.Connection:
         conn = cls._connect(str(path))
-        problem = cls._integrity_problem(conn)
+        problem = cls._integrity_problem(conn, path)
         if problem:
             conn.close()
             aside = path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
@@ -228,7 +233,19 @@ class History:
             migrate(conn)
         except sqlite3.Error as e:
             conn.close()
-            raise HistoryError(f"cannot prepare history {path}: {e}", _is_full(e)) from None
+            raise HistoryError(f"cannot prepare history {path}: {e}{_unwritable_hint(path)}",
+                               _is_full(e)) from None
+        try:  # SQLite opens a file it may not write read-only; say so now, not per write
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(f"PRAGMA user_version={version}")  # a write, rolled back
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            conn.close()
+            raise HistoryError(f"history {path} cannot be written: {e}"
+                               f"{_unwritable_hint(path)}", _is_full(e)) from None
         return conn
 
     @staticmethod
@@ -242,7 +259,7 @@ class History:
         return conn
 
     @staticmethod
-    def _integrity_problem(conn: sqlite3.Connection) -> str:
+    def _integrity_problem(conn: sqlite3.Connection, path: Path) -> str:
         """Why the database is corrupt, or "": only integrity_check (or SQLite saying the
         file is corrupt or not a database) may call it corrupt. A read-only directory, a
         locked or unreadable file is a HistoryError, and the healthy file stays untouched."""
@@ -251,7 +268,8 @@ class History:
         except sqlite3.DatabaseError as e:
             if getattr(e, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB):
                 return str(e)
-            raise HistoryError(f"cannot read history: {e}") from None
+            raise HistoryError(f"cannot read history {path}: {e}{_unwritable_hint(path)}"
+                               ) from None
         result = "; ".join(str(r[0]) for r in rows)
         return "" if result == "ok" else result
 

@@ -314,7 +314,7 @@ def test_unreadable_database_is_not_called_corrupt(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / DB_NAME, timeout=0.2)
     try:
         with pytest.raises(HistoryError, match="locked"):
-            History._integrity_problem(conn)
+            History._integrity_problem(conn, tmp_path / DB_NAME)
     finally:
         conn.close()
         locker.rollback()
