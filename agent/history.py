@@ -287,24 +287,30 @@ class History:
             return None
         return st.st_dev, st.st_ino
 
-    def _check_file(self) -> None:
+    def check_file(self) -> bool:
         """SQLite keeps writing into a deleted file through its open descriptor, and all of
-        it is gone at the next start. Notice (one stat per write) and start a new file."""
+        it is gone at the next start. Notice (one stat per write, and the engine asks every
+        second too) and start a new file; True when a loss was noticed now. HistoryError
+        when the new file cannot be made (tried again at the next call, counted once)."""
         now = self._stat_inode()
         if now is not None and now == self._inode:
-            return
-        self.lost += 1
-        log.error("history %s was deleted or replaced while pantau was running; the outage "
-                  "history before now is lost unless restored from a backup; starting a new "
-                  "history there", self.path)
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.close()
+            return False
+        noticed = self._inode is not None
+        if noticed:
+            self.lost += 1
+            self._inode = None  # a failed reopen below is retried, not counted again
+            log.error("history %s was deleted or replaced while pantau was running; the "
+                      "outage history before now is lost unless restored from a backup; "
+                      "starting a new history there", self.path)
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
         self.conn = self._open_rw(self.path)
         self._inode = self._stat_inode()
+        return noticed
 
     # -- writing --------------------------------------------------------------------------
     def _tx(self, fn: Any) -> Any:
-        self._check_file()
+        self.check_file()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

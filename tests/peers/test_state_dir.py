@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.agent import PANTAU, free_port, pick, run_agent, run_cli
+from tests.helpers.listener import TcpListener
 
 
 def _config(state: Path, port: int, checks: int = 0) -> str:
@@ -200,3 +201,34 @@ def test_read_only_state_dir_with_history_keeps_monitoring(tmp_path: Path,
     assert agent.proc.returncode == 0, agent.log_text()
     assert _digests(state) == before
     assert sorted(p.name for p in state.iterdir()) == sorted(before)
+
+
+def test_deleted_history_is_counted_and_a_new_one_written(tmp_path: Path) -> None:
+    """Item 9 of issue 13: `rm history.db` under a running agent. Noticed within seconds
+    although nothing is written (pantau_history_lost_total 1, an error naming the file), and
+    the next state change goes into a new history.db at the same path that a restart finds,
+    not into the deleted file (the old code had no metric and wrote on into the deleted
+    inode)."""
+    state = tmp_path / "state"
+    with TcpListener() as svc:
+        config = _config(state, svc.port, checks=1)
+        with run_agent(config, tmp_path / "a") as agent:
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [1.0])
+            assert pick(agent.scrape(), "pantau_history_lost_total") == [0.0]
+            db = state / "history.db"
+            assert [c[4] for c in _changes(db)] == ["up"]
+            db.unlink()  # as an admin cleaning up would, -wal and -shm left behind
+            agent.wait_for(lambda m: pick(m, "pantau_history_lost_total") == [1.0])
+            assert db.exists(), "a new history was started at the same path"
+            log = agent.log_text()
+            assert f"history {db} was deleted or replaced" in log, log
+            svc.stop()  # svc-0 goes down: a state change to record
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [0.0])
+            assert [c[4] for c in _changes(db)] == ["down"]
+            assert pick(agent.scrape(), "pantau_history_lost_total") == [1.0]
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT new_state FROM state_changes")] == ["down"]
+    finally:
+        conn.close()
