@@ -272,7 +272,7 @@ class Agent:
                 if self.server is not None:
                     web = await asyncio.to_thread(_web_config_of, new)
                     await self.server.apply_web_config(web)
-            except (ValueError, OSError) as e:
+            except Exception as e:  # ValueError, OSError, or a bug: a refused reload all the same
                 self.reload_ok = False
                 self._publish_runtime()
                 log.error("reload refused, keeping the running config: %s", e)
