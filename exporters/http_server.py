@@ -13,8 +13,8 @@ most max_connections_per_peer connections (more are closed at once); when all
 max_connections are taken, a new connection evicts an idle one (silent, mid-handshake or
 dribbling a head) of the peer holding the most connections rather than being refused, so a
 flood pushes out its own connections before a scraper's; and responses
-go out in chunks behind a small write buffer, so a client that stops reading holds ~64 KB,
-not a copy of the whole exposition.
+go out in chunks behind a small write buffer, so a client that stops reading holds ~64 KB
+(~110 KB over TLS, with OpenSSL's state), not a copy of the whole exposition.
 
 A scrape never runs a probe: /metrics serves bytes rendered when results changed.
 """
