@@ -185,7 +185,11 @@ class Agent:
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
         await self.scheduler.start(self.config.jobs())
         await self.status.start()
-        await self._start_remote_write()  # push runs beside pull
+        try:
+            await self._start_remote_write()  # push runs beside pull
+        except ValueError as e:  # its queue cannot be opened (read-only state dir, ...)
+            log.error("remote write is OFF until a reload: %s; monitoring and /metrics go on",
+                      e)
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,

@@ -162,8 +162,8 @@ def _readonly_mount(state: Path) -> tuple[str, ...]:
 def _digests(state: Path) -> dict[str, str]:
     import hashlib
 
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in state.iterdir() if p.is_file()}
+    return {str(p.relative_to(state)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in state.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("lock_file", [True, False], ids=["with-lock-file", "history-only"])
@@ -176,6 +176,8 @@ def test_read_only_state_dir_with_history_keeps_monitoring(tmp_path: Path,
     the lock, 1 after moving the healthy history aside as 'corrupt')."""
     state = tmp_path / "state"
     config = _config(state, free_port(), checks=1)  # nobody listens there: svc-0 goes down
+    # and a remote_write queue in the state dir (nobody receives either: it fills)
+    config += f"remote_write:\n  url: http://127.0.0.1:{free_port()}/api/v1/write\n"
     with run_agent(config, tmp_path / "first") as first:
         first.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [0.0])
     with sqlite3.connect(state / "history.db") as db:
@@ -196,10 +198,11 @@ def test_read_only_state_dir_with_history_keeps_monitoring(tmp_path: Path,
         log = agent.log_text()
         assert f"state dir {state} is not writable" in log, log
         assert "alerting is OFF" in log and str(state / "history.db") in log, log
+        assert "remote write is OFF" in log, log
         assert "corrupt" not in log.lower(), log
     assert agent.proc.returncode == 0, agent.log_text()
     assert _digests(state) == before
-    assert sorted(p.name for p in state.iterdir()) == sorted(before)
+    assert "remote_write.sqlite" in before, before
 
 
 def test_deleted_history_is_counted_and_a_new_one_written(tmp_path: Path) -> None:
