@@ -201,6 +201,11 @@ class OutboxItem:
     payload: dict[str, Any]
 
 
+def _unwritable_hint(path: Path) -> str:
+    """Why SQLite may fail on a healthy file: its directory (a read-only mount, say)."""
+    return "" if os.access(path.parent, os.W_OK) else " (its directory is not writable)"
+
+
 def _is_full(e: sqlite3.Error) -> bool:
     code = getattr(e, "sqlite_errorcode", None)
     return code == SQLITE_FULL or "full" in str(e).lower()
@@ -234,7 +239,7 @@ class History:
     @classmethod
     def _open_rw(cls, path: Path) -> sqlite3.Connection:
         conn = cls._connect(str(path))
-        problem = cls._integrity_problem(conn)
+        problem = cls._integrity_problem(conn, path)
         if problem:
             conn.close()
             aside = path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
@@ -256,7 +261,19 @@ class History:
             migrate(conn)
         except sqlite3.Error as e:
             conn.close()
-            raise HistoryError(f"cannot prepare history {path}: {e}", _is_full(e)) from None
+            raise HistoryError(f"cannot prepare history {path}: {e}{_unwritable_hint(path)}",
+                               _is_full(e)) from None
+        try:  # SQLite opens a file it may not write read-only; say so now, not per write
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(f"PRAGMA user_version={version}")  # a write, rolled back
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            conn.close()
+            raise HistoryError(f"history {path} cannot be written: {e}"
+                               f"{_unwritable_hint(path)}", _is_full(e)) from None
         return conn
 
     @staticmethod
@@ -270,7 +287,7 @@ class History:
         return conn
 
     @staticmethod
-    def _integrity_problem(conn: sqlite3.Connection) -> str:
+    def _integrity_problem(conn: sqlite3.Connection, path: Path) -> str:
         """Why the database is corrupt, or "": only integrity_check (or SQLite saying the
         file is corrupt or not a database) may call it corrupt. A read-only directory, a
         locked or unreadable file is a HistoryError, and the healthy file stays untouched."""
@@ -279,7 +296,8 @@ class History:
         except sqlite3.DatabaseError as e:
             if getattr(e, "sqlite_errorcode", None) in (SQLITE_CORRUPT, SQLITE_NOTADB):
                 return str(e)
-            raise HistoryError(f"cannot read history: {e}") from None
+            raise HistoryError(f"cannot read history {path}: {e}{_unwritable_hint(path)}"
+                               ) from None
         result = "; ".join(str(r[0]) for r in rows)
         return "" if result == "ok" else result
 
@@ -297,24 +315,30 @@ class History:
             return None
         return st.st_dev, st.st_ino
 
-    def _check_file(self) -> None:
+    def check_file(self) -> bool:
         """SQLite keeps writing into a deleted file through its open descriptor, and all of
-        it is gone at the next start. Notice (one stat per write) and start a new file."""
+        it is gone at the next start. Notice (one stat per write, and the engine asks every
+        second too) and start a new file; True when a loss was noticed now. HistoryError
+        when the new file cannot be made (tried again at the next call, counted once)."""
         now = self._stat_inode()
         if now is not None and now == self._inode:
-            return
-        self.lost += 1
-        log.error("history %s was deleted or replaced while pantau was running; the outage "
-                  "history before now is lost unless restored from a backup; starting a new "
-                  "history there", self.path)
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.close()
+            return False
+        noticed = self._inode is not None
+        if noticed:
+            self.lost += 1
+            self._inode = None  # a failed reopen below is retried, not counted again
+            log.error("history %s was deleted or replaced while pantau was running; the "
+                      "outage history before now is lost unless restored from a backup; "
+                      "starting a new history there", self.path)
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
         self.conn = self._open_rw(self.path)
         self._inode = self._stat_inode()
+        return noticed
 
     # -- writing --------------------------------------------------------------------------
     def _tx(self, fn: Any) -> Any:
-        self._check_file()
+        self.check_file()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

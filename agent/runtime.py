@@ -187,7 +187,11 @@ class Agent:
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
         await self.scheduler.start(self.config.jobs())
         await self.status.start()
-        await self._start_remote_write()  # push runs beside pull
+        try:
+            await self._start_remote_write()  # push runs beside pull
+        except ValueError as e:  # its queue cannot be opened (read-only state dir, ...)
+            log.error("remote write is OFF until a reload: %s; monitoring and /metrics go on",
+                      e)
         server = MetricsServer(
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,
@@ -291,7 +295,7 @@ class Agent:
                 if self.server is not None:
                     web = await asyncio.to_thread(_web_config_of, new)
                     await self.server.apply_web_config(web)
-            except (ValueError, OSError) as e:
+            except Exception as e:  # ValueError, OSError, or a bug: a refused reload all the same
                 self.reload_ok = False
                 self._publish_runtime()
                 log.error("reload refused, keeping the running config: %s", e)

@@ -14,6 +14,7 @@ so a check from inside the owner (or closing any descriptor of the file) would d
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -46,7 +47,27 @@ class StateLock:
         path = state_dir / LOCK_NAME
         if not state_dir.is_dir():
             state_dir.mkdir(parents=True, exist_ok=True)
-        fd = _open(path, create=True)
+        try:
+            fd = _open(path, create=True)
+        except OSError as e:
+            if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            # A read-only state dir (a ro mount, a dir the agent may not write): nothing
+            # can be written there by this agent, but a second agent must still be refused.
+            # flock needs no write access, so the existing lock file is locked read-only
+            # (or, when there is none, the directory itself: two such agents still exclude
+            # each other, and neither can write anything there).
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                pid = _read_pid(fd)
+                os.close(fd)
+                raise StateDirBusy(state_dir, pid) from None
+            return cls(fd, path)  # our PID cannot be written into it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

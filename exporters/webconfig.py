@@ -109,19 +109,17 @@ class WebConfig(StrictModel):
         return v
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """The server context, or None for plain HTTP. Raises ValueError naming the file."""
+        """The server context, or None for plain HTTP. Raises ValueError naming the file.
+
+        Loading the files is not enough: versions and ciphers that leave no common protocol
+        (max_version below min_version, TLS 1.0/1.1 that OpenSSL's security level forbids)
+        load fine and then fail every handshake, in each connection's task, long after a
+        reload said it succeeded. So one handshake is run here, in memory."""
         tls = self.tls_server_config
         if tls is None:
             return None
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = _TLS[tls.min_version]
-        if tls.max_version:
-            ctx.maximum_version = _TLS[tls.max_version]
-        try:
-            ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-        except (OSError, ssl.SSLError) as e:
-            raise ValueError(f"tls_server_config.cert_file/key_file: cannot load "
-                             f"{tls.cert_file} / {tls.key_file}: {_ssl_reason(e)}") from None
+        ctx = self._server_context(tls)
+        _self_handshake(ctx, tls)  # before client certificates are asked for
         if tls.client_ca_file is not None:
             try:
                 ctx.load_verify_locations(cafile=str(tls.client_ca_file))
@@ -138,6 +136,23 @@ class WebConfig(StrictModel):
         if tls.cipher_suites or tls.curve_preferences:
             log.info("web config: cipher_suites/curve_preferences are accepted but Python's "
                      "TLS defaults apply")
+        return ctx
+
+    @staticmethod
+    def _server_context(tls: TLSServerConfig) -> ssl.SSLContext:
+        """Versions and the certificate/key pair: what a handshake needs before client
+        certificates come in."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = _TLS[tls.min_version]
+        if tls.max_version:
+            ctx.maximum_version = _TLS[tls.max_version]
+        try:
+            # a passphrase callback that refuses: OpenSSL would otherwise prompt on the
+            # terminal, and a reload would hang on a key nobody can type the passphrase for
+            ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file), password=_no_passphrase)
+        except (OSError, ssl.SSLError, _EncryptedKey) as e:
+            raise ValueError(f"tls_server_config.cert_file/key_file: cannot load "
+                             f"{tls.cert_file} / {tls.key_file}: {_ssl_reason(e)}") from None
         return ctx
 
     def peer_allowed(self, peercert: dict[str, object] | None) -> bool:
@@ -239,6 +254,47 @@ class BasicAuth:
         except ValueError:
             return None
         return user if ok and hashed is not None else None
+
+
+class _EncryptedKey(Exception):
+    def __str__(self) -> str:
+        return "the key is encrypted with a passphrase; pantau needs an unencrypted key file"
+
+
+def _no_passphrase() -> bytes:
+    raise _EncryptedKey
+
+
+def _self_handshake(server: ssl.SSLContext, tls: TLSServerConfig) -> None:
+    """One TLS handshake between `server` and a client that accepts any certificate, in
+    memory: ValueError naming the versions when no handshake is possible."""
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    to_client, to_server = ssl.MemoryBIO(), ssl.MemoryBIO()
+    c_out, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    c = client.wrap_bio(to_client, c_out)
+    s = server.wrap_bio(to_server, s_out, server_side=True)
+    done = {"c": False, "s": False}
+    try:
+        for _ in range(8):  # a TLS 1.2 handshake takes two round trips, 1.3 one and a half
+            for name, end in (("c", c), ("s", s)):
+                if not done[name]:
+                    try:
+                        end.do_handshake()
+                        done[name] = True
+                    except ssl.SSLWantReadError:
+                        pass
+            to_server.write(c_out.read())
+            to_client.write(s_out.read())
+            if all(done.values()):
+                return
+    except ssl.SSLError as e:
+        versions = f"min_version {tls.min_version}" + (
+            f", max_version {tls.max_version}" if tls.max_version else "")
+        raise ValueError(f"tls_server_config: no TLS handshake is possible with {versions} "
+                         f"({e.reason or e})") from None
+    raise ValueError("tls_server_config: a test TLS handshake did not complete")
 
 
 def _yaml_reason(e: yaml.YAMLError) -> str:

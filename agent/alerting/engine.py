@@ -76,6 +76,10 @@ METRICS: tuple[MetricSpec, ...] = (
                "Failed writes to the outage history (the change is kept and retried)."),
     MetricSpec("pantau_history_disk_full", "gauge",
                "1 while the outage history cannot be written because the disk is full."),
+    MetricSpec("pantau_history_lost_total", "counter",
+               "Times history.db was found deleted or replaced while pantau ran: the outage "
+               "history before that is gone unless restored from a backup; a new file was "
+               "started."),
     MetricSpec("pantau_check_acknowledged", "gauge",
                "1 while the check's current outage has been acknowledged (no repeats)."),
     MetricSpec("pantau_check_muted", "gauge",
@@ -164,6 +168,8 @@ class Alerting:
         self._playbook_counts: dict[tuple[str, str], int] = {}
         self._write_errors = 0
         self._disk_full = False
+        self._lost_before = 0  # history files found lost by History objects already closed
+        self._lost_error = ""  # the last failure to start a new history, logged once
         self._firing: dict[str, Notification] = {}
         # What /metrics shows: refreshed only after a history write was attempted, so a change
         # is never visible before it is committed (unless the disk is full).
@@ -276,6 +282,7 @@ class Alerting:
             with contextlib.suppress(Exception):
                 await n.aclose()
         if self._own_history and self.history is not None:
+            self._lost_before += self.history.lost
             await asyncio.to_thread(self.history.close)
             self.history = None
 
@@ -294,6 +301,22 @@ class Alerting:
         for name, (state, since, verdict, cause) in old.items():
             self.machine.restore(name, state, since, verdict, cause)
         await self.start()
+
+    async def _check_history_file(self) -> None:
+        """A deleted history.db is noticed within a second, not at the next state change
+        (which may be days away), and shows as pantau_history_lost_total."""
+        if self.history is None:
+            return
+        try:
+            lost = await self._db(self.history.check_file)
+        except HistoryError as e:
+            if str(e) != self._lost_error:
+                log.error("outage history: %s", e)
+                self._lost_error = str(e)
+            return
+        self._lost_error = ""
+        if lost:
+            self.publish()
 
     async def _restore(self) -> None:
         assert self.history is not None
@@ -421,6 +444,7 @@ class Alerting:
                 last_load = time.monotonic()
                 await self._load_windows()
             self._repeat(now)
+            await self._check_history_file()
 
     # -- on-call: repeats, acknowledgements, mutes ------------------------------------------
     def _repeat(self, now: float) -> None:
@@ -769,6 +793,8 @@ class Alerting:
                              self.outbox.pending if self.outbox else 0))
         out.append(Sample.of("pantau_history_write_errors_total", self._write_errors))
         out.append(Sample.of("pantau_history_disk_full", 1 if self._disk_full else 0))
+        lost = self._lost_before + (self.history.lost if self.history is not None else 0)
+        out.append(Sample.of("pantau_history_lost_total", lost))
         now = time.time()
         for name in sorted(self.checks):
             down = self._view.get(name, ("unknown", ""))[0] == "down"

@@ -286,8 +286,13 @@ class SnmpSection(StrictModel):
 
             # a poll walks several tables: allow a few request timeouts, but stay below interval
             budget = min(d.interval * 0.9, d.timeout * (d.retries + 1) * 4)
+            # What the poll is built from: an unchanged device keeps polling through a
+            # reload, with its schedule, counter state (32-bit wrap offsets, reboots) and
+            # last result; a changed device, auth or user profile restarts it.
+            used = {p: self.profiles[p] for p in d.profiles if p in self.profiles}
             out.append(JobSpec(f"snmp:{d.name}", d.name, "snmp", d.interval, budget, factory,
-                               per_check=False, labels=dict(d.labels)))
+                               per_check=False, labels=dict(d.labels),
+                               identity=(d, self.auths[d.auth], used)))
         if self.traps is not None:
             senders = {d.host_port()[0]: d.name for d in self.devices}
             out += self.traps.jobs(site, self.auths, senders)

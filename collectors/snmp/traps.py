@@ -120,8 +120,11 @@ class TrapsConfig(StrictModel):
         def factory() -> TrapCollector:
             return TrapCollector(self, accepted, devmap)
 
+        # unchanged, the listener stays bound through a reload (no trap lost in a rebind,
+        # no counter reset to 0)
         return [JobSpec("snmp-traps", "snmp-traps", "snmp_traps", self.interval,
-                        max(1.0, self.interval * 0.9), factory, per_check=False)]
+                        max(1.0, self.interval * 0.9), factory, per_check=False,
+                        identity=(self, accepted, devmap))]
 
 
 class TrapCollector:

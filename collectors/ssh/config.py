@@ -190,7 +190,8 @@ class SshSection(StrictModel):
             return []  # section not used: no job, no noise
         path = self.audit_log_path()
         return [JobSpec("ssh:playbook-runs", "playbook-runs", "playbook_runs", 15.0, 5.0,
-                        lambda: PlaybookRunsCollector(path), per_check=False)]
+                        lambda: PlaybookRunsCollector(path), per_check=False,
+                        identity=path)]
 
 
 def _bind_from_config(section: SshSection, info: ValidationInfo) -> SshSection:

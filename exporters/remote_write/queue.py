@@ -60,6 +60,9 @@ class Dropped:
     too_old: int = 0
 
 
+_DAMAGED = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB: the only errors that mean a bad file
+
+
 class DiskQueue:
     """A bounded FIFO of encoded remote-write chunks that outlives the process."""
 
@@ -81,6 +84,10 @@ class DiskQueue:
         try:
             return self._connect()
         except sqlite3.DatabaseError as e:
+            if getattr(e, "sqlite_errorcode", None) not in _DAMAGED:
+                # unreadable or unwritable now (a read-only state dir, a lock): not damage;
+                # the healthy file stays where it is and the caller reports the error
+                raise
             # A damaged buffer must not keep the agent from starting: set it aside, start empty.
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             log.error("remote write queue %s is unreadable (%s); moved to %s, starting empty",

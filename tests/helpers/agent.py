@@ -128,8 +128,10 @@ def run_agent(
     ready_timeout: float = 30.0,
     wait_ready: bool = True,
     port: int | None = None,
+    wrap: tuple[str, ...] = (),
 ) -> Iterator[RunningAgent]:
-    """Start `pantau run --config` on a free port; wait for /-/ready; always kill it after."""
+    """Start `pantau run --config` on a free port; wait for /-/ready; always kill it after.
+    `wrap` goes before the command (e.g. an `unshare` that execs "$@")."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = write_config(config, tmp_path)
     if port is None:
@@ -139,6 +141,7 @@ def run_agent(
            "--listen", f"{host_in_url}:{port}", *extra_args]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
+    cmd = [*wrap, *cmd]
     log_path = tmp_path / f"agent-{port}.log"
     log_file = log_path.open("wb")
     proc = subprocess.Popen(

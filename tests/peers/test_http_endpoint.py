@@ -274,6 +274,83 @@ def test_reload_rereads_web_config(tmp_path: Path) -> None:
         assert agent.proc.poll() is None
 
 
+def _reload_gauge(url: str, pki: dict[str, Path], auth: tuple[str, str]) -> float | str:
+    """pantau_config_last_reload_successful over HTTPS, or the error's name."""
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    req = urllib.request.Request(url, headers={
+        "Authorization": "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
+            return pick(parse_metrics(r.read().decode()),
+                        "pantau_config_last_reload_successful")[0]
+    except (OSError, ssl.SSLError) as e:
+        return type(getattr(e, "reason", e)).__name__
+
+
+def test_reload_refuses_tls_that_would_fail_every_handshake(tmp_path: Path) -> None:
+    """Item 9 of issue 13: web configs whose files load but whose TLS fails later, in every
+    connection's task (max_version below min_version, TLS 1.0/1.1 only), and files that
+    change under an unchanged web-config.yml (certificate replaced by garbage, a key of
+    another pair, a key with a passphrase). Each SIGHUP is a refused reload: the metric goes
+    to 0, the reason is logged, and the running certificate and users keep answering. The
+    old code said 1 for the version cases and then failed every HTTPS handshake."""
+    import yaml
+    from cryptography.hazmat.primitives import serialization
+
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "other").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    other = make_pki(tmp_path / "other")
+    good_cert, good_key = pki["server"].read_bytes(), pki["server_key"].read_bytes()
+    web = tmp_path / "web-config.yml"
+    auth = ("prometheus", "rahasia-2026")
+    _write_web(web, auth[1], pki)
+    good_web = web.read_text()
+    with run_agent({**BASE, "web_config_file": str(web)}, tmp_path, wait_ready=False) as agent:
+        url = agent.url.replace("http://", "https://") + "/metrics"
+        assert _until(lambda: _reload_gauge(url, pki, auth), 1.0) == 1.0, agent.log_text()
+
+        def versions(lo: str, hi: str) -> None:
+            data = yaml.safe_load(good_web)
+            data["tls_server_config"] |= {"min_version": lo, "max_version": hi}
+            web.write_text(yaml.safe_dump(data))
+
+        def garbage_cert() -> None:
+            pki["server"].write_text("-----BEGIN CERTIFICATE-----\nbukan sertifikat\n")
+
+        def other_key() -> None:
+            pki["server_key"].write_bytes(other["server_key"].read_bytes())
+
+        def encrypted_key() -> None:
+            key = serialization.load_pem_private_key(good_key, None)
+            pki["server_key"].write_bytes(key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"kata-sandi")))
+
+        cases = [("max below min", lambda: versions("TLS13", "TLS12"), "NO_PROTOCOLS_AVAILABLE"),
+                 ("TLS 1.0/1.1 only", lambda: versions("TLS10", "TLS11"), "no TLS handshake"),
+                 ("garbage certificate", garbage_cert, "not a readable PEM"),
+                 ("key of another pair", other_key, "KEY_VALUES_MISMATCH"),
+                 ("key with a passphrase", encrypted_key, "encrypted with a passphrase")]
+        for name, spoil, reason in cases:
+            spoil()
+            agent.signal(signal.SIGHUP)
+            got = _until(lambda: _reload_gauge(url, pki, auth), 0.0)
+            assert got == 0.0, (name, got, agent.log_text()[-3000:])
+            # still the old certificate and users: a full handshake and 200 with them
+            assert _status(url, pki, auth) == 200, name
+            last = agent.log_text().rpartition("reload refused")[2]
+            assert reason in last, (name, last)
+            # put the good files back: the next reload succeeds on them
+            web.write_text(good_web)
+            pki["server"].write_bytes(good_cert)
+            pki["server_key"].write_bytes(good_key)
+            agent.signal(signal.SIGHUP)
+            assert _until(lambda: _reload_gauge(url, pki, auth), 1.0) == 1.0, name
+        assert auth[1] not in agent.log_text() and "kata-sandi" not in agent.log_text()
+        assert agent.proc.poll() is None
+
+
 def test_idle_client_does_not_stall_https_scrapes(tmp_path: Path) -> None:
     """Five clients connect to the HTTPS port and say nothing. The handshake deadline is 30 s
     and each scrape's client timeout 8 s, so if the accept loop waited on the silent clients'

@@ -9,7 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers.agent import PANTAU, free_port, run_agent, run_cli
+import pytest
+
+from tests.helpers.agent import PANTAU, free_port, pick, run_agent, run_cli
+from tests.helpers.listener import TcpListener
 
 
 def _config(state: Path, port: int, checks: int = 0) -> str:
@@ -147,3 +150,87 @@ def test_restore_of_garbage_is_one_line(tmp_path: Path) -> None:
     r = run_cli("restore", str(bad), "--state-dir", str(tmp_path / "s"))
     assert r.returncode == 2 and "not a pantau backup" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _readonly_mount(state: Path) -> tuple[str, ...]:
+    """Run the command in a private mount namespace where `state` is a read-only bind mount
+    of itself: root ignores file modes, a read-only mount stops root too (EROFS)."""
+    return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f"mount --bind -o ro '{state}' '{state}' && exec \"$@\"", "pantau-ro")
+
+
+def _digests(state: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(state)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in state.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("lock_file", [True, False], ids=["with-lock-file", "history-only"])
+def test_read_only_state_dir_with_history_keeps_monitoring(tmp_path: Path,
+                                                           lock_file: bool) -> None:
+    """Item 5 of issue 13: a state dir the agent cannot write (here a read-only mount) with a
+    healthy history from an earlier run. The agent keeps monitoring and serving /metrics,
+    says that alerting is off and why, never calls the database corrupt, leaves every file
+    as it was and exits 0 on SIGTERM (the old code exited 2 at the state-dir lock; before
+    the lock, 1 after moving the healthy history aside as 'corrupt')."""
+    state = tmp_path / "state"
+    config = _config(state, free_port(), checks=1)  # nobody listens there: svc-0 goes down
+    # and a remote_write queue in the state dir (nobody receives either: it fills)
+    config += f"remote_write:\n  url: http://127.0.0.1:{free_port()}/api/v1/write\n"
+    with run_agent(config, tmp_path / "first") as first:
+        first.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [0.0])
+    with sqlite3.connect(state / "history.db") as db:
+        assert db.execute("SELECT count(*) FROM state_changes").fetchone()[0] >= 1
+    if not lock_file:  # e.g. a history restored by hand, or from before the lock existed
+        (state / "pantau.lock").unlink()
+    before = _digests(state)
+
+    with run_agent(config, tmp_path / "ro", wrap=_readonly_mount(state)) as agent:
+        runs = []
+        for _ in range(5):  # scrapes succeed and the check keeps reporting
+            m = agent.wait_for(lambda m: m if [v for v in pick(
+                m, "pantau_collector_runs_total", source="svc-0")
+                if not runs or v > runs[-1]] else None)
+            assert pick(m, "pantau_probe_success", check="svc-0") == [0.0]
+            runs.append(pick(m, "pantau_collector_runs_total", source="svc-0")[0])
+        assert runs == sorted(set(runs)), runs
+        log = agent.log_text()
+        assert f"state dir {state} is not writable" in log, log
+        assert "alerting is OFF" in log and str(state / "history.db") in log, log
+        assert "remote write is OFF" in log, log
+        assert "corrupt" not in log.lower(), log
+    assert agent.proc.returncode == 0, agent.log_text()
+    assert _digests(state) == before
+    assert "remote_write.sqlite" in before, before
+
+
+def test_deleted_history_is_counted_and_a_new_one_written(tmp_path: Path) -> None:
+    """Item 9 of issue 13: `rm history.db` under a running agent. Noticed within seconds
+    although nothing is written (pantau_history_lost_total 1, an error naming the file), and
+    the next state change goes into a new history.db at the same path that a restart finds,
+    not into the deleted file (the old code had no metric and wrote on into the deleted
+    inode)."""
+    state = tmp_path / "state"
+    with TcpListener() as svc:
+        config = _config(state, svc.port, checks=1)
+        with run_agent(config, tmp_path / "a") as agent:
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [1.0])
+            assert pick(agent.scrape(), "pantau_history_lost_total") == [0.0]
+            db = state / "history.db"
+            assert [c[4] for c in _changes(db)] == ["up"]
+            db.unlink()  # as an admin cleaning up would, -wal and -shm left behind
+            agent.wait_for(lambda m: pick(m, "pantau_history_lost_total") == [1.0])
+            assert db.exists(), "a new history was started at the same path"
+            log = agent.log_text()
+            assert f"history {db} was deleted or replaced" in log, log
+            svc.stop()  # svc-0 goes down: a state change to record
+            agent.wait_for(lambda m: pick(m, "pantau_check_up", check="svc-0") == [0.0])
+            assert [c[4] for c in _changes(db)] == ["down"]
+            assert pick(agent.scrape(), "pantau_history_lost_total") == [1.0]
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT new_state FROM state_changes")] == ["down"]
+    finally:
+        conn.close()

@@ -300,6 +300,29 @@ def test_deleted_database_is_noticed_and_replaced(tmp_path: Path,
         again.close()
 
 
+def test_lost_history_that_cannot_be_recreated_is_counted_once(tmp_path: Path) -> None:
+    """The whole state dir removed: the loss is counted once, each retry fails with a
+    HistoryError (not a crash, not another count), and once the dir is back a new file is
+    made without counting again."""
+    import shutil
+
+    state = tmp_path / "state"
+    h = History.open(state, "kantor")
+    try:
+        assert h.check_file() is False
+        shutil.rmtree(state)
+        for _ in range(3):
+            with pytest.raises(HistoryError):
+                h.check_file()
+        assert h.lost == 1
+        state.mkdir()
+        assert h.check_file() is False  # already counted
+        h.record([ChangeRow("a", 1.0, "up", "down", "timeout", "a", "firing")], [], [])
+        assert h.lost == 1 and (state / DB_NAME).exists()
+    finally:
+        h.close()
+
+
 def test_unreadable_database_is_not_called_corrupt(tmp_path: Path) -> None:
     """Only integrity_check may call a database corrupt: a file SQLite cannot read right now
     (here locked by another writer; a read-only state dir is the same case) is a
@@ -314,7 +337,7 @@ def test_unreadable_database_is_not_called_corrupt(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / DB_NAME, timeout=0.2)
     try:
         with pytest.raises(HistoryError, match="locked"):
-            History._integrity_problem(conn)
+            History._integrity_problem(conn, tmp_path / DB_NAME)
     finally:
         conn.close()
         locker.rollback()
