@@ -55,7 +55,8 @@ BRACKETED = ("Octets", "Pkts", "UpTime", "Uptime", "Raw", "Errors", "Discards", 
 MOVING = ("Octets", "Pkts", "UpTime", "Uptime", "hrSystemProcesses", "ssCpuRaw", "ssIORaw",
           "ssRaw", "Errors", "Discards", "hrSystemNumUsers", "memAvail", "memBuffer",
           "memCached", "memShared", "memTotalFree", "memAvailReal", "laLoad", "ssCpu",
-          "ssSwap", "ssSys", "ssIO", "hrStorageUsed", "diskIO", "hrProcessorLoad")
+          "ssSwap", "ssSys", "ssIO", "hrStorageUsed", "diskIO", "hrProcessorLoad",
+          "hrStorageSize")  # net-snmp sizes its memory "storages" (Cached, Available) live
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
