@@ -59,11 +59,10 @@ def test(
 ) -> None:
     """Poll a device once with its profiles and say what works. Exit 1 if it does not."""
     from collectors.base import Context, Deadline
-    from collectors.snmp import SnmpCollector
 
     section, dev = _device(config, device)
     job = next(j for j in section.jobs("cli") if j.name == device)
-    coll = SnmpCollector(dev, section.auths[dev.auth], section.profiles)
+    coll = job.factory()  # with the device's snmp.yml modules, as the scheduler polls it
     obs = asyncio.run(coll.collect(Context(Deadline(job.timeout), "cli", device)))
     if not obs.success:
         raise fail(f"{device} ({dev.address}): {obs.reason}", 1)

@@ -24,10 +24,18 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
-from collectors.base import Context, Deadline, JobSpec, MetricSpec, Observation, Sample
+from collectors.base import (
+    RESERVED_LABELS,
+    Context,
+    Deadline,
+    JobSpec,
+    MetricSpec,
+    Observation,
+    Sample,
+)
 from collectors.common.hostport import split_host_port
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
-from collectors.snmp.exporter import SnmpYml, parse_snmp_yml
+from collectors.snmp.exporter import ExporterModule, SnmpYml, parse_snmp_yml, scrape_target
 from collectors.snmp.traps import TrapsConfig
 from collectors.snmp.v2c import V2cTarget
 from collectors.snmp.walk import OID, SnmpError, Target, convert, parse_oid
@@ -192,7 +200,13 @@ class SnmpDevice(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     address: str = Field(description="host, host:port or [v6]:port; port 161 by default.")
     auth: str = Field(description="Name of an entry in snmp.auths.")
-    profiles: list[str] = Field(default_factory=lambda: ["system", "if_mib"])
+    profiles: list[str] = Field(
+        default_factory=lambda: ["system", "if_mib"],
+        description="pantau's own profiles; none by default when `modules` is given.")
+    modules: list[str] = Field(
+        default_factory=list,
+        description="Modules of the snmp.yml named by snmp.exporter_modules, polled with this "
+        "device's auth: their series in snmp_exporter's names, with device and labels.")
     interval: Duration = 60.0
     timeout: Duration = Field(5.0, description="Per request; a poll gets timeout x (retries+1)"
                               " x 4 at most.")
@@ -206,6 +220,14 @@ class SnmpDevice(StrictModel):
 
     def host_port(self) -> tuple[str, int]:
         return split_host_port(self.address, 161, what="SNMP address")
+
+    @model_validator(mode="after")
+    def _modules_alone(self) -> SnmpDevice:
+        # a device taken over from snmp_exporter serves its module series, not pantau's
+        # profiles too, unless profiles are asked for
+        if self.modules and "profiles" not in self.model_fields_set:
+            self.profiles = []
+        return self
 
 
 class SnmpSection(StrictModel):
@@ -254,7 +276,14 @@ class SnmpSection(StrictModel):
         if self.traps is not None:
             self.traps.check_refs(self.auths)
         names: set[str] = set()
-        for d in self.devices:
+        for i, d in enumerate(self.devices):
+            for j, m in enumerate(d.modules):
+                if self._exporter is None or m not in self._exporter.modules:
+                    mods = sorted(self._exporter.modules) if self._exporter else []
+                    known = (", ".join(mods[:8]) + (", ..." if len(mods) > 8 else "")
+                             if mods else "none: set snmp.exporter_modules")
+                    raise ModuleRefError(f"device {d.name!r}: unknown snmp.yml module {m!r} "
+                                         f"(known: {known})", ("snmp", "devices", i, "modules", j))
             if d.name in names:
                 raise ValueError(f"duplicate device name {d.name!r}")
             names.add(d.name)
@@ -282,7 +311,9 @@ class SnmpSection(StrictModel):
         out = []
         for d in self.devices:
             def factory(dev: SnmpDevice = d) -> SnmpCollector:
-                return SnmpCollector(dev, self.auths[dev.auth], self.profiles)
+                mods = self._exporter.modules if self._exporter else {}
+                return SnmpCollector(dev, self.auths[dev.auth], self.profiles,
+                                     [mods[m] for m in dev.modules])
 
             # a poll walks several tables: allow a few request timeouts, but stay below interval
             budget = min(d.interval * 0.9, d.timeout * (d.retries + 1) * 4)
@@ -297,6 +328,14 @@ class SnmpSection(StrictModel):
             senders = {d.host_port()[0]: d.name for d in self.devices}
             out += self.traps.jobs(site, self.auths, senders)
         return out
+
+
+class ModuleRefError(ValueError):
+    """A device names a module the snmp.yml lacks; `loc` is where, for the error's line."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,14 +364,17 @@ class SnmpCollector:
     _engines: ClassVar[weakref.WeakKeyDictionary[Any, Any]] = weakref.WeakKeyDictionary()
 
     def __init__(self, device: SnmpDevice, auth: SnmpAuth,
-                 profiles: dict[str, Profile] | None = None) -> None:
+                 profiles: dict[str, Profile] | None = None,
+                 modules: list[ExporterModule] | None = None) -> None:
         self.device = device
         self.auth = auth
         self.profiles = profiles or {}
+        self.modules = modules or []
         self.state = _CounterState()
         self._target: AnyTarget | None = None
         self._v3_answered = False
         self._target_loop: object = None
+        self._module_specs: dict[str, MetricSpec] = {}
 
     async def _get_target(self) -> AnyTarget:
         import asyncio
@@ -421,6 +463,11 @@ class SnmpCollector:
                     got, n = await self._user_profile(target, self.profiles[prof], ctx.deadline)
                 samples.extend(got)
                 varbinds += n
+            seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+            for module in self.modules:
+                got, n = await self._exporter_module(target, module, ctx.deadline, seen)
+                samples.extend(got)
+                varbinds += n
         except SnmpError as e:
             if isinstance(self._target, Target):
                 self._target.forget_peer()  # the next poll re-discovers the v3 engine
@@ -431,7 +478,9 @@ class SnmpCollector:
             return self._result(False, samples, f"cannot poll {self.device.address}: {e}",
                                 started, varbinds)
         self.state.last_poll = time.time()
-        return self._result(True, samples, "", started, varbinds)
+        result = self._result(True, samples, "", started, varbinds)
+        result.specs = list(self._module_specs.values())
+        return result
 
     def _result(self, ok: bool, samples: list[Sample], reason: str, started: float,
                 varbinds: int) -> Observation:
@@ -634,6 +683,29 @@ class SnmpCollector:
                     out.append(Sample(m.name, val * m.scale, (
                         ("device", dev), (m.index_label, ".".join(map(str, idx))))))
         return out, n
+
+    async def _exporter_module(self, target: AnyTarget, module: ExporterModule,
+                               deadline: Deadline, seen: set[tuple[str, tuple[tuple[str, str],
+                                                                              ...]]],
+                               ) -> tuple[list[Sample], int]:
+        """A snmp.yml module: snmp_exporter's series, with `device` added (the store adds
+        site and the device's labels). Its families are declared as foreign: their names
+        are snmp_exporter's, not pantau's. A series an earlier module of this device gave
+        (sysUpTime is in most modules) is not repeated: one device, one series."""
+        series, figures = await scrape_target(module, target, deadline)
+        dev = self.device.name
+        out = []
+        for name, kind, help_, labels, value in series:
+            if name not in self._module_specs:
+                self._module_specs[name] = MetricSpec(
+                    name, "counter" if kind == "counter" else "gauge", help_, foreign=True)
+            sample = Sample(name, value, (("device", dev), *(
+                (k, v) for k, v in sorted(labels.items())
+                if k != "device" and k not in RESERVED_LABELS)))
+            if (name, sample.labels) not in seen:
+                seen.add((name, sample.labels))
+                out.append(sample)
+        return out, int(figures["pdus"])
 
     async def aclose(self) -> None:
         if isinstance(self._target, V2cTarget):

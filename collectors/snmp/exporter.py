@@ -8,17 +8,20 @@ OctetString, PhysAddress48, IpAddr, InetAddressIPv4, EnumAsInfo, EnumAsStateSet,
 DateAndTime; regex_extracts; indexes of type gauge (with enum_values), PhysAddress48,
 DisplayString (length-prefixed), OctetString / InetAddressIPv4 with fixed_size; lookups (and
 lookups without labels, which drop a source index); max_repetitions, retries, timeout; v1/v2c
-community auth (a v3 auth loads, and a request naming it is refused). Anything else
+community auths through pantau's v2c codec, v3 auths (authNoPriv / authPriv) through pantau's
+v3 client (`scrape_target` takes either). Anything else
 (InetAddress indexes, filters, ...) is refused at load with the module and option: a series
 silently missing or different is worse than a clear error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -38,6 +41,8 @@ _METRIC_KEYS = {"name", "oid", "type", "help", "indexes", "lookups", "enum_value
 # is refused when a request names it
 _AUTH_KEYS = {"community", "version", "security_level", "username", "password",
               "auth_protocol", "priv_protocol", "priv_password", "context_name"}
+_V3_AUTH = {"MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"}
+_V3_PRIV = {"DES", "AES", "AES192", "AES256"}  # AES192C / AES256C (Cisco keys): not in pantau
 _MODULE_KEYS = {"walk", "get", "metrics", "version", "max_repetitions", "retries", "timeout",
                 "auth"}
 
@@ -48,8 +53,37 @@ class SnmpYmlError(ValueError):
 
 @dataclass(frozen=True)
 class Auth:
-    community: str = "public"
+    """An auth of snmp.yml. v3 fields are snmp_exporter's (security_level, username,
+    password = the auth password, auth/priv protocol, priv_password); they are answered by
+    pantau's own v3 client (agent/probe/snmp.py)."""
+
+    community: str = field(default="public", repr=False)
     version: int = 2
+    security_level: str = "noAuthNoPriv"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    auth_protocol: str = "MD5"
+    priv_protocol: str = "DES"
+    priv_password: str = field(default="", repr=False)
+    context_name: str = ""
+
+    def v3_problem(self) -> str:
+        """Why pantau's v3 client cannot use this auth, or "" when it can."""
+        if self.security_level not in ("authNoPriv", "authPriv"):
+            return (f"security_level {self.security_level!r}: pantau's SNMPv3 client needs "
+                    "authNoPriv or authPriv")
+        if not self.username or not self.password:
+            return "SNMPv3 needs username and password"
+        if self.auth_protocol not in _V3_AUTH:
+            return f"auth_protocol {self.auth_protocol!r} is not supported"
+        if self.security_level == "authPriv":
+            if self.priv_protocol not in _V3_PRIV:
+                return f"priv_protocol {self.priv_protocol!r} is not supported"
+            if not self.priv_password:
+                return "security_level authPriv needs priv_password"
+        if self.context_name:
+            return "context_name is not supported"
+        return ""
 
 
 @dataclass
@@ -126,7 +160,11 @@ def _auth(data: Any, where: str) -> Auth:
             raise SnmpYmlError(f"{where}.{key}: unknown auth option")
     if version not in (1, 2, 3):
         raise SnmpYmlError(f"{where}.version: unknown SNMP version {version}")
-    return Auth(str(data.get("community", "public")), version)
+    return Auth(str(data.get("community", "public")), version,
+                str(data.get("security_level", "noAuthNoPriv")), str(data.get("username", "")),
+                str(data.get("password", "")), str(data.get("auth_protocol", "MD5")),
+                str(data.get("priv_protocol", "DES")), str(data.get("priv_password", "")),
+                str(data.get("context_name", "")))
 
 
 def parse_snmp_yml(text: str, source: str = "snmp.yml") -> SnmpYml:
@@ -163,11 +201,10 @@ def parse_snmp_yml(text: str, source: str = "snmp.yml") -> SnmpYml:
             _duration(mod.get("timeout", "5s"), f"{where}.timeout"),
             _auth(mod["auth"], f"{where}.auth") if "auth" in mod else None)
         if "version" in mod:
-            if int(mod["version"]) not in (1, 2):
-                raise SnmpYmlError(f"{where}.version: SNMP v{mod['version']} is not supported "
-                                   "by /snmp")
-            module.auth = Auth(module.auth.community if module.auth else "public",
-                               int(mod["version"]))
+            if int(mod["version"]) not in (1, 2, 3):
+                raise SnmpYmlError(f"{where}.version: unknown SNMP version {mod['version']}")
+            module.auth = dataclasses.replace(module.auth or Auth(),
+                                              version=int(mod["version"]))
         modules[str(name)] = module
     return SnmpYml(modules, auths)
 
@@ -234,33 +271,76 @@ Series = tuple[str, str, str, dict[str, str], float]  # name, type, help, labels
 
 async def scrape(module: ExporterModule, auth: Auth, host: str, port: int,
                  deadline: Deadline) -> tuple[list[Series], dict[str, float]]:
-    """Walk the module's subtrees and gets: its series, and snmp_exporter's scrape figures
-    (pdus, packets sent and retried, walk seconds)."""
-    started = time.perf_counter()
+    """Walk the module's subtrees and gets over v1/v2c: its series, and snmp_exporter's
+    scrape figures (pdus, packets sent and retried, walk seconds)."""
     target = V2cTarget(host, port, auth.community, module.timeout, module.retries,
                        module.max_repetitions)
-    pdus: dict[OID, Any] = {}
     try:
-        if module.get:
-            got = await target.get(module.get, deadline)
-            for oid, value in got.items():
-                if type(value).__name__ not in ("NoSuchObject", "NoSuchInstance",
-                                                "EndOfMibView", "Null"):
-                    pdus[tuple(oid)] = value
-        if module.walk:
-            cols = await target.walk_columns(module.walk, deadline)
-            for root, values in cols.items():
-                for suffix, value in values.items():
-                    pdus[root + tuple(suffix)] = value
+        return await scrape_target(module, target, deadline, v1=auth.version == 1)
     finally:
         target.close()
-    if auth.version == 1:
+
+
+class Walker(Protocol):
+    """What a scrape needs of a target: pantau's v2c codec and its v3 client both offer it."""
+
+    async def get(self, oids: Sequence[OID], deadline: Deadline) -> dict[OID, Any]: ...
+
+    async def walk_columns(self, roots: Sequence[OID],
+                           deadline: Deadline) -> dict[OID, dict[OID, Any]]: ...
+
+
+async def scrape_target(module: ExporterModule, target: Walker, deadline: Deadline,
+                        v1: bool = False) -> tuple[list[Series], dict[str, float]]:
+    """One scrape of `module` through an open target (v2c or v3, the caller's)."""
+    started = time.perf_counter()
+    pdus: dict[OID, Any] = {}
+    if module.get:
+        got = await target.get(module.get, deadline)
+        for oid, value in got.items():
+            v = plain(value)
+            if v is not None:
+                pdus[tuple(oid)] = v
+    if module.walk:
+        cols = await target.walk_columns(module.walk, deadline)
+        for root, values in cols.items():
+            for suffix, value in values.items():
+                v = plain(value)
+                if v is not None:
+                    pdus[root + tuple(suffix)] = v
+    if v1:
         # the walk itself is v2c; a v1 agent never returns Counter64 (RFC 3584 4.2.2.1),
         # and snmp_exporter's v1 modules are written for what such a walk returns
         pdus = {k: v for k, v in pdus.items() if not isinstance(v, Counter64)}
     walked = time.perf_counter() - started
-    return series_of(module, pdus), {"pdus": len(pdus), "sent": target.sent,
-                                     "retried": target.retried, "walk": walked}
+    return series_of(module, pdus), {"pdus": len(pdus), "sent": getattr(target, "sent", 0),
+                                     "retried": getattr(target, "retried", 0), "walk": walked}
+
+
+_PLAIN_BYTES = {"OctetString": OctetString, "Opaque": OctetString, "Bits": OctetString,
+                "IpAddress": IpAddress}
+
+
+def plain(value: Any) -> Any:
+    """A value in the v2c codec's terms (int, Counter64, OctetString, IpAddress,
+    ObjectIdentifier), whichever client read it; None for noSuch*/endOfMibView/Null."""
+    if isinstance(value, int | bytes | ObjectIdentifier):
+        return value  # the codec's own (Counter64 and IpAddress are int and bytes)
+    name = type(value).__name__
+    if name in ("NoSuchObject", "NoSuchInstance", "EndOfMibView", "Null") or value is None:
+        return None
+    if name == "Special":  # pysnmp's noSuch* / endOfMibView
+        return None
+    if name in _PLAIN_BYTES:
+        return _PLAIN_BYTES[name](bytes(value))
+    if name in ("ObjectIdentifier", "ObjectName"):
+        return ObjectIdentifier(tuple(value))
+    if name == "Counter64":
+        return Counter64(int(value))
+    try:
+        return int(value)  # Integer32, Gauge32, Counter32, TimeTicks, Unsigned32
+    except (TypeError, ValueError):
+        return None
 
 
 def series_of(module: ExporterModule, pdus: dict[OID, Any]) -> list[Series]:

@@ -1,18 +1,22 @@
 """pantau's /snmp against prometheus-snmp-exporter 0.21 with snmp_exporter's own generated
-snmp.yml files (the yardsticks), on one net-snmp snmpd on loopback.
+snmp.yml files (the yardsticks), on the tests' 24-port switch (snmpd in a network namespace,
+tests/helpers/gear.py; needs root).
 
-1. Both yardstick files load in pantau as they are (today's format and v0.21's): module count.
-2. For every module of the v0.21 file, snmp_exporter 0.21 and pantau (reading the same file)
-   scrape the same snmpd: same metric names, label sets and values, counters (and uptimes)
-   bracketed by two snmp_exporter scrapes around pantau's. Modules whose OIDs snmpd does not
-   answer give only the scrape gauges on both sides and are counted apart. The same modules
-   read from today's format file must give pantau the same series for the metrics both
-   versions of a module define (the generator changed modules since v0.21).
-3. CPU per varbind of if_mib: --scrapes scrapes against each, one at a time, utime + stime of
+1. Both yardstick files load in pantau as they are: every module of today's file (the script
+   fails if one does not) and of v0.21's.
+2. v0.21 file, every module: snmp_exporter 0.21 and pantau (reading the same file) scrape the
+   same snmpd: same metric names, label sets and values, counters (and uptimes) bracketed by
+   two snmp_exporter scrapes around pantau's. Modules whose OIDs snmpd does not answer give
+   only the scrape gauges on both sides and are counted apart.
+3. Today's file in pantau against v0.21's in snmp_exporter 0.21, every module present in
+   both: series of the metrics whose definitions agree (all but the help text) must be the
+   same; metrics whose definitions differ between the two generator versions are listed
+   with what differs, and whether their series differ on this snmpd.
+4. CPU per varbind of if_mib: --scrapes scrapes against each, one at a time, utime + stime of
    each process from /proc, divided by the varbinds returned.
 Not part of the suite: the yardsticks live outside the repository.
 
-    .venv/bin/python tests/bench/snmp_exporter_parity.py [--scrapes 200]
+    .venv/bin/python tests/bench/snmp_exporter_parity.py [--scrapes 200] [--write]
 """
 
 from __future__ import annotations
@@ -22,17 +26,22 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from collectors.snmp.exporter import ExporterModule, parse_snmp_yml  # noqa: E402
+from collectors.snmp.exporter import ExporterModule, Metric, SnmpYml, SnmpYmlError, parse_snmp_yml  # noqa: E402
 from tests.helpers.agent import free_port, parse_metrics, run_agent  # noqa: E402
+from tests.helpers.benchmarks import replace_section  # noqa: E402
+from tests.helpers.gear import gear_lab  # noqa: E402
 from tests.helpers.procs import stop_process  # noqa: E402
-from tests.helpers.snmpd import running_snmpd  # noqa: E402
 from tests.helpers.waiting import wait_http  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "yardsticks"
@@ -46,7 +55,8 @@ BRACKETED = ("Octets", "Pkts", "UpTime", "Uptime", "Raw", "Errors", "Discards", 
 MOVING = ("Octets", "Pkts", "UpTime", "Uptime", "hrSystemProcesses", "ssCpuRaw", "ssIORaw",
           "ssRaw", "Errors", "Discards", "hrSystemNumUsers", "memAvail", "memBuffer",
           "memCached", "memShared", "memTotalFree", "memAvailReal", "laLoad", "ssCpu",
-          "ssSwap", "ssSys", "ssIO", "hrStorageUsed", "diskIO", "hrProcessorLoad")
+          "ssSwap", "ssSys", "ssIO", "hrStorageUsed", "diskIO", "hrProcessorLoad",
+          "hrStorageSize")  # net-snmp sizes its memory "storages" (Cached, Available) live
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -84,9 +94,36 @@ def compare(before: Series, ours: Series, after: Series) -> list[str]:
     return problems
 
 
-def names(module: ExporterModule) -> set[str]:
-    return {m.name + ("_info" if m.type == "EnumAsInfo" else "") for m in module.metrics} | {
-        m.name + suffix for m in module.metrics for suffix in m.regex_extracts}
+def series_names(metric: Metric) -> set[str]:
+    """The sample names a metric gives, as parse_metrics reads them (counters get _total)."""
+    if metric.regex_extracts:
+        return {metric.name + suffix for suffix in metric.regex_extracts}
+    if metric.type == "EnumAsInfo":
+        return {metric.name + "_info"}
+    return {metric.name + ("_total" if metric.type == "counter" else "")}
+
+
+def _covered(module: ExporterModule, oid: tuple[int, ...]) -> bool:
+    return any(oid[:len(w)] == w for w in module.walk) or any(
+        g[:len(oid)] == oid for g in module.get)
+
+
+def definition_diff(old_m: ExporterModule, new_m: ExporterModule, name: str) -> list[str]:
+    """What the generator changed between v0.21 and today in the metric(s) called `name`
+    (help aside): its fields, how often it is defined, whether its columns are walked."""
+    olds = sorted((m for m in old_m.metrics if m.name == name), key=lambda m: m.oid)
+    news = sorted((m for m in new_m.metrics if m.name == name), key=lambda m: m.oid)
+    if len(olds) != len(news):
+        return [f"defined {len(olds)}x in v0.21, {len(news)}x today"]
+    out: list[str] = []
+    for old, new in zip(olds, news, strict=True):
+        out += [f for f in ("oid", "type", "indexes", "lookups", "enum_values", "regex_extracts",
+                            "scale", "offset", "datetime_pattern")
+                if getattr(old, f) != getattr(new, f) and f not in out]
+        for oid in (old.oid, *(lk.oid for lk in old.lookups if lk.labels)):
+            if _covered(old_m, oid) != _covered(new_m, oid) and "walked" not in out:
+                out.append("walked")
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -100,20 +137,38 @@ def pid_listening(port: int) -> int:
     return int(out.split("pid=")[1].split(",")[0])
 
 
+def load_all() -> tuple[SnmpYml, SnmpYml, list[str]]:
+    lines = []
+    loaded = []
+    for f in (NEW, OLD):
+        try:
+            y = parse_snmp_yml(f.read_text(), f.name)
+        except SnmpYmlError as e:
+            sys.exit(f"FAIL: {f.name} does not load: {e}")
+        raw = yaml.safe_load(f.read_text())
+        expected = set(raw["modules"] if "modules" in raw else raw)
+        if set(y.modules) != expected:
+            sys.exit(f"FAIL: {f.name}: modules missing: {sorted(expected - set(y.modules))}")
+        lines.append(f"{f.name}: all {len(y.modules)} modules and {len(y.auths)} auths load")
+        loaded.append(y)
+    return loaded[1], loaded[0], lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scrapes", type=int, default=200)
+    ap.add_argument("--write", action="store_true", help="figures into BENCHMARKS.md")
     args = ap.parse_args()
-    for f in (NEW, OLD):
-        y = parse_snmp_yml(f.read_text(), f.name)
-        print(f"{f.name}: {len(y.modules)} modules, {len(y.auths)} auths load in pantau")
-    old_yml, new_yml = parse_snmp_yml(OLD.read_text()), parse_snmp_yml(NEW.read_text())
+    old_yml, new_yml, out = load_all()
+    for line in out:
+        print(line)
     modules = list(old_yml.modules)
-    new_modules = set(new_yml.modules)
+    shared = [m for m in modules if m in new_yml.modules]
+    report: dict[str, list[str]] = {"old": [], "new": [], "defs": [], "cpu": []}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        with running_snmpd(tmp, ["rocommunity public 127.0.0.1",
-                                 "sysLocation Kantor Sleman"]) as snmpd:
+        with gear_lab(tmp) as gear:
+            gear.traffic()
             port = free_port()
             log = (tmp / "snmp_exporter.log").open("wb")
             proc = subprocess.Popen(["prometheus-snmp-exporter", f"--config.file={OLD}",
@@ -122,42 +177,173 @@ def main() -> None:
             exp = f"http://127.0.0.1:{port}"
             try:
                 wait_http(exp + "/", 15)
-                for label, path in (("v0.21 file", OLD), ("current file", NEW)):
-                    cfg = {"site": "bench", "host": {"enabled": False},
-                           "snmp": {"exporter_modules": str(path),
-                                    "exporter_targets": ["127.0.0.0/8"]}}
-                    with run_agent(cfg, tmp / label.replace(" ", "_")) as agent:
-                        same = empty = 0
-                        for module in modules:
-                            if label == "current file" and module not in new_modules:
-                                continue
-                            auth = "public_v2" if label == "current file" else ""
-                            before = scrape(exp, module, snmpd.target)
-                            ours = scrape(agent.url, module, snmpd.target, auth)
-                            after = scrape(exp, module, snmpd.target)
-                            if label == "current file":
-                                # the generator's modules changed since v0.21: compare the
-                                # metrics both versions of the module define
-                                both = names(old_yml.modules[module]) & names(
-                                    new_yml.modules[module])
-                                before, ours, after = ({k: v for k, v in x.items()
-                                                        if k[0] in both}
-                                                       for x in (before, ours, after))
-                            problems = compare(before, ours, after)
-                            if not before and not ours:
-                                empty += 1
-                            elif problems:
-                                print(f"  {label} {module}: " + "; ".join(problems[:3]))
-                            else:
-                                same += 1
-                                print(f"  {label} {module}: {len(before)} series agree")
-                        print(f"{label}: {same} modules with data agree, {empty} modules "
-                              "without data on both sides (snmpd does not answer their OIDs)")
-                        if label == "v0.21 file":
-                            print(cpu_table(exp, agent.url, snmpd.target, args.scrapes))
+                report["old"] = v021_pass(exp, gear.target, old_yml, tmp, args.scrapes,
+                                          report["cpu"])
+                report["new"], report["defs"] = current_pass(exp, gear.target, old_yml,
+                                                             new_yml, shared, tmp)
             finally:
                 stop_process(proc, group=True)
                 log.close()
+    if args.write:
+        write(out, report, len(shared), args.scrapes)
+
+
+def _agent_cfg(path: Path) -> dict[str, Any]:
+    return {"site": "bench", "host": {"enabled": False},
+            "snmp": {"exporter_modules": str(path), "exporter_targets": ["10.0.0.0/8"]}}
+
+
+def v021_pass(exp: str, target: str, old_yml: SnmpYml, tmp: Path, scrapes: int,
+              cpu: list[str]) -> list[str]:
+    lines = []
+    with run_agent(_agent_cfg(OLD), tmp / "v021") as agent:
+        same = empty = series = 0
+        for module in old_yml.modules:
+            before = scrape(exp, module, target)
+            ours = scrape(agent.url, module, target)
+            after = scrape(exp, module, target)
+            problems = compare(before, ours, after)
+            if not before and not ours:
+                empty += 1
+                lines.append(f"{module}: no series on either side")
+            elif problems:
+                lines.append(f"{module}: MISMATCH " + "; ".join(problems[:3]))
+            else:
+                same += 1
+                series += len(before)
+                lines.append(f"{module}: {len(before)} series agree")
+            print("  v0.21", lines[-1])
+        total = f"v0.21 file: {same} of {same + len([x for x in lines if 'MISMATCH' in x])} " \
+            f"modules with data agree ({series} series), {empty} without data on both sides"
+        print(total)
+        lines.insert(0, total)
+        cpu.extend(cpu_table(exp, agent.url, target, scrapes).splitlines())
+        print("\n".join(cpu))
+    return lines
+
+
+def current_pass(exp: str, target: str, old_yml: SnmpYml, new_yml: SnmpYml, shared: list[str],
+                 tmp: Path) -> tuple[list[str], list[str]]:
+    lines, defs = [], []
+    agreeing_series = mismatching = compared_modules = 0
+    with run_agent(_agent_cfg(NEW), tmp / "current") as agent:
+        for module in shared:
+            old_m, new_m = old_yml.modules[module], new_yml.modules[module]
+            old_by = {m.name: m for m in old_m.metrics}
+            new_by = {m.name: m for m in new_m.metrics}
+            agree: set[str] = set()
+            differ: dict[str, list[str]] = {}
+            for name in old_by.keys() & new_by.keys():
+                d = definition_diff(old_m, new_m, name)
+                if d:
+                    differ[name] = d
+                else:
+                    agree |= series_names(old_by[name])
+            changed: set[str] = set().union(*(series_names(old_by[n]) for n in differ)) \
+                if differ else set()
+            only_old = sorted(old_by.keys() - new_by.keys())
+            only_new = sorted(new_by.keys() - old_by.keys())
+            # today's generator moved IF-MIB, HOST-RESOURCES and the like out of the vendor
+            # modules into modules of their own (scraped together: module=if_mib,mikrotik)
+            homes: set[str] = set()
+            moved = []
+            for name in only_old:
+                # a module of its own first (if_mib, hrStorage...), not another vendor's
+                candidates = sorted((h for h in new_yml.modules if h != module),
+                                    key=lambda h: h in old_yml.modules)
+                home = next((h for h in candidates if any(
+                    x.name == name for x in new_yml.modules[h].metrics)), None)
+                if home is not None:
+                    moved.append(name)
+                    homes.add(home)
+            v1 = old_m.auth is not None and old_m.auth.version == 1
+            auth = "public_v1" if v1 else "public_v2"
+            before = scrape(exp, module, target)
+            ours = scrape(agent.url, module, target, auth)
+            after = scrape(exp, module, target)
+
+            def part(x: Series, names: set[str]) -> Series:
+                return {k: v for k, v in x.items() if k[0] in names}
+
+            problems = compare(part(before, agree), part(ours, agree), part(after, agree))
+            n_agree = len(part(before, agree))
+            changed_problems = compare(part(before, changed), part(ours, changed),
+                                       part(after, changed))
+            if not part(before, agree) and not part(ours, agree):
+                status = "no series of agreeing metrics on either side"
+            elif problems:
+                mismatching += 1
+                status = "MISMATCH " + "; ".join(problems[:3])
+            else:
+                compared_modules += 1
+                agreeing_series += n_agree
+                status = f"{n_agree} series of agreeing metrics agree"
+            lines.append(f"{module}: {status}")
+            print("  current", lines[-1])
+            if differ or only_old or only_new or old_m.walk != new_m.walk:
+                what: dict[str, int] = {}
+                for d in differ.values():
+                    for f in d:
+                        f = "defined a different number of times" if f.startswith(
+                            "defined") else f
+                        what[f] = what.get(f, 0) + 1
+                effect = ("their series differ here: " + changed_problems[0][:160]
+                          if changed_problems else "their series still agree here"
+                          if part(before, changed) else "snmpd answers none of them")
+                defs.append(
+                    f"{module}: {len(old_by.keys() & new_by.keys()) - len(differ)} metrics "
+                    f"agree, {len(differ)} differ ("
+                    + (", ".join(f"{f} {c}" for f, c in sorted(what.items())) or "-")
+                    + f"; {effect}), {len(only_old)} only in v0.21"
+                    + (f" ({len(moved)} of them now in today's {', '.join(sorted(homes))})"
+                       if moved else "")
+                    + f", {len(only_new)} only today"
+                    + ("; walk list changed" if old_m.walk != new_m.walk else ""))
+                print("  defs", defs[-1])
+        # today's modules v0.21 lacks (system, hrStorage, ucd_*, ...): no snmp_exporter 0.21
+        # counterpart, so only what pantau serves from them is counted
+        extra = []
+        for module in new_yml.modules:
+            if module not in old_yml.modules:
+                n = len(scrape(agent.url, module, target, "public_v2"))
+                extra.append(f"{module} {n}")
+        lines.append("modules only in today's file, series pantau serves from this snmpd "
+                     "(nothing to compare with): " + ", ".join(extra))
+        print(lines[-1])
+    total = (f"current file vs v0.21 in snmp_exporter: {len(shared)} modules in both; "
+             f"{compared_modules} with data agree on every series of their agreeing metrics "
+             f"({agreeing_series} series), {mismatching} mismatch")
+    print(total)
+    return [total, *lines], defs
+
+
+def write(load: list[str], report: dict[str, list[str]], shared: int, scrapes: int) -> None:
+    today = time.strftime("%Y-%m-%d")
+    body = ["## snmp_exporter drop-in (issue 15)", "",
+            f"Measured {today}. Command: `.venv/bin/python "
+            f"tests/bench/snmp_exporter_parity.py --scrapes {scrapes} --write` (root). "
+            "net-snmp snmpd in a network namespace with 24 veth "
+            "ports (tests/helpers/gear.py, the suite's switch), prometheus-snmp-exporter 0.21 "
+            "(Debian) reading ../shared/yardsticks/snmp_exporter-v0.21-snmp.yml, `pantau run` "
+            "reading the same file, then today's snmp_exporter-snmp.yml. Each module: "
+            "snmp_exporter, pantau, snmp_exporter again; counters and clocks must lie between "
+            "the two snmp_exporter values, everything else equal.", "",
+            "Loading as they are:", "", *(f"- {x}" for x in load), "",
+            "v0.21 file in both:", "", f"**{report['old'][0]}**", "",
+            *(f"- {x}" for x in report["old"][1:]), "",
+            f"Today's file in pantau, v0.21's in snmp_exporter 0.21 ({shared} modules in both "
+            "files; a metric agrees when its definition is the same but for the help text):",
+            "", f"**{report['new'][0]}**", "", *(f"- {x}" for x in report["new"][1:]), "",
+            "Where the two generator versions define a module differently (per module: "
+            "metrics whose definition changed, by field, and what that does on this snmpd):",
+            "", *(f"- {x}" for x in report["defs"]), "",
+            f"CPU per varbind, if_mib, {scrapes} scrapes one at a time:", "",
+            "| | figures |", "|---|---|", *(f"| {x.split(':', 1)[0]} | {x.split(':', 1)[1]} |"
+                                            for x in report["cpu"]), "",
+            "The suite's test (tests/peers/test_snmp_exporter_parity.py) runs snmp_exporter "
+            "0.21 beside pantau on the same switch with fixtures of its own "
+            "(tests/testdata/snmp_exporter/, both formats, SNMPv3 too).", ""]
+    replace_section("\n".join(body))
 
 
 def cpu_table(exp: str, pantau: str, target: str, n: int) -> str:

@@ -3,6 +3,7 @@ pantau's /snmp cannot honour refused with the module and the option."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ M = "m:\n  walk: [1.3.6.1.2.1.2]\n  metrics:\n  - name: x\n    oid: 1.3.6.1.2.1.
      "m.metrics.0.indexes.0.type: 'Bits' is not supported"),
     (M + "    type: gauge\n    indexes: [{labelname: i, type: OctetString}]\n",
      "m.metrics.0.indexes.0: OctetString index needs fixed_size"),
-    (M + "    type: gauge\n  version: 3\n", "m.version: SNMP v3 is not supported"),
+    (M + "    type: gauge\n  version: 5\n", "m.version: unknown SNMP version 5"),
     (M + "    type: gauge\n    regex_extracts: {T: [{regex: '(', value: '$1'}]}\n",
      "m.metrics.0.regex_extracts.T.0.regex: missing )"),
     (M + "    type: gauge\n  auth: {user: u}\n", "m.auth.user: unknown auth option"),
@@ -92,3 +93,35 @@ def test_unsupported_options_are_refused(text: str, expected: str) -> None:
     with pytest.raises(SnmpYmlError) as e:
         parse_snmp_yml(text, "snmp.yml")
     assert expected in str(e.value), e.value
+
+
+def test_v3_auths_read_and_what_pantau_cannot_answer() -> None:
+    new = parse_snmp_yml((DATA / "new-format.yml").read_text())
+    v3 = new.auths["kantor_v3"]
+    assert (v3.version, v3.security_level, v3.username, v3.auth_protocol, v3.priv_protocol) \
+        == (3, "authPriv", "pantauv3", "SHA", "AES")
+    assert v3.v3_problem() == ""
+    assert "authpass" not in repr(v3) and "privpass" not in repr(v3)  # never in a log line
+    old = parse_snmp_yml(M + "    type: gauge\n  version: 3\n  auth: {username: u, "
+                         "security_level: authNoPriv, password: p12345678}\n")
+    assert old.modules["m"].auth is not None and old.modules["m"].auth.version == 3
+    assert old.modules["m"].auth.v3_problem() == ""
+    for change, problem in (({"security_level": "noAuthNoPriv"}, "security_level"),
+                            ({"priv_protocol": "AES256C"}, "priv_protocol 'AES256C'"),
+                            ({"priv_password": ""}, "needs priv_password"),
+                            ({"context_name": "vlan-5"}, "context_name")):
+        assert problem in dataclasses.replace(v3, **change).v3_problem()
+
+
+def test_device_modules_must_exist_in_the_snmp_yml() -> None:
+    from collectors.snmp import SnmpSection
+
+    base = {"exporter_modules": str(DATA / "new-format.yml"), "exporter_targets": ["10.0.0.0/8"],
+            "auths": {"a": {"community": "c"}}}
+    sec = SnmpSection.model_validate({**base, "devices": [
+        {"name": "sw", "address": "10.0.0.1", "auth": "a", "modules": ["if_mib"]}]})
+    assert sec.devices[0].profiles == []  # snmp_exporter's series alone, unless asked
+    with pytest.raises(ValueError, match=r"unknown snmp.yml module 'if_mb' \(known: if_mib, "
+                       r"system\)"):
+        SnmpSection.model_validate({**base, "devices": [
+            {"name": "sw", "address": "10.0.0.1", "auth": "a", "modules": ["if_mb"]}]})
