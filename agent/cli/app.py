@@ -23,6 +23,7 @@ from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
 from agent.cli import probe as cli_probe
 from agent.cli import report as cli_report
+from agent.cli import rules as cli_rules
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
 from agent.cli import status_page as cli_status_page
@@ -217,6 +218,7 @@ app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
+app.command("rules")(cli_rules.rules)
 app.command("path")(cli_path.path)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")
