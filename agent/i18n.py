@@ -108,6 +108,126 @@ REASONS: dict[str, dict[str, str]] = {
     },
 }
 
+# Messages of the `pantau` commands meant for people (agent/cli/); the language is chosen by
+# agent/cli/common.py cli_lang().
+CLI: dict[str, dict[str, str]] = {
+    "id": {
+        "error": "pantau: kesalahan: {message}",
+        "bad_lang": "--lang harus id atau en, bukan {value!r}",
+        "no_config": "tidak ada konfigurasi: berikan --config BERKAS atau buat {path}",
+        "unknown_check": "pemeriksaan {name!r} tidak dikenal",
+        "unknown_checks": "pemeriksaan tidak dikenal: {names}",
+        "whole_site": "seluruh kantor",
+        "from_config": "konfig",
+        "bad_time": "{what}: {text!r} bukan waktu seperti {example!r}",
+        "end_before_start": "--end harus sesudah --start",
+        "check_or_whole_site": "--check atau --whole-site, jangan keduanya",
+        "maint_recorded": "pemeliharaan {start} .. {end} ({scope}) dicatat",
+        "maint_removed": "jadwal pemeliharaan #{id} dihapus",
+        "maint_changed": "jadwal pemeliharaan #{id} diubah",
+        "maint_none": "tidak ada jadwal pemeliharaan #{id} yang tercatat (lihat `pantau "
+                      "maintenance list`)",
+        "maint_empty": "belum ada jadwal pemeliharaan",
+        "note_length": "catatan harus 1 sampai 500 karakter",
+        "no_outage": "belum ada gangguan {check!r} yang tercatat sebelum waktu itu",
+        "note_recorded": "catatan dicatat untuk gangguan {check} yang mulai {start}",
+        "report_format": "--format harus html, pdf, csv atau json, bukan {value!r}",
+        "report_lang": "--lang harus id atau en, bukan {value!r}",
+        "month_or_range": "--month atau --from/--to, jangan keduanya",
+        "period_needed": "berikan --month 2026-11, atau --from 2026-11-01 --to 2026-12-01",
+        "bad_month": "--month: {text!r} bukan bulan seperti 2026-11",
+        "bad_date": "{what}: {text!r} bukan tanggal seperti 2026-11-01",
+        "to_before_from": "--to harus sesudah --from",
+        "report_written": "{path} ditulis ({fmt}, {n} pemeriksaan, {start} .. {end} {tz})",
+        "unknown_receiver": "penerima {name!r} tidak dikenal (yang ada: {known})",
+        "none_configured": "belum ada",
+        "receiver_failed": "penerima {name}: {detail}",
+        "test_sent": "pesan uji terkirim ke {name}",
+        "col_time": "waktu ({tz})",
+        "col_check": "pemeriksaan",
+        "col_kind": "jenis",
+        "col_receiver": "penerima",
+        "col_status": "status",
+        "col_tries": "coba",
+        "col_error": "kesalahan",
+        "col_change": "perubahan",
+        "col_root_cause": "akar masalah",
+        "col_reason": "keterangan",
+        "col_state": "keadaan",
+        "col_since": "sejak",
+        "state_up": "NORMAL",
+        "state_down": "GANGGUAN",
+        "state_unknown": "BELUM DIKETAHUI",
+        "status_none": "belum ada data: agen belum pernah berjalan dengan state_dir ini",
+        "status_summary": "{site}: {up} normal, {down} gangguan, {unknown} belum diketahui",
+        "path_answered": "pantau: {target} menjawab",
+        "path_failed": "pantau: {reason}",
+        "count_range": "--count: antara 1 dan 10000",
+        "rules_base_needed": "tautan runbook harus lengkap (absolut): berikan --runbook-base-url "
+                             "URL atau isi alerts.runbook_base_url",
+        "bad_url": "{what}: {url!r} bukan URL http(s) lengkap, misalnya {example}",
+        "written": "{path} ditulis",
+        "cannot_write": "tidak dapat menulis {path}: {detail}",
+    },
+    "en": {
+        "error": "pantau: error: {message}",
+        "bad_lang": "--lang must be id or en, not {value!r}",
+        "no_config": "no config: pass --config FILE or create {path}",
+        "unknown_check": "unknown check {name!r}",
+        "unknown_checks": "unknown check(s): {names}",
+        "whole_site": "whole site",
+        "from_config": "config",
+        "bad_time": "{what}: {text!r} is not a time like {example!r}",
+        "end_before_start": "--end must be after --start",
+        "check_or_whole_site": "--check or --whole-site, not both",
+        "maint_recorded": "maintenance {start} .. {end} ({scope}) recorded",
+        "maint_removed": "maintenance window #{id} removed",
+        "maint_changed": "maintenance window #{id} changed",
+        "maint_none": "no recorded maintenance window #{id} (see `pantau maintenance list`)",
+        "maint_empty": "no maintenance windows",
+        "note_length": "the note must have 1 to 500 characters",
+        "no_outage": "no outage of {check!r} recorded before that time",
+        "note_recorded": "note recorded for the outage of {check} that began {start}",
+        "report_format": "--format must be html, pdf, csv or json, not {value!r}",
+        "report_lang": "--lang must be id or en, not {value!r}",
+        "month_or_range": "--month or --from/--to, not both",
+        "period_needed": "give --month 2026-11, or --from 2026-11-01 --to 2026-12-01",
+        "bad_month": "--month: {text!r} is not a month like 2026-11",
+        "bad_date": "{what}: {text!r} is not a date like 2026-11-01",
+        "to_before_from": "--to must be after --from",
+        "report_written": "wrote {path} ({fmt}, {n} checks, {start} .. {end} {tz})",
+        "unknown_receiver": "unknown receiver {name!r} (known: {known})",
+        "none_configured": "none configured",
+        "receiver_failed": "receiver {name}: {detail}",
+        "test_sent": "test message sent to {name}",
+        "col_time": "time ({tz})",
+        "col_check": "check",
+        "col_kind": "kind",
+        "col_receiver": "receiver",
+        "col_status": "status",
+        "col_tries": "tries",
+        "col_error": "error",
+        "col_change": "change",
+        "col_root_cause": "root cause",
+        "col_reason": "reason",
+        "col_state": "state",
+        "col_since": "since",
+        "state_up": "UP",
+        "state_down": "DOWN",
+        "state_unknown": "UNKNOWN",
+        "status_none": "no data yet: the agent has never run with this state_dir",
+        "status_summary": "{site}: {up} up, {down} down, {unknown} unknown",
+        "path_answered": "pantau: {target} answered",
+        "path_failed": "pantau: {reason}",
+        "count_range": "--count: between 1 and 10000",
+        "rules_base_needed": "runbook links must be absolute: pass --runbook-base-url URL or "
+                             "set alerts.runbook_base_url",
+        "bad_url": "{what}: {url!r} is not an absolute http(s) URL, e.g. {example}",
+        "written": "wrote {path}",
+        "cannot_write": "cannot write {path}: {detail}",
+    },
+}
+
 _PHASE_RE = r"(?P<phase>while .+|in the TLS handshake)"
 
 # (code, pattern over the English wording); the first match wins.
@@ -190,4 +310,9 @@ def join_words(items: list[str], lang: Lang) -> str:
     return ", ".join(items[:-1]) + word + items[-1]
 
 
-TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS)
+def cli_text(key: str, lang: Lang, **params: object) -> str:
+    """A `pantau` command's message in the chosen language."""
+    return CLI[lang if lang in CLI else "en"][key].format(**params)
+
+
+TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS, CLI)

@@ -44,8 +44,12 @@ def _dashboard(template: str, group: str) -> str:
     return template.replace("{site}", "{{ $labels.site }}").replace("{check}", check)
 
 
+def is_absolute(url: str) -> bool:
+    return url.startswith(("http://", "https://")) and len(url) >= 10 and " " not in url
+
+
 def validate_base(url: str, what: str) -> None:
-    if not url.startswith(("http://", "https://")) or len(url) < 10 or " " in url:
+    if not is_absolute(url):
         raise ValueError(f"{what}: {url!r} is not an absolute http(s) URL, e.g. "
                          "https://wiki.diskominfo.example.go.id/pantau/alerting")
 

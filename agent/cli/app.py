@@ -26,8 +26,17 @@ from agent.cli import report as cli_report
 from agent.cli import rules as cli_rules
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
+from agent.cli import status as cli_status
 from agent.cli import status_page as cli_status_page
-from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail, load_env_beside
+from agent.cli.common import (
+    EXIT_BAD_INPUT,
+    LANGS,
+    default_state_dir,
+    fail,
+    load_env_beside,
+    set_lang_option,
+    tr,
+)
 
 app = typer.Typer(
     name="pantau",
@@ -50,9 +59,16 @@ def _root(
         bool, typer.Option("--version", is_eager=True, callback=_print_version,
                            help="Print pantau's version and exit.")
     ] = False,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the messages: id or en (default: "
+                                 "PANTAU_LANG, the locale, alerts.language, English).")
+    ] = None,
 ) -> None:
     """pantau watches an office server, its network gear and the path to online services,
     and exposes it all as Prometheus metrics."""
+    if lang is not None and lang not in LANGS:
+        raise fail(tr("bad_lang", value=lang))
+    set_lang_option(lang)
 
 
 def _effective_config(config: Path | None) -> Any:
@@ -218,6 +234,7 @@ app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
+app.command("status")(cli_status.status)
 app.command("rules")(cli_rules.rules)
 app.command("path")(cli_path.path)
 app.add_typer(cli_snmp.app, name="snmp")

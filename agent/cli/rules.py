@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, config_path, fail, load
+from agent.cli.common import ConfigOpt, config_path, fail, load, tr
 
 
 def rules(
@@ -24,7 +24,7 @@ def rules(
     """Print the Prometheus alert rules for the central server, every runbook link absolute;
     check alerts carry the role (uplink/service) the agents derive for the Alertmanager
     inhibit rules."""
-    from agent.alerting.central import rules_yaml
+    from agent.alerting.central import EXAMPLE_RUNBOOK_BASE, is_absolute, rules_yaml
 
     base, dash = runbook_base_url, dashboard_url
     if config_path(config) is not None and (base is None or dash is None):
@@ -32,17 +32,16 @@ def rules(
         base = cfg.alerts.runbook_base_url if base is None else base
         dash = cfg.alerts.dashboard_url if dash is None else dash
     if not base:
-        raise fail("runbook links must be absolute: pass --runbook-base-url URL or set "
-                   "alerts.runbook_base_url")
-    try:
-        text = rules_yaml(base, dash or "")
-    except ValueError as e:
-        raise fail(str(e)) from None
+        raise fail(tr("rules_base_needed"))
+    for what, url in (("--runbook-base-url", base), ("--dashboard-url", dash)):
+        if url and not is_absolute(url):
+            raise fail(tr("bad_url", what=what, url=url, example=EXAMPLE_RUNBOOK_BASE))
+    text = rules_yaml(base, dash or "")
     if out is None:
         typer.echo(text, nl=False)
         return
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise fail(f"cannot write {out}: {e.strerror}", 1) from None
-    typer.echo(f"wrote {out}")
+        raise fail(tr("cannot_write", path=out, detail=e.strerror), 1) from None
+    typer.echo(tr("written", path=out))
