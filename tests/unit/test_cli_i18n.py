@@ -42,9 +42,10 @@ def _other_language_fragments(lang: str) -> set[str]:
 
 
 def _scannable(text: str) -> str:
-    """Output without what is the same in every language: options, `commands`, the data the
-    test wrote (check names, reasons), and mtr's column names that the ISP reads."""
-    text = re.sub(r"`[^`]*`|--[\w-]+|'[^']*'", " ", text)
+    """Output without what is the same in every language: options and their values,
+    `commands`, quoted input, file paths, and mtr's column names that the ISP reads."""
+    text = re.sub(r"`[^`]*`|--[\w-]+|'[^']*'|\S*/\S*", " ", text)  # options, names, paths
+    text = text.replace("debug, info, warning, error", " ")  # --log-level's values
     text = re.sub(r"^(Start:|HOST:).*$", " ", text, flags=re.M)
     return text
 
@@ -94,6 +95,10 @@ def run_all(config: Path, tmp_path: Path, lang: str) -> str:
         (0, ["rules", *c, "--runbook-base-url", "https://wiki.contoh.go.id/pantau",
              "--out", str(tmp_path / f"rules-{lang}.yml")]),
         (0, ["path", "127.0.0.1", "--report", "--count", "2", "--interval", "200ms"]),
+        (0, ["check-config", str(config)]),
+        (0, ["backup", str(tmp_path / f"cadangan-{lang}.tar.gz"), *c]),
+        (2, ["restore", str(tmp_path / "x9.tar.gz")]),
+        (2, ["run", *c, "--log-level", "x9"]),
     ]
     texts = []
     for code, args in runs:
@@ -120,13 +125,15 @@ def test_cli_messages_in_one_language(office: Path, tmp_path: Path, lang: str) -
         for expected in ("pantau: kesalahan: pemeriksaan tidak dikenal: nope",
                          "jadwal pemeliharaan #1 dihapus", "NORMAL",
                          "catatan dicatat untuk gangguan portal yang mulai 20 Okt 2026",
-                         "pantau: 127.0.0.1 menjawab", "ditulis (json, 2 pemeriksaan"):
+                         "pantau: 127.0.0.1 menjawab", "ditulis (json, 2 pemeriksaan",
+                         "OK (kantor 'dpmptsp-kab-contoh', 2 pemeriksaan"):
             assert expected in text, expected
     else:
         for expected in ("pantau: error: unknown check(s): nope",
                          "maintenance window #1 removed", "UP",
                          "note recorded for the outage of portal that began 20 Oct 2026",
-                         "pantau: 127.0.0.1 answered", "(json, 2 checks"):
+                         "pantau: 127.0.0.1 answered", "(json, 2 checks",
+                         "OK (site 'dpmptsp-kab-contoh', 2 checks"):
             assert expected in text, expected
 
 
