@@ -95,7 +95,7 @@ def history(
         typer.echo(f"{when:19}  {tr('col_check'):20} {tr('col_change'):26} "
                    f"{tr('col_root_cause'):16} {tr('col_reason')}")
         for c in changes:
-            change = f"{state_word(c.old)}->{state_word(c.new)}"
+            change = f"{state_word(c.old).lower()}->{state_word(c.new).lower()}"
             typer.echo(f"{ts(c.ts):19}  {c.check:20} {change:26} "
                        f"{c.root_cause:16} {reason_text(c.reason, cli_lang())[:60]}")
     finally:
