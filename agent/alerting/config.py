@@ -61,6 +61,11 @@ class AlertsConfig(StrictModel):
         None, description="Send a firing alert again this often while its check stays "
         "down, unacknowledged and not muted; unset = never.")
     runbook_url: str = Field("", description="Runbook URL template; {check}, {site} replaced.")
+    runbook_base_url: str = Field(
+        "", description="Absolute URL of the runbook page (docs/alerting.md as your wiki or "
+        "web server shows it): `pantau rules` links every alert to base#alertname ({alert} in "
+        "the URL is replaced instead), and notifications without runbook_url link to "
+        "base#pantaucheckdown.")
     status_url: str = Field("", description="Link to the status page as the admin reaches "
                             "it (e.g. http://10.20.0.5:9877/status), printed in every alert.")
     dashboard_url: str = Field("", description="Grafana dashboard URL template printed in "
@@ -74,6 +79,15 @@ class AlertsConfig(StrictModel):
     @classmethod
     def _tz(cls, v: str) -> str:
         resolve_zone(v)
+        return v
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _runbook_base(cls, v: str) -> str:
+        if v:
+            from agent.alerting.central import validate_base
+
+            validate_base(v, "runbook_base_url")
         return v
 
     @model_validator(mode="after")

@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.alerting.central import check_runbook
 from agent.alerting.config import AlertsConfig
 from agent.alerting.messages import render
 from agent.alerting.outbox import Outbox
 from agent.alerting.paths import PathFacts, auto_edges
+from agent.alerting.roles import derive_roles, with_role
 from agent.alerting.state import Damping, Graph, Notice, Outcome, State, StateMachine
 from agent.history import (
     ChangeRow,
@@ -531,7 +533,8 @@ class Alerting:
         check = self.checks.get(notice.check)
         severity = check.severity if check else "critical"
         playbook = (check.playbook or "") if check else ""
-        runbook = self._link(self.cfg.runbook_url, notice.check)
+        runbook = (self._link(self.cfg.runbook_url, notice.check)
+                   or check_runbook(self.cfg.runbook_base_url))
         named = list(notice.members) or [notice.check]
         targets = tuple(
             (f"{t} ({n})" if len(named) > 1 else t)
@@ -560,7 +563,8 @@ class Alerting:
             uid=str(uuid.uuid4()), kind=notice.kind, site=self.site, check=notice.check,
             severity=severity, at=notice.at, since=notice.since, root_cause=notice.cause,
             reason=notice.reason, title=title, text=text, runbook=runbook, playbook=playbook,
-            labels=dict(check.labels) if check else {}, was_suppressed=notice.was_suppressed,
+            labels=with_role(check.labels, derive_roles(self.machine.graph).get(notice.check))
+            if check else {}, was_suppressed=notice.was_suppressed,
             first_failure=notice.first_failure, members=list(notice.members),
             affected=list(notice.affected), target=", ".join(targets),
         )
@@ -772,9 +776,11 @@ class Alerting:
 
     def samples(self) -> list[Sample]:
         out: list[Sample] = []
+        roles = derive_roles(self.machine.graph)
         for name in sorted(self.machine.checks):
             state, cause = self._view.get(name, ("unknown", ""))
-            extra = tuple(sorted(self.checks[name].labels.items())) if name in self.checks else ()
+            extra = tuple(sorted(with_role(self.checks[name].labels, roles.get(name)).items())
+                          ) if name in self.checks else ()
             base = (("check", name), *extra)
             if state != "unknown":
                 out.append(Sample("pantau_check_up", 1.0 if state == "up" else 0.0, base))

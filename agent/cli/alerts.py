@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail, load
+from agent.cli.common import ConfigOpt, cli_lang, fail, load, state_word, tr
 
 app = typer.Typer(help="Alert receivers and outage history.", no_args_is_help=True)
 
@@ -32,8 +32,8 @@ def test_receiver(
     cfg = load(config)
     receivers = {r.name: r for r in cfg.alerts.receivers}
     if receiver not in receivers:
-        known = ", ".join(receivers) or "none configured"
-        raise fail(f"unknown receiver {receiver!r} (known: {known})")
+        known = ", ".join(receivers) or tr("none_configured")
+        raise fail(tr("unknown_receiver", name=receiver, known=known))
     try:
         alerting = Alerting(cfg, Store(cfg.site), None, cfg.site)
     except ValueError as e:  # e.g. depends_on_any naming an unknown check
@@ -50,8 +50,8 @@ def test_receiver(
     try:
         asyncio.run(send())
     except DeliveryError as e:
-        raise fail(f"receiver {receiver}: {e}", 1) from None
-    typer.echo(f"test message sent to {receiver}")
+        raise fail(tr("receiver_failed", name=receiver, detail=e), 1) from None
+    typer.echo(tr("test_sent", name=receiver))
 
 
 @app.command("history")
@@ -65,6 +65,7 @@ def history(
 ) -> None:
     """Show recorded state changes (or notifications) from the outage history."""
     from agent.history import History, HistoryError
+    from agent.i18n import event_text, reason_text
     from collectors.common.timefmt import resolve_zone
 
     cfg = load(config)
@@ -77,11 +78,13 @@ def history(
     def ts(v: float | None) -> str:
         return datetime.fromtimestamp(v, zone).strftime("%Y-%m-%d %H:%M:%S") if v else "-"
 
+    when = tr("col_time", tz=cfg.alerts.timezone)
     try:
         if notifications:
             rows = h.notifications(limit)
-            typer.echo(f"{'time (' + cfg.alerts.timezone + ')':19}  {'check':20} {'kind':8} "
-                       f"{'receiver':12} {'status':9} tries  error")
+            typer.echo(f"{when:19}  {tr('col_check'):20} {tr('col_kind'):8} "
+                       f"{tr('col_receiver'):12} {tr('col_status'):9} {tr('col_tries'):5}  "
+                       f"{tr('col_error')}")
             for r in rows:
                 if check and r["check_name"] != check:
                     continue
@@ -89,17 +92,20 @@ def history(
                            f"{r['receiver']:12} {r['status']:9} {r['attempts']:5}  "
                            f"{r['last_error'][:60]}")
             return
-        lines = [(c.ts, f"{ts(c.ts):19}  {c.check:20} {c.old + '->' + c.new:14} "
-                        f"{c.root_cause:16} {c.reason[:60]}")
-                 for c in h.state_changes(check=check, limit=limit)]
+        lang = cli_lang()
+        lines = []
+        for c in h.state_changes(check=check, limit=limit):
+            change = f"{state_word(c.old).lower()}->{state_word(c.new).lower()}"
+            lines.append((c.ts, f"{ts(c.ts):19}  {c.check:20} {change:26} "
+                                f"{c.root_cause:16} {reason_text(c.reason, lang)[:60]}"))
         try:  # route changes and other events, between the state changes in time order
-            lines += [(e.ts, f"{ts(e.ts):19}  {e.check:20} {'(' + e.kind + ')':14} "
-                             f"{'':16} {e.text[:80]}")
+            lines += [(e.ts, f"{ts(e.ts):19}  {e.check:20} {'(' + e.kind + ')':26} "
+                             f"{'':16} {event_text(e.kind, e.detail, lang)[:80]}")
                       for e in h.events(check=check, limit=limit)]
         except sqlite3.Error:  # a history from before events
             pass
-        typer.echo(f"{'time (' + cfg.alerts.timezone + ')':19}  {'check':20} {'change':14} "
-                   f"{'root cause':16} reason")
+        typer.echo(f"{when:19}  {tr('col_check'):20} {tr('col_change'):26} "
+                   f"{tr('col_root_cause'):16} {tr('col_reason')}")
         for _, line in sorted(lines, key=lambda x: x[0])[-limit:]:
             typer.echo(line)
     finally:

@@ -24,10 +24,21 @@ from agent.cli import path as cli_path
 from agent.cli import playbook as cli_playbook
 from agent.cli import probe as cli_probe
 from agent.cli import report as cli_report
+from agent.cli import rules as cli_rules
 from agent.cli import snmp as cli_snmp
 from agent.cli import ssh as cli_ssh
+from agent.cli import status as cli_status
 from agent.cli import status_page as cli_status_page
-from agent.cli.common import EXIT_BAD_INPUT, default_state_dir, fail, load_env_beside
+from agent.cli.common import (
+    EXIT_BAD_INPUT,
+    LANGS,
+    default_state_dir,
+    fail,
+    load_env_beside,
+    note_config_lang,
+    set_lang_option,
+    tr,
+)
 
 helpfmt.install()  # `--out FILE`, `TARGET`: no Python type tags in --help
 
@@ -52,9 +63,16 @@ def _root(
         bool, typer.Option("--version", is_eager=True, callback=_print_version,
                            help="Print pantau's version and exit.")
     ] = False,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the messages: id or en (default: "
+                                 "PANTAU_LANG, the locale, alerts.language, English).")
+    ] = None,
 ) -> None:
     """pantau watches an office server, its network gear and the path to online services,
     and exposes it all as Prometheus metrics."""
+    if lang is not None and lang not in LANGS:
+        raise fail(tr("bad_lang", value=lang))
+    set_lang_option(lang)
 
 
 def _effective_config(config: Path | None) -> Any:
@@ -65,10 +83,12 @@ def _effective_config(config: Path | None) -> Any:
     if config is not None:
         load_env_beside(config)
         try:
-            return load_config(config)
+            cfg = load_config(config)
         except ConfigError as e:
             typer.echo(e.render(), err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        note_config_lang(cfg)
+        return cfg
     data = default_config(default_site())
     data["state_dir"] = str(default_state_dir())
     try:
@@ -76,8 +96,7 @@ def _effective_config(config: Path | None) -> Any:
     except ValidationError as e:
         # Discovery found something we cannot turn into a check: watch the host alone
         # rather than refuse to start.
-        typer.echo(f"pantau: warning: discovered checks dropped: {e.errors()[0]['msg']}",
-                   err=True)
+        typer.echo(tr("discovered_dropped", detail=e.errors()[0]["msg"]), err=True)
         data["checks"] = []
         return AgentConfig.model_validate(data)
 
@@ -110,9 +129,11 @@ def run(
     from agent.config import dump_config, parse_listen
 
     if log_level.lower() not in logs.LEVELS:
-        raise fail(f"--log-level: {log_level!r} is not one of {', '.join(logs.LEVELS)}")
+        raise fail(tr("bad_choice", option="--log-level", value=log_level,
+                      choices=", ".join(logs.LEVELS)))
     if log_format not in logs.FORMATS:
-        raise fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
+        raise fail(tr("bad_choice", option="--log-format", value=log_format,
+                      choices=", ".join(logs.FORMATS)))
     cfg = _effective_config(config)
     if listen is not None:
         try:
@@ -132,7 +153,7 @@ def run(
     except StateDirBusy as e:
         raise fail(str(e)) from None
     except OSError as e:
-        raise fail(f"cannot use state dir {cfg.state_dir}: {e.strerror}") from None
+        raise fail(tr("state_dir_unusable", path=cfg.state_dir, detail=e.strerror)) from None
     from collectors.common.timefmt import resolve_zone
 
     logs.setup(log_level, log_format, resolve_zone(cfg.alerts.timezone))
@@ -149,7 +170,8 @@ def run(
     try:
         asyncio.run(agent.run())
     except OSError as e:
-        raise fail(f"cannot listen on {listen or cfg.listen}: {e.strerror}", 1) from None
+        raise fail(tr("cannot_listen", addr=listen or cfg.listen, detail=e.strerror), 1
+                   ) from None
     except ValueError as e:  # e.g. an unreadable web config file
         raise fail(str(e)) from None
     except KeyboardInterrupt:
@@ -176,11 +198,12 @@ def check_config(
         else:
             typer.echo(e.render(), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    note_config_lang(cfg)
     if as_json:
         typer.echo("[]")
     else:
-        typer.echo(f"{file}: OK (site {cfg.site!r}, {len(cfg.checks)} checks, "
-                   f"{len(cfg.jobs())} jobs)")
+        typer.echo(tr("config_ok", file=file, site=cfg.site, checks=len(cfg.checks),
+                      jobs=len(cfg.jobs())))
 
 
 @app.command()
@@ -220,6 +243,8 @@ app.add_typer(cli_playbook.app, name="playbook")
 app.add_typer(cli_alerts.app, name="alerts")
 app.command("report")(cli_report.report)
 app.command("probe")(cli_probe.probe)
+app.command("status")(cli_status.status)
+app.command("rules")(cli_rules.rules)
 app.command("path")(cli_path.path)
 app.add_typer(cli_snmp.app, name="snmp")
 app.add_typer(cli_report.maintenance_app, name="maintenance")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, config_path, fail
+from agent.cli.common import ConfigOpt, config_path, fail, tr
 
 StateDirOpt = Annotated[
     Path | None,
@@ -34,8 +34,9 @@ def backup(
         raise fail(str(e)) from None
     parts = [*outcome.databases, *outcome.files]
     if outcome.config:
-        parts.append(f"config {outcome.config}")
-    typer.echo(f"{file}: {', '.join(parts) or 'nothing to back up'} (from {state_dir})")
+        parts.append(tr("backup_config", path=outcome.config))
+    typer.echo(tr("backup_done", file=file, parts=", ".join(parts) or tr("backup_nothing"),
+                  src=state_dir))
 
 
 def _state_dir_of(path: Path | None) -> Path:
@@ -46,11 +47,12 @@ def _state_dir_of(path: Path | None) -> Path:
     from agent.config.models import DEFAULT_STATE_DIR
 
     if path is None:
-        raise fail("no config: pass --config FILE or --state-dir DIR")
+        raise fail(tr("backup_no_config"))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
-        raise fail(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        raise fail(tr("cannot_read", path=path, detail=getattr(e, "strerror", None) or e)
+                   ) from None
     value = data.get("state_dir") if isinstance(data, dict) else None
     return Path(str(value)) if value else Path(DEFAULT_STATE_DIR)
 
@@ -72,12 +74,13 @@ def restore(
     from agent.backup import restore as do_restore
 
     if not file.is_file():
-        raise fail(f"{file}: no such file")
+        raise fail(tr("no_such_file", file=file))
     try:
         target, outcome = do_restore(file, state_dir, config_to, force=force)
     except BackupError as e:
         raise fail(str(e)) from None
     for note in outcome.notes:
-        typer.echo(f"pantau: note: {note}", err=True)
-    typer.echo(f"restored {', '.join(outcome.databases + outcome.files) or 'nothing'} "
-               f"into {target}" + (f"; config at {outcome.config}" if outcome.config else ""))
+        typer.echo(tr("restore_note", note=note), err=True)
+    parts = ", ".join(outcome.databases + outcome.files) or tr("restore_nothing")
+    typer.echo(tr("restored", parts=parts, target=target)
+               + (tr("restored_config", path=outcome.config) if outcome.config else ""))

@@ -1,5 +1,6 @@
 """What every `pantau` command group shares: the one exit code for bad input, the one
---config option, the one way to load a config and print its errors, the state dir default.
+--config option, the one way to load a config and print its errors, the state dir default,
+and the language of the messages meant for people (cli_lang, tr).
 
 A traceback on a user's typo is a bug: every command turns bad input into one line per
 problem and exit code 2.
@@ -26,9 +27,66 @@ ConfigOpt = Annotated[
 ]
 
 
+# The language of the messages, first answer wins:
+#   1. `pantau --lang id|en COMMAND` (the admin's choice for this run)
+#   2. PANTAU_LANG=id|en in the environment
+#   3. the locale: LC_ALL, LC_MESSAGES or LANG naming Indonesian (id_ID...) or English (en_*);
+#      C, POSIX and C.UTF-8 say nothing about a language and are skipped
+#   4. `alerts.language` when the config file sets it (the office's language), for commands
+#      that read the config
+#   5. English.
+# The config's default (id) does not count: only what a file writes, so a command gives the
+# same language before and after it reads a config that does not choose one.
+_chosen: dict[str, str | None] = {"option": None, "config": None}
+LANGS = ("id", "en")
+
+
+def set_lang_option(lang: str | None) -> None:
+    _chosen["option"] = lang
+    _chosen["config"] = None
+
+
+def _from_locale() -> str | None:
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if not value:
+            continue
+        code = value.split(".", 1)[0].split("_", 1)[0].lower()
+        return code if code in LANGS else None
+    return None
+
+
+def cli_lang() -> str:
+    env = os.environ.get("PANTAU_LANG", "").strip().lower()
+    return (_chosen["option"] or (env if env in LANGS else None) or _from_locale()
+            or _chosen["config"] or "en")
+
+
+def note_config_lang(cfg: AgentConfig) -> None:
+    """Remember the config's alerts.language if the file sets it (see the order above)."""
+    alerts = getattr(cfg, "alerts", None)
+    if alerts is not None and "language" in alerts.model_fields_set:
+        _chosen["config"] = alerts.language
+
+
+def tr(key: str, **params: object) -> str:
+    """A message meant for people, in the language cli_lang() chose."""
+    from agent.i18n import cli_text
+
+    return cli_text(key, cli_lang(), **params)
+
+
+def state_word(state: str) -> str:
+    """up/down/unknown as people read them ("NORMAL", "GANGGUAN"...); others unchanged."""
+    from agent.i18n import CLI
+
+    key = f"state_{state}"
+    return tr(key) if key in CLI["en"] else state
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print one clear error line and return the Exit to raise."""
-    typer.echo(f"pantau: error: {message}", err=True)
+    typer.echo(tr("error", message=message), err=True)
     return typer.Exit(code)
 
 
@@ -69,13 +127,15 @@ def load(config: Path | None) -> AgentConfig:
 
     path = config_path(config)
     if path is None:
-        raise fail(f"no config: pass --config FILE or create {DEFAULT_CONFIG}")
+        raise fail(tr("no_config", path=DEFAULT_CONFIG))
     load_env_beside(path)
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as e:
         typer.echo(e.render(), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    note_config_lang(cfg)
+    return cfg
 
 
 def default_state_dir() -> Path:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail, load
+from agent.cli.common import ConfigOpt, cli_lang, fail, load, tr
 
 app = typer.Typer(help="Public notes about outages (shown on the citizens' status page).",
                   no_args_is_help=True)
@@ -32,23 +32,23 @@ def note(
 
     cfg = load(config)
     if check not in {c.name for c in cfg.checks}:
-        raise fail(f"unknown check {check!r}")
+        raise fail(tr("unknown_check", name=check))
     text = text.strip()
     if not text or len(text) > 500:
-        raise fail("the note must have 1 to 500 characters")
+        raise fail(tr("note_length"))
     zone = resolve_zone(cfg.reports.timezone)
     when = time.time()
     if at is not None:
         try:
             dt = datetime.fromisoformat(at)
         except ValueError:
-            raise fail(f"--at: {at!r} is not a time like '2026-11-10 14:05'") from None
+            raise fail(tr("bad_time", what="--at", text=at, example="2026-11-10 14:05")
+                       ) from None
         when = (dt if dt.tzinfo else dt.replace(tzinfo=zone)).timestamp()
     try:
         start = add_note(cfg, check, when, text)
-    except LookupError as e:
-        raise fail(str(e)) from None
+    except LookupError:
+        raise fail(tr("no_outage", check=check)) from None
     except HistoryError as e:
         raise fail(str(e), 1) from None
-    typer.echo(f"note recorded for the outage of {check} that began "
-               f"{format_time(start, zone, cfg.reports.language)}")
+    typer.echo(tr("note_recorded", check=check, start=format_time(start, zone, cli_lang())))

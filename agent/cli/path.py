@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent.cli.common import fail
+from agent.cli.common import cli_lang, fail, tr
 
 
 @dataclass
@@ -86,7 +86,10 @@ def report_text(target: str, started: float, hops: list[HopTotals], reason: str)
                      f"{_fmt(d['last_ms']):>7}{_fmt(d['avg_ms']):>6}{_fmt(d['best_ms']):>6}"
                      f"{_fmt(d['worst_ms']):>6}{_fmt(d['stdev_ms']):>6}")
         lines += [f"    |   {a}" for a in h.addresses if a != h.address]
-    lines.append(f"pantau: {reason}" if reason else f"pantau: {target} answered")
+    from agent.i18n import reason_text
+
+    lines.append(tr("path_failed", reason=reason_text(reason, cli_lang())) if reason
+                 else tr("path_answered", target=target))
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +140,7 @@ def path(
     except ValueError as e:
         raise fail(str(e)) from None
     if not 1 <= count <= 10000:
-        raise fail("--count: between 1 and 10000")
+        raise fail(tr("count_range"))
     batch = max(1, min(10, count, int(2 / gap)))
     run_for = (batch - 1) * gap + wait
     try:
@@ -204,7 +207,9 @@ def path(
     hops = _sorted()
     reason = str(state["reason"])
     if not hops and reason:
-        raise fail(reason, 1)
+        from agent.i18n import reason_text
+
+        raise fail(reason_text(reason, cli_lang()), 1)
     if as_json:
         typer.echo(json.dumps({"target": target, "success": state["success"],
                                "reason": reason, "hops": [h.as_dict() for h in hops]},

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail, load
+from agent.cli.common import ConfigOpt, fail, load, set_lang_option, tr
 
 maintenance_app = typer.Typer(help="Planned maintenance windows (excluded from the SLA).",
                               no_args_is_help=True)
@@ -45,30 +45,42 @@ def report(
     from collectors.common.timefmt import resolve_zone
 
     if fmt not in ("html", "pdf", "csv", "json"):
-        raise fail(f"--format must be html, pdf, csv or json, not {fmt!r}")
+        raise fail(tr("report_format", value=fmt))
     if lang not in (None, "id", "en"):
-        raise fail(f"--lang must be id or en, not {lang!r}")
+        raise fail(tr("report_lang", value=lang))
+    if lang is not None:  # the report's language is this run's language too
+        set_lang_option(lang)
     if month is not None:
         if from_ is not None or to is not None:
-            raise fail("--month or --from/--to, not both")
+            raise fail(tr("month_or_range"))
         from_, to = month_bounds(month)
     elif from_ is None or to is None:
-        raise fail("give --month 2026-11, or --from 2026-11-01 --to 2026-12-01")
+        raise fail(tr("period_needed"))
     cfg = load(config)
     rcfg = cfg.reports
     tz = resolve_zone(rcfg.timezone)
     try:
         period = parse_period(from_, to, tz)
     except ValueError as e:
-        raise fail(str(e)) from None
+        raise fail(_period_error(e, from_, to)) from None
     try:
         rep = build(cfg, period, site=site, prometheus=prometheus, step=step, lang=lang)
         render(rep, fmt, out)  # type: ignore[arg-type]
     except (RuntimeError, OSError, ValueError) as e:
         raise fail(str(e), 1) from None
     n_checks = len(rep.rows)
-    typer.echo(f"wrote {out} ({fmt}, {n_checks} checks, {period[0]:%Y-%m-%d} .. "
-               f"{period[1]:%Y-%m-%d} {rcfg.timezone})")
+    typer.echo(tr("report_written", path=out, fmt=fmt, n=n_checks,
+                  start=f"{period[0]:%Y-%m-%d}", end=f"{period[1]:%Y-%m-%d}",
+                  tz=rcfg.timezone))
+
+
+def _period_error(e: ValueError, from_: str, to: str) -> str:
+    """parse_period's (English) complaint in the language of this run."""
+    text = str(e)
+    if text.startswith("--to must"):
+        return tr("to_before_from")
+    what, value = ("--from", from_) if text.startswith("--from") else ("--to", to)
+    return tr("bad_date", what=what, text=value)
 
 
 def month_bounds(month: str) -> tuple[str, str]:
@@ -77,7 +89,7 @@ def month_bounds(month: str) -> tuple[str, str]:
 
     m = re.fullmatch(r"(\d{4})-(\d{1,2})", month.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise fail(f"--month: {month!r} is not a month like 2026-11")
+        raise fail(tr("bad_month", text=month))
     y, mo = int(m.group(1)), int(m.group(2))
     ny, nmo = (y + 1, 1) if mo == 12 else (y, mo + 1)
     return f"{y:04d}-{mo:02d}-01", f"{ny:04d}-{nmo:02d}-01"
@@ -104,13 +116,13 @@ def maintenance_add(
     except ValueError as err:
         raise fail(str(err)) from None
     if e <= s:
-        raise fail("--end must be after --start")
+        raise fail(tr("end_before_start"))
     unknown = [c for c in (check or []) if c not in {x.name for x in cfg.checks}]
     if unknown:
-        raise fail(f"unknown check(s): {', '.join(unknown)}")
+        raise fail(tr("unknown_checks", names=", ".join(unknown)))
     add_maintenance(cfg, s, e, tuple(check or ()), reason)
-    typer.echo(f"maintenance {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M} "
-               f"({', '.join(check or []) or 'whole site'}) recorded")
+    typer.echo(tr("maint_recorded", start=f"{s:%Y-%m-%d %H:%M}", end=f"{e:%Y-%m-%d %H:%M}",
+                  scope=", ".join(check or []) or tr("whole_site")))
 
 
 @maintenance_app.command("list")
@@ -125,16 +137,22 @@ def maintenance_list(
 
     cfg = load(config)
     tz = resolve_zone(cfg.reports.timezone)
+    shown = 0
     for m in config_maintenance(cfg.reports, tz):
         s, e = m.start.astimezone(tz), m.end.astimezone(tz)
-        scope = ", ".join(m.checks) or "whole site"
-        typer.echo(f"config  {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  {m.reason}")
+        scope = ", ".join(m.checks) or tr("whole_site")
+        typer.echo(f"{tr('from_config'):7} {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  "
+                   f"{m.reason}")
+        shown += 1
     for row in history_maintenance_rows(cfg):
         s = datetime.fromtimestamp(row["start"], tz)
         e = datetime.fromtimestamp(row["end"], tz)
-        scope = ", ".join(row["checks"]) or "whole site"
+        scope = ", ".join(row["checks"]) or tr("whole_site")
         typer.echo(f"#{row['id']:<6} {s:%Y-%m-%d %H:%M} .. {e:%Y-%m-%d %H:%M}  {scope}  "
                    f"{row['reason']}")
+        shown += 1
+    if not shown:
+        typer.echo(tr("maint_empty"))
 
 
 @maintenance_app.command("remove")
@@ -147,8 +165,8 @@ def maintenance_remove(
 
     cfg = load(config)
     if not remove_maintenance(cfg, window):
-        raise fail(f"no recorded maintenance window #{window} (see `pantau maintenance list`)")
-    typer.echo(f"maintenance window #{window} removed")
+        raise fail(tr("maint_none", id=window))
+    typer.echo(tr("maint_removed", id=window))
 
 
 @maintenance_app.command("edit")
@@ -171,7 +189,7 @@ def maintenance_edit(
     cfg = load(config)
     tz = resolve_zone(cfg.reports.timezone)
     if check and whole_site:
-        raise fail("--check or --whole-site, not both")
+        raise fail(tr("check_or_whole_site"))
     try:
         s = _parse_local(start, tz, "--start") if start else None
         e = _parse_local(end, tz, "--end") if end else None
@@ -179,20 +197,21 @@ def maintenance_edit(
         raise fail(str(err)) from None
     unknown = [c for c in (check or []) if c not in {x.name for x in cfg.checks}]
     if unknown:
-        raise fail(f"unknown check(s): {', '.join(unknown)}")
+        raise fail(tr("unknown_checks", names=", ".join(unknown)))
     scope = () if whole_site else (tuple(check) if check else None)
     try:
         found = edit_maintenance(cfg, window, start=s, end=e, checks=scope, reason=reason)
     except HistoryError as err:
         raise fail(str(err)) from None
     if not found:
-        raise fail(f"no recorded maintenance window #{window} (see `pantau maintenance list`)")
-    typer.echo(f"maintenance window #{window} changed")
+        raise fail(tr("maint_none", id=window))
+    typer.echo(tr("maint_changed", id=window))
 
 
 def _parse_local(text: str, tz: Any, what: str) -> datetime:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{what}: {text!r} is not a time like '2026-11-10 22:00'") from None
+        raise ValueError(tr("bad_time", what=what, text=text, example="2026-11-10 22:00")
+                         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=tz)

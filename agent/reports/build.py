@@ -35,6 +35,21 @@ class Report:
     maintenance: list[Maintenance]
     config: ReportsConfig = field(default_factory=ReportsConfig)  # office, signatures, limits
     events: list[Event] = field(default_factory=list)  # route changes in the period
+    # Where the reader looks further: the status page and a Grafana dashboard URL template
+    # ({site}, {check}); empty when not configured.
+    status_url: str = ""
+    dashboard_url: str = ""
+
+    def dashboard_link(self, site: str, check: str) -> str:
+        """The dashboard of one check ({site}/{check} replaced); "" when not configured."""
+        return self.dashboard_url.replace("{site}", site).replace("{check}", check)
+
+    def header_dashboard_link(self) -> str:
+        """The report-wide dashboard link: every check ($__all, Grafana's "All"), the site
+        when the report has one."""
+        sites = sorted({r.site for r in self.rows})
+        url = self.dashboard_url.replace("{check}", "$__all")
+        return url.replace("{site}", sites[0] if len(sites) == 1 else "$__all")
 
 
 def build_report(
@@ -120,4 +135,7 @@ def build(cfg: AgentConfig, period: tuple[datetime, datetime], *, site: str | No
 
         for s in sites:
             s.maintenance.extend(maintenance_from_history(cfg))
-    return build_report(sites, period, rcfg, lang=lang, source=source, now=now)  # type: ignore[arg-type]
+    rep = build_report(sites, period, rcfg, lang=lang, source=source, now=now)  # type: ignore[arg-type]
+    rep.status_url = rcfg.status_url or cfg.alerts.status_url
+    rep.dashboard_url = rcfg.dashboard_url or cfg.alerts.dashboard_url
+    return rep

@@ -93,6 +93,11 @@ class ReportsConfig(StrictModel):
     max_outages: int | None = Field(
         None, ge=0, description="Optional target for the number of outages per check and "
         "period, shown as met or not beside the availability target.")
+    status_url: str = Field(
+        "", description="Status page link printed in the report (default: alerts.status_url).")
+    dashboard_url: str = Field(
+        "", description="Grafana dashboard link printed in the report; {site} and {check} "
+        "replaced ({check} by $__all in the report's header). Default: alerts.dashboard_url.")
     monthly: bool = Field(False, description="Write last month's report to state_dir/reports.")
     monthly_formats: list[Format] = Field(default_factory=lambda: list(DEFAULT_MONTHLY))
     monthly_email: str | None = Field(

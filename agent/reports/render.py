@@ -105,6 +105,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "date_axis": {"id": "Tanggal", "en": "Date"},
     "logo_alt": {"id": "Logo instansi", "en": "Office logo"},
+    "status_page": {"id": "Halaman status", "en": "Status page"},
+    "dashboard": {"id": "Dasbor Grafana", "en": "Grafana dashboard"},
 }
 
 
@@ -154,12 +156,15 @@ def to_json(report: Report) -> str:
                    "timezone": report.tz_name},
         "generated": ts(report.generated),
         "source": source_text(report),
+        "links": {"status_page": report.status_url or None,
+                  "dashboard": report.header_dashboard_link() or None},
         "checks": [
             {
                 "site": r.site, "check": r.check, "availability": r.availability,
                 "raw_availability": r.raw_availability, "coverage": r.coverage,
                 "enough_data": r.enough_data, "min_coverage": r.min_coverage,
                 "slo": r.slo, "slo_met": r.slo_met,
+                "dashboard_url": report.dashboard_link(r.site, r.check) or None,
                 "error_budget_left_seconds": r.budget_left_seconds,
                 "error_budget_left_minutes": r.budget_left_minutes,
                 "outage_target": r.max_outages, "outage_target_met": r.outage_target_met,
@@ -203,9 +208,10 @@ def to_csv(report: Report) -> str:
     lang = report.lang
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if lang == "id" else ",")
+    links = bool(report.dashboard_url)  # the column only when there is something to link
     w.writerow([t(k, lang) for k in ("site", "check", "coverage", "availability", "target",
                                       "met", "budget_minutes", "outages", "downtime",
-                                      "longest", "mttr")])
+                                      "longest", "mttr")] + ([t("dashboard", lang)] * links))
     for r in report.rows:
         met = "" if r.slo_met is None else t("yes" if r.slo_met else "no", lang)
         left = r.budget_left_minutes
@@ -216,6 +222,7 @@ def to_csv(report: Report) -> str:
                                                    locale=_locale(lang)),
             r.outage_count, fmt_duration(r.downtime_seconds, lang),
             fmt_duration(r.longest_seconds, lang), fmt_duration(r.mttr_seconds, lang),
+            *([report.dashboard_link(r.site, r.check)] * links),
         ])
     return buf.getvalue()
 
@@ -350,6 +357,7 @@ def to_html(report: Report) -> str:
         period_end=report.period[1] - timedelta(seconds=1), office=cfg.office,
         signatories=cfg.signatories, logo=_logo_uri(report), notes=notes,
         many_sites=many_sites, source=source_text(report),
+        status_url=report.status_url, dashboard_url=report.header_dashboard_link(),
         ticks=_ticks(report.period, tz, lang), max_outages=cfg.max_outages,
         outage_rows=[(r, o) for r in report.rows for o in r.outages],
         events=[(e, event_text(e.kind, e.detail, lang)) for e in report.events],

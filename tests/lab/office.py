@@ -12,6 +12,11 @@ service (:2525). See tests/lab/README.md for the API.
         lab.cut("uplink"); lab.restore("uplink")
         lab.loss("uplink", 0.2)
 
+`OfficeLab(second_uplink=True)` adds a second ISP with its own cable from the router
+(router --uplink2-- isp2 --transit2-- internet, IPv4 only): the router NATs each uplink to its
+own address and prefers `uplink`, falling over to `uplink2` when it is cut, as an office with
+two ISPs does. Without the flag the lab is exactly the one-uplink network above.
+
 Teardown is unconditional (context exit, atexit and a stale-namespace sweep at start): every
 process the lab started is killed and its namespaces deleted, also when the test fails.
 Namespace names carry the creating PID, so parallel runs never touch each other's labs and the
@@ -89,6 +94,40 @@ _ROUTES = (
     ("isp", "default", "fd00:202::2"),
     ("internet", "default", "fd00:202::1"),
 )
+# The second ISP (OfficeLab(second_uplink=True)): its own cable from the router, its own way
+# into the internet namespace, IPv4 only.
+ISP2_ROLE = "isp2"
+ISP2_LINKS: dict[str, tuple[str, str]] = {
+    "uplink2": ("router", "isp2"),
+    "transit2": ("isp2", "internet"),
+}
+ISP2_ADDRESSES: dict[str, str] = {
+    "router_uplink2": "10.200.3.1",
+    "isp2_uplink2": "10.200.3.2",
+    "isp2_transit2": "10.200.4.1",
+    "internet_transit2": "10.200.4.2",
+}
+_ISP2_IFADDRS = (
+    ("router", "uplink2", "10.200.3.1/30"),
+    ("isp2", "uplink2", "10.200.3.2/30"),
+    ("isp2", "transit2", "10.200.4.1/30"),
+    ("internet", "transit2", "10.200.4.2/30"),
+)
+# The router prefers uplink (metric 0): when that cable is cut the kernel drops the route and
+# the metric-200 one through isp2 takes over. Replies find their way back because the router
+# NATs each uplink to its own address (_ISP2_NAT), so the internet routes to both.
+_ISP2_ROUTES = (
+    ("router", "default", "10.200.3.2", "200"),
+    ("isp2", "default", "10.200.4.2", ""),
+    ("internet", "10.200.3.0/30", "10.200.4.1", ""),
+)
+_ISP2_NAT = """table ip pantau_lab_nat {
+  chain post { type nat hook postrouting priority srcnat; policy accept;
+    oifname "uplink" masquerade
+    oifname "uplink2" masquerade
+  }
+}
+"""
 PORTS = {"portal": 80, "portal_tls": 443, "expired_tls": 8443, "banner": 2525, "dns": 53}
 BANNER = "220 mail.lab.test ESMTP pantau-lab"
 # DNS names the lab's dnsmasq answers (zone lab.test; every other lab.test name is NXDOMAIN).
@@ -196,11 +235,15 @@ class OfficeLab:
     """The office network. Use as a context manager; `start()`/`close()` also work."""
 
     def __init__(self, prefix: str = PREFIX, services: bool = True,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, second_uplink: bool = False) -> None:
         self.prefix = prefix
         tag = f"{prefix}{os.getpid()}x{secrets.token_hex(3)}"
-        self.ns: dict[str, str] = {role: f"{tag}-{role}" for role in ROLES}
-        self.addresses = dict(ADDRESSES)
+        self.second_uplink = second_uplink
+        roles = (*ROLES, ISP2_ROLE) if second_uplink else ROLES
+        self.ns: dict[str, str] = {role: f"{tag}-{role}" for role in roles}
+        self.links: dict[str, tuple[str, str]] = {**LINKS, **(ISP2_LINKS if second_uplink
+                                                               else {})}
+        self.addresses = {**ADDRESSES, **(ISP2_ADDRESSES if second_uplink else {})}
         self.ports = dict(PORTS)
         self.dns_records = dict(DNS_RECORDS)
         self.banner = BANNER
@@ -272,8 +315,8 @@ class OfficeLab:
 
     def reset(self) -> None:
         """Undo what a test broke: links up, no loss, every service running."""
-        for link in LINKS:
-            for role in LINKS[link]:
+        for link in self.links:
+            for role in self.links[link]:
                 _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
         self._routes()
         self.clear_loss()
@@ -297,7 +340,7 @@ class OfficeLab:
 
     def _wrap(self, role: str, cmd: Sequence[str]) -> list[str]:
         if role not in self.ns:
-            raise KeyError(f"unknown namespace role {role!r}; use one of {', '.join(ROLES)}")
+            raise KeyError(f"unknown namespace role {role!r}; use one of {', '.join(self.ns)}")
         return ["ip", "netns", "exec", self.ns[role], *cmd]
 
     def exec(self, role: str, cmd: Sequence[str], *, check: bool = True, timeout: float = 30,
@@ -325,17 +368,19 @@ class OfficeLab:
             # Before any veth exists, so link-local addresses skip DAD too: IPv6 works at once.
             self.exec(role, ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
                              "net.ipv6.conf.default.accept_dad=0"])
-        for link, (near, far) in LINKS.items():
+        for link, (near, far) in self.links.items():
             # Created directly inside the namespaces: no name ever appears in the root one.
             _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
                   "peer", "name", link, "netns", self.ns[far]])
-        for role, ifname, cidr in _IFADDRS:
+        for role, ifname, cidr in (*_IFADDRS, *(_ISP2_IFADDRS if self.second_uplink else ())):
             extra = ["nodad"] if ":" in cidr else []
             _run(["ip", "-n", self.ns[role], "addr", "add", cidr, "dev", ifname, *extra])
             _run(["ip", "-n", self.ns[role], "link", "set", ifname, "up"])
-        for role in ("router", "isp"):
+        for role in ("router", "isp", *((ISP2_ROLE,) if self.second_uplink else ())):
             self.exec(role, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
                              "net.ipv6.conf.all.forwarding=1"])
+        if self.second_uplink:
+            self.exec("router", ["nft", "-f", "-"], input_=_ISP2_NAT)
         self._routes()
         # `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf: the
         # office (and only it) resolves through the lab's DNS server, never the host's.
@@ -350,11 +395,14 @@ class OfficeLab:
             family = "-6" if ":" in via else "-4"
             _run(["ip", family, "-n", self.ns[role], "route", "replace", dest, "via", via],
                  check=False)
+        for role, dest, via, metric in (_ISP2_ROUTES if self.second_uplink else ()):
+            _run(["ip", "-4", "-n", self.ns[role], "route", "replace", dest, "via", via,
+                  *(["metric", metric] if metric else [])], check=False)
 
     def _link_sides(self, link: str) -> tuple[str, str]:
-        if link not in LINKS:
-            raise KeyError(f"unknown link {link!r}; use one of {', '.join(LINKS)}")
-        return LINKS[link]
+        if link not in self.links:
+            raise KeyError(f"unknown link {link!r}; use one of {', '.join(self.links)}")
+        return self.links[link]
 
     def cut(self, link: str) -> None:
         """Take a link down on both ends (like pulling the cable)."""
@@ -391,7 +439,7 @@ class OfficeLab:
 
     def clear_loss(self, link: str | None = None) -> None:
         """Remove loss rules from one link, or from every link."""
-        for name in [link] if link else list(LINKS):
+        for name in [link] if link else list(self.links):
             for role in self._link_sides(name):
                 self.exec(role, ["nft", "delete", "table", "netdev", f"pantau_loss_{name}"],
                           check=False)

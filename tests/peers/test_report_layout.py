@@ -86,8 +86,17 @@ def office_report(tmp_path: Path, lang: str = "id", extra_outages: int = 0,
              "nama": "Dr. Hj. Sitti Rahmah, M.Si.", "nip": "197203151998032004"},
         ],
     })
-    return build_report([site], (d(1), datetime(2026, 12, 1, tzinfo=WITA)), cfg,
-                        now=datetime(2026, 12, 1, 8, tzinfo=WITA))
+    rep = build_report([site], (d(1), datetime(2026, 12, 1, tzinfo=WITA)), cfg,
+                       now=datetime(2026, 12, 1, 8, tzinfo=WITA))
+    rep.status_url = STATUS_URL
+    rep.dashboard_url = DASHBOARD_URL
+    return rep
+
+
+STATUS_URL = "http://10.20.0.5:9877/status"
+# long on purpose: the printed address must wrap inside the margins
+DASHBOARD_URL = ("https://grafana.diskominfo.contoh.go.id/d/pantau-availability/ketersediaan"
+                 "?orgId=1&var-site={site}&var-check={check}&from=now-30d&to=now")
 
 
 def words_by_page(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
@@ -181,6 +190,22 @@ def test_signatures_never_alone_however_long_the_outage_list(tmp_path: Path,
     assert sign >= last_row
     assert any(w[4] in ("Mulai", "Durasi") for w in pages[sign]) or extra == 0 or \
         any(w[4].startswith("portal-") for w in pages[sign]), "signatures alone on a page"
+
+
+def test_links_to_status_page_and_dashboard_printed(id_pdf: tuple[Path, Report]) -> None:
+    """The addresses are printed (paper has no hover) and the links work in the PDF."""
+    pdf, _ = id_pdf
+    text = "".join(subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"],
+                                  capture_output=True, text=True, timeout=60,
+                                  check=True).stdout.split())
+    assert f"Halamanstatus:{STATUS_URL}" in text
+    site_link = DASHBOARD_URL.replace("{site}", "diskominfo-kab-contoh").replace(
+        "{check}", "$__all")
+    # the long address wraps; pdftotext drops a hyphen at a line end, so compare without
+    assert f"DasborGrafana:{site_link}".replace("-", "") in text.replace("-", "")
+    raw = pdf.read_bytes()
+    assert STATUS_URL.encode() in raw  # link annotations (/URI), not only text
+    assert site_link.encode() in raw
 
 
 def test_logo_and_office_identity(id_pdf: tuple[Path, Report]) -> None:

@@ -10,7 +10,7 @@ import string
 import pytest
 
 from agent.alerting.messages import TEMPLATES
-from agent.i18n import PHASES, REASONS, SEVERITY, TABLES, parse_reason, reason_text
+from agent.i18n import CLI, PHASES, REASONS, SEVERITY, TABLES, parse_reason, reason_text
 from agent.reports.render import TEXT
 from collectors.probe.net import error_reason
 
@@ -43,6 +43,11 @@ def test_indonesian_texts_are_not_english() -> None:
     assert [k for k in REASONS["id"] if REASONS["id"][k] == REASONS["en"][k]] == []
     assert SEVERITY["id"]["critical"] == "KRITIS"
     assert [k for k in PHASES["id"] if PHASES["id"][k] == PHASES["en"][k]] == []
+    # the CLI's messages: "status" and a bare reason are the same words in both
+    assert sorted(k for k in CLI["id"] if CLI["id"][k] == CLI["en"][k]) == [
+        "col_status", "path_failed"]
+    for key in CLI["id"]:
+        assert _fields(CLI["id"][key]) == _fields(CLI["en"][key]), key
 
 
 @pytest.mark.parametrize(("exc", "phase", "expected_id"), [

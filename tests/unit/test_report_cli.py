@@ -140,3 +140,53 @@ def test_monthly_report_written_once(office: Path) -> None:
                                                 "dpmptsp-kab-contoh-2026-10.html"]
     assert "99,479 %" in written[0].read_text() + written[1].read_text()
     assert write_monthly(cfg, now) == []  # not rewritten
+
+
+def test_report_links_to_status_page_and_dashboard(tmp_path: Path) -> None:
+    """Status page and Grafana links from the alerts: section reach every format; a report
+    without them has no link column and null links."""
+    office = make_office(tmp_path, "alerts:\n  status_url: http://10.20.0.5:9877/status\n"
+                         "  dashboard_url: 'http://10.20.0.5:3000/d/pantau?var-site={site}"
+                         "&var-check={check}'\n")
+    got = {}
+    for fmt in ("json", "csv", "html"):
+        out = tmp_path / f"r.{fmt}"
+        r = run_cli("report", "--config", str(office), "--month", "2026-10", "--format", fmt,
+                    "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        got[fmt] = out.read_text(encoding="utf-8")
+    data = json.loads(got["json"])
+    assert data["links"] == {
+        "status_page": "http://10.20.0.5:9877/status",
+        "dashboard": "http://10.20.0.5:3000/d/pantau?var-site=dpmptsp-kab-contoh"
+                     "&var-check=$__all"}
+    assert {c["check"]: c["dashboard_url"] for c in data["checks"]} == {
+        c: f"http://10.20.0.5:3000/d/pantau?var-site=dpmptsp-kab-contoh&var-check={c}"
+        for c in ("uplink", "portal")}
+    header, *rows = got["csv"].splitlines()
+    assert header.split(";")[-1] == "Dasbor Grafana"
+    assert rows[0].split(";")[-1].endswith("var-check=" + rows[0].split(";")[1])
+    assert 'href="http://10.20.0.5:9877/status"' in got["html"]
+    assert "Halaman status: " in got["html"] and "Dasbor Grafana: " in got["html"]
+    # reports.dashboard_url wins over the alert template
+    (tmp_path / "b").mkdir()
+    own = make_office(tmp_path / "b", "  dashboard_url: http://g/d/avail?s={site}\n"
+                      "alerts:\n  dashboard_url: http://g/d/alert\n")
+    out = tmp_path / "own.json"
+    assert run_cli("report", "--config", str(own), "--month", "2026-10", "--format", "json",
+                   "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text())["links"]["dashboard"] == \
+        "http://g/d/avail?s=dpmptsp-kab-contoh"
+    # without links: no column, nulls
+    (tmp_path / "plain").mkdir()
+    plain = make_office(tmp_path / "plain")
+    out = tmp_path / "plain.csv"
+    assert run_cli("report", "--config", str(plain), "--month", "2026-10", "--format", "csv",
+                   "--out", str(out)).returncode == 0
+    assert "Dasbor" not in out.read_text(encoding="utf-8")
+    out = tmp_path / "plain.json"
+    assert run_cli("report", "--config", str(plain), "--month", "2026-10", "--format", "json",
+                   "--out", str(out)).returncode == 0
+    plain_data = json.loads(out.read_text())
+    assert plain_data["links"] == {"status_page": None, "dashboard": None}
+    assert {c["dashboard_url"] for c in plain_data["checks"]} == {None}
