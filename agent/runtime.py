@@ -99,7 +99,6 @@ class Agent:
         self.started = time.time()
         self.reload_ok = True
         self.reload_ts = time.time()
-        self._refresh_event = asyncio.Event()
         self._stop = asyncio.Event()
         self._ready = False
         self._reload_lock = asyncio.Lock()
@@ -121,20 +120,11 @@ class Agent:
     def _on_result(self, result: Result) -> None:
         if result.observation.specs:
             self.exposition.declare(result.observation.specs)
+        # re-renders this source's lines only; the body is built by the next scrape
         self.exposition.update(result.key, result.samples)
-        self._refresh_event.set()
 
     def _on_remove(self, key: str) -> None:
         self.exposition.remove(key)
-        self._refresh_event.set()
-
-    async def _refresher(self) -> None:
-        """Re-render at most every 50 ms, in a thread so big renders don't stall the loop."""
-        while True:
-            await self._refresh_event.wait()
-            await asyncio.sleep(0.05)
-            self._refresh_event.clear()
-            await asyncio.to_thread(self.exposition.refresh)
 
     def _publish_runtime(self) -> None:
         samples = [
@@ -172,7 +162,6 @@ class Agent:
         for line in logs.warnings(self.config, self.config_path, self._icmp_mode):
             log.warning("%s", line)
         self._publish_runtime()
-        refresher = asyncio.create_task(self._refresher(), name="exposition-refresher")
         own = asyncio.create_task(self._publish_process(), name="process-metrics")
         from agent.alerting import Alerting
 
@@ -202,7 +191,7 @@ class Agent:
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         await self.scheduler.wait_first_results(timeout=15)
-        await asyncio.to_thread(self.exposition.refresh)
+        self.exposition.refresh()  # the first scrape finds the body built
         # What exists now (modules, config models, collectors) lives as long as the process:
         # frozen, a full garbage collection no longer walks it, which took ~100 ms at 1,000
         # checks and showed up as the p99 of every endpoint.
@@ -217,7 +206,6 @@ class Agent:
             await self._stop_remote_write()
             await self.alerting.stop()
             await self.status.stop()
-            refresher.cancel()
             monthly.cancel()
             own.cancel()
 
