@@ -196,6 +196,7 @@ class Agent:
         # frozen, a full garbage collection no longer walks it, which took ~100 ms at 1,000
         # checks and showed up as the p99 of every endpoint.
         gc.freeze()
+        _return_free_memory()
         self._ready = True
         try:
             await self._stop.wait()
@@ -303,6 +304,18 @@ class Agent:
             self._publish_runtime()
             log.info("configuration reloaded (%d jobs)", len(self.scheduler.jobs))
             return True, "configuration reloaded"
+
+
+def _return_free_memory() -> None:
+    """Hand the heap that start-up freed (YAML nodes and validation of the config, ~10 MiB at
+    1,000 checks, about 1 MiB for a host-only config) back to the kernel: glibc keeps it
+    otherwise, and it shows as RSS for the life of the process."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _web_config_of(config: AgentConfig) -> WebConfig:

@@ -11,6 +11,8 @@ Modes:
 - `--checks 1000` (default): CPU per cycle vs fping; target <= 1.5x.
 - `--scale 100,1000,5000`: the scaling table (CPU per cycle, CPU per check, RSS, RSS growth per
   1,000 checks) with the fping anchor at each size.
+- `--render`: in-process CPU of bringing the body (and gzip) up to date after 1, 20 or all
+  of 1,000 sources changed, the incremental exposition against the old full renderer.
 - `--scrape`: /metrics latency (median, p99, plain and gzip) while 1,000 icmp checks run, with
   the host collector on and `--textfile-series` (5,000) series from a *.prom file of its
   textfile part, so the body holds ~25,000 series; target p99 <= 5 ms.
@@ -239,6 +241,55 @@ def scrape_latency(scrapes: int, labels: int, textfile_series: int
     return series, out, load
 
 
+def render_cpu() -> list[tuple[int, str, float, float]]:
+    """CPU (this thread's, so a loaded machine does not inflate it) to bring the body up to
+    date after `changed` of 1,000 sources (25 series each: 25,000) got a new result: the
+    incremental exposition against the full renderer pantau had before (the reference kept in
+    tests/unit/test_exposition_incremental.py, + gzip.compress level 1 as it did)."""
+    import gzip
+
+    from collectors.base import MetricSpec, Sample
+    from exporters.exposition import Exposition
+    from tests.unit.test_exposition_incremental import FullRenderer
+
+    fams = [f"bench_family_{j}" for j in range(25)]
+    specs = [MetricSpec(f, "gauge", "Bench.", ("stat",)) for f in fams]
+    serial = [0]
+
+    def samples(i: int) -> list[Sample]:
+        serial[0] += 1
+        return [Sample(f, float(serial[0] + j), (("site", "bench"), ("check", f"ping-{i:05d}"),
+                                                 ("stat", "avg"))) for j, f in enumerate(fams)]
+
+    out = []
+    for changed in (1, 20, 1000):
+        for mode in ("plain", "gzip"):
+            new, old = Exposition(specs), FullRenderer(specs)
+            for i in range(1000):
+                ss = samples(i)
+                new.update(f"check:{i}", ss)
+                old.update(f"check:{i}", ss)
+            new.body(mode == "gzip")
+            t_new, t_old = [], []
+            for r in range(30):
+                for k in range(changed):
+                    ss = samples((r * 37 + k) % 1000)
+                    new.update(f"check:{(r * 37 + k) % 1000}", ss)
+                    old.update(f"check:{(r * 37 + k) % 1000}", ss)
+                t0 = time.thread_time()
+                new.body(mode == "gzip")
+                t1 = time.thread_time()
+                body = old.body()
+                if mode == "gzip":
+                    gzip.compress(body, compresslevel=1)
+                t2 = time.thread_time()
+                t_new.append(t1 - t0)
+                t_old.append(t2 - t1)
+            out.append((changed, mode, statistics.median(t_new) * 1000,
+                        statistics.median(t_old) * 1000))
+    return out
+
+
 def write(block: str) -> None:
     from tests.helpers.benchmarks import BENCHMARKS
 
@@ -256,6 +307,8 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--scale", default="")
     ap.add_argument("--scrape", action="store_true")
+    ap.add_argument("--render", action="store_true",
+                    help="in-process CPU of building the body: incremental vs full renderer")
     ap.add_argument("--scrapes", type=int, default=1000)
     ap.add_argument("--series-labels", type=int, default=0,
                     help="extra labels on every check (longer lines, not more series)")
@@ -271,7 +324,15 @@ def main() -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     tag = f" [{args.label}]" if args.label else ""
     cmd = "`.venv/bin/python tests/bench/agent_scale.py " + " ".join(sys.argv[1:]) + "`"
-    if args.scrape:
+    if args.render:
+        rows = render_cpu()
+        lines = [f"### /metrics body build CPU at 25,000 series, in process{tag} ({stamp})", "",
+                 f"Command: {cmd}; CPU of the building thread (time.thread_time), median of "
+                 f"30 rounds; load average: {loadavg()}.", "",
+                 "| sources changed since the last scrape (of 1,000) | body | incremental ms "
+                 "| full renderer (before) ms |", "|---|---|---|---|"]
+        lines += [f"| {c} | {m} | {a:.2f} | {b:.2f} |" for c, m, a, b in rows]
+    elif args.scrape:
         series, lat, load = scrape_latency(args.scrapes, args.series_labels,
                                            args.textfile_series)
         lines = [f"### /metrics latency, 1,000 icmp checks + host running{tag} ({stamp})", "",
