@@ -13,6 +13,8 @@ Modes:
   1,000 checks) with the fping anchor at each size.
 - `--render`: in-process CPU of bringing the body (and gzip) up to date after 1, 20 or all
   of 1,000 sources changed, the incremental exposition against the old full renderer.
+- `--alerting`: in-process CPU per result of the alert state machine at 100/1,000/5,000
+  checks.
 - `--scrape`: /metrics latency (median, p99, plain and gzip) while 1,000 icmp checks run, with
   the host collector on and `--textfile-series` (5,000) series from a *.prom file of its
   textfile part, so the body holds ~25,000 series; target p99 <= 5 ms.
@@ -290,6 +292,28 @@ def render_cpu() -> list[tuple[int, str, float, float]]:
     return out
 
 
+def alert_cost() -> list[tuple[int, float]]:
+    """Thread CPU per result fed to the alert state machine (one check down, the rest up),
+    at 100, 1,000 and 5,000 checks: it should not grow with the number of checks."""
+    from agent.alerting.state import Damping, Graph, StateMachine
+
+    out = []
+    for n in (100, 1000, 5000):
+        names = [f"c{i}" for i in range(n)]
+        m = StateMachine(Graph.build(names, {x: [] for x in names}, {x: [] for x in names}),
+                         {}, Damping(), now=0.0)
+        for x in names:
+            m.observe(x, True, 1.0)
+        for at in (2.0, 3.0, 4.0):
+            m.observe("c3", False, at)
+        t0 = time.thread_time()
+        for r in range(3):
+            for x in names:
+                m.observe(x, x != "c3", 10.0 + r)
+        out.append((n, (time.thread_time() - t0) / (3 * n) * 1e6))
+    return out
+
+
 def write(block: str) -> None:
     from tests.helpers.benchmarks import BENCHMARKS
 
@@ -307,6 +331,8 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--scale", default="")
     ap.add_argument("--scrape", action="store_true")
+    ap.add_argument("--alerting", action="store_true",
+                    help="in-process CPU per result of the alert state machine")
     ap.add_argument("--render", action="store_true",
                     help="in-process CPU of building the body: incremental vs full renderer")
     ap.add_argument("--scrapes", type=int, default=1000)
@@ -321,10 +347,18 @@ def main() -> int:
     args = ap.parse_args()
     global SRC
     SRC = args.src
+    if SRC is not None and args.alerting:  # in process: that checkout's agent modules
+        sys.path.insert(0, str(SRC))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     tag = f" [{args.label}]" if args.label else ""
     cmd = "`.venv/bin/python tests/bench/agent_scale.py " + " ".join(sys.argv[1:]) + "`"
-    if args.render:
+    if args.alerting:
+        rows2 = alert_cost()
+        lines = [f"### Alert state machine: CPU per result{tag} ({stamp})", "",
+                 f"Command: {cmd}; thread CPU, 3 results per check, one check down.", "",
+                 "| checks | µs per result |", "|---|---|"]
+        lines += [f"| {n} | {us:.1f} |" for n, us in rows2]
+    elif args.render:
         rows = render_cpu()
         lines = [f"### /metrics body build CPU at 25,000 series, in process{tag} ({stamp})", "",
                  f"Command: {cmd}; CPU of the building thread (time.thread_time), median of "
