@@ -167,8 +167,7 @@ class Scheduler:
             else:
                 ctx = Context(Deadline(spec.timeout), self.store.site, spec.name, st.threads)
                 st.inflight = asyncio.create_task(self._guarded(st.collector, ctx))
-                done, _ = await asyncio.wait({st.inflight}, timeout=spec.timeout)
-                if done:
+                if await _finished_within(st.inflight, spec.timeout):
                     obs = st.inflight.result()
                     st.inflight = None
                 else:
@@ -216,6 +215,26 @@ class Scheduler:
         ]
         self.store.put(f"self:{st.spec.key}", st.spec.name, "self", Observation(True, samples),
                        per_check=False)
+
+
+async def _finished_within(task: asyncio.Task[Observation], timeout: float) -> bool:
+    """asyncio.wait({task}, timeout) for one task, without its sets and per-call closures:
+    it runs once per check per interval. True if the task is done."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    return task.done()
 
 
 def _same(a: JobSpec, b: JobSpec) -> bool:

@@ -28,6 +28,7 @@ class Result:
 
 
 Listener = Callable[[Result], None]
+Labels = tuple[tuple[str, str], ...]
 
 
 class Store:
@@ -36,6 +37,9 @@ class Store:
         self._results: dict[str, Result] = {}
         self._listeners: list[Listener] = []
         self._remove_listeners: list[Callable[[str], None]] = []
+        # key -> (the fixed labels, collector labels -> final labels) of the last put: a check
+        # emits the same series run after run, so building its label tuples is a lookup
+        self._labels: dict[str, tuple[tuple[tuple[str, str], ...], dict[Labels, Labels]]] = {}
         self.version = 0
 
     def subscribe(self, listener: Listener) -> None:
@@ -58,11 +62,22 @@ class Store:
         if extra_labels:
             prefix.extend(sorted(extra_labels.items()))
         fixed = tuple(prefix)
-        fixed_names = {k for k, _ in fixed}
-        samples = [
-            Sample(s.name, s.value, fixed + tuple(p for p in s.labels if p[0] not in fixed_names))
-            for s in observation.samples
-        ]
+        cached = self._labels.get(key)
+        known = cached[1] if cached is not None and cached[0] == fixed else {}
+        final: dict[Labels, Labels] = {}
+        fixed_names: set[str] | None = None
+        samples = []
+        for s in observation.samples:
+            labels = final.get(s.labels)
+            if labels is None:
+                labels = known.get(s.labels)
+                if labels is None:
+                    if fixed_names is None:
+                        fixed_names = {k for k, _ in fixed}
+                    labels = fixed + tuple(p for p in s.labels if p[0] not in fixed_names)
+                final[s.labels] = labels
+            samples.append(Sample(s.name, s.value, labels))
+        self._labels[key] = (fixed, final)  # only this put's: the cache cannot grow stale
         result = Result(key, name, type_, observation, samples)
         self._results[key] = result
         self.version += 1
@@ -77,6 +92,7 @@ class Store:
         self._remove_listeners.append(listener)
 
     def remove(self, key: str) -> None:
+        self._labels.pop(key, None)
         if self._results.pop(key, None) is not None:
             self.version += 1
             for listener in self._remove_listeners:

@@ -1,21 +1,33 @@
-"""Prometheus text exposition, rendered when results change and never on a scrape.
+"""Prometheus text exposition whose cost follows what changed, not the size of the body.
 
-prometheus_client's generate_latest costs ~0.26 s for 24k series on these machines, which would
-make every scrape slow. Here each source (one check, one device, the host) renders its own lines
-once when its result changes; a scrape only serves the last joined body (and its gzip), so it
-costs the same whatever the targets are doing.
+prometheus_client's generate_latest costs ~0.26 s for 24k series on these machines, and even
+re-joining and re-compressing the whole body on every change made rendering continuous once a
+thousand checks spread their results over the interval. So the work is split by what changes:
+
+- a result re-renders only its own source's lines, per family (`update`);
+- each family keeps its lines in blocks of sources, and a block's bytes and its deflate output
+  are rebuilt only when one of its sources changed;
+- the body and its gzip are built lazily, when a scrape asks for them and something changed
+  since the last one: the body joins the cached block bytes, the gzip joins the cached deflate
+  chunks into one ordinary gzip member (each chunk ends in a full flush, so none refers back to
+  another; only the CRC runs over the whole body);
+- a scrape of an unchanged body does nothing but hand out the cached bytes.
+
+The body is byte-identical to joining every source's lines per family in source order
+(tests/unit/test_exposition_incremental.py checks that against the old full renderer).
 """
 
 from __future__ import annotations
 
-import gzip
 import math
+import struct
 import threading
+import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from collectors.base import MetricSpec, Sample
 
+Labels = tuple[tuple[str, str], ...]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -40,18 +52,71 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
-def render_sample(sample: Sample, name: str | None = None) -> str:
+def render_prefix(sample: Sample, name: str | None = None) -> str:
+    """`name{labels} `: a series' line without its value."""
     n = name or sample.name
     if sample.labels:
         body = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sample.labels)
-        return f"{n}{{{body}}} {format_value(sample.value)}\n"
-    return f"{n} {format_value(sample.value)}\n"
+        return f"{n}{{{body}}} "
+    return f"{n} "
 
 
-@dataclass
-class _Source:
-    # family name -> rendered lines of this source for that family
-    lines: dict[str, str]
+def render_sample(sample: Sample, name: str | None = None) -> str:
+    return f"{render_prefix(sample, name)}{format_value(sample.value)}\n"
+
+
+def _deflater() -> zlib._Compress:
+    # memLevel 4: every full flush clears the hash table, smaller is cheaper to clear
+    return zlib.compressobj(1, zlib.DEFLATED, -15, 4)
+
+
+def _deflate(deflater: zlib._Compress, data: bytes) -> bytes:
+    """Raw deflate of `data` ending in a full flush, which resets the compressor: the output
+    refers to nothing before it, so chunks can be joined in any combination. One compressor
+    serves every chunk (setting one up costs more than compressing a few KiB)."""
+    return deflater.compress(data) + deflater.flush(zlib.Z_FULL_FLUSH)
+
+
+# The gzip member around the chunks: no name, no mtime (RFC 1952), "fastest" (XFL 4), Unix.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\x03"
+_DEFLATE_END = b"\x03\x00"  # an empty final block
+# Sources per block: small enough that one result rebuilds little, large enough that deflate
+# still finds the repetition between neighbouring series and a full rebuild (every source
+# changed, as a 15 s scrape of 1,000 checks at 20 s sees) costs no more than the old whole-body
+# render + gzip (measured CPU at 25,000 series: 32 -> 14.9 ms, 64 -> 10.3 ms, old 8-10 ms).
+BLOCK = 64
+
+
+class _Block:
+    __slots__ = ("deflated", "members", "raw")
+
+    def __init__(self) -> None:
+        self.members: dict[int, str] = {}  # source order -> that source's lines
+        self.raw: bytes | None = None  # None: rebuild
+        self.deflated: bytes | None = None
+
+    def build(self) -> bytes:
+        if self.raw is None:
+            m = self.members
+            self.raw = "".join([m[k] for k in sorted(m)]).encode("utf-8")
+            self.deflated = None
+        return self.raw
+
+    def compressed(self, deflater: zlib._Compress) -> bytes:
+        raw = self.build()
+        if self.deflated is None:
+            self.deflated = _deflate(deflater, raw)
+        return self.deflated
+
+
+class _Family:
+    __slots__ = ("blocks", "header", "header_z", "order")
+
+    def __init__(self) -> None:
+        self.header: bytes | None = None
+        self.header_z: bytes | None = None
+        self.blocks: dict[int, _Block] = {}
+        self.order: list[_Block] | None = None  # blocks in source order; None: re-sort
 
 
 def _describe(spec: MetricSpec) -> str:
@@ -59,7 +124,7 @@ def _describe(spec: MetricSpec) -> str:
 
 
 class Exposition:
-    """The current /metrics body, kept up to date by `update`/`remove` and `refresh`.
+    """The current /metrics body, kept up to date by `update`/`remove`, built by `body`.
 
     Families are declared up front from the collectors' METRICS; a sample whose family is not
     declared is dropped and counted, so the declared catalogue really is the contract.
@@ -69,12 +134,21 @@ class Exposition:
         self._specs: dict[str, MetricSpec] = {}
         # Sample name -> family, for histogram/summary samples (x_bucket, x_sum, x_count).
         self._sample_family: dict[str, str] = {}
-        self._sources: dict[str, _Source] = {}
+        # source key -> (its order, family -> its rendered lines); the order is the position
+        # the source took when it first appeared (a removed and re-added source goes last).
+        self._sources: dict[str, tuple[int, dict[str, str]]] = {}
+        self._next_order = 0
+        self._prefixes: dict[str, dict[tuple[str, Labels], str]] = {}
+        self._families: dict[str, _Family] = {}
+        self._names: list[str] | None = []  # families with lines, sorted; None: re-sort
         self._lock = threading.Lock()
-        self._dirty = True
+        self._changed = True  # since the body was last built
+        self._gzip_stale = True
         self._body = b""
         self._gzip = b""
+        self._deflater = _deflater()
         self.undeclared_samples = 0
+        self.renders = 0  # bodies built: a scrape of an unchanged body builds none
         self.declare(specs)
 
     def declare(self, specs: Iterable[MetricSpec]) -> None:
@@ -82,7 +156,9 @@ class Exposition:
             for spec in specs:
                 known = self._specs.get(spec.name)
                 if known is not None and known.foreign and spec.foreign:
-                    self._specs[spec.name] = spec  # a *.prom file changed its HELP or TYPE
+                    if known != spec:  # a *.prom file changed its HELP or TYPE
+                        self._specs[spec.name] = spec
+                        self._header_changed(spec.name)
                 elif known is not None and spec.foreign:
                     continue  # never lets a file redefine one of pantau's own families
                 elif known is not None and known != spec:
@@ -90,12 +166,17 @@ class Exposition:
                     # query over it wrong; refuse at start rather than serve it.
                     raise ValueError(f"metric {spec.name} declared twice differently: "
                                      f"{_describe(known)} and {_describe(spec)}")
-                else:
-                    self._specs.setdefault(spec.name, spec)
+                elif known is None:
+                    self._specs[spec.name] = spec
                 if spec.kind in ("histogram", "summary"):
                     for suffix in ("_bucket", "_sum", "_count"):
                         self._sample_family.setdefault(spec.name + suffix, spec.name)
-            self._dirty = True
+
+    def _header_changed(self, name: str) -> None:
+        fam = self._families.get(name)
+        if fam is not None:
+            fam.header = fam.header_z = None
+            self._changed = True
 
     @property
     def specs(self) -> dict[str, MetricSpec]:
@@ -105,51 +186,143 @@ class Exposition:
         """Replace everything source `key` contributes."""
         lines: dict[str, list[str]] = {}
         dropped = 0
+        fams = self._sample_family
+        specs = self._specs
+        # A source sends the same series run after run: its rendered "name{labels} " are
+        # looked up in what its last update rendered (and only those are kept).
+        known = self._prefixes.get(key, {})
+        prefixes: dict[tuple[str, Labels], str] = {}
         for s in samples:
-            fam = self._sample_family.get(s.name, s.name)
-            if fam not in self._specs:
+            fam = fams.get(s.name, s.name)
+            if fam not in specs:
                 dropped += 1
                 continue
-            lines.setdefault(fam, []).append(render_sample(s))
-        src = _Source({fam: "".join(ls) for fam, ls in lines.items()})
+            series = (s.name, s.labels)
+            prefix = known.get(series)
+            if prefix is None:
+                prefix = render_prefix(s)
+            prefixes[series] = prefix
+            line = prefix + format_value(s.value) + "\n"
+            got = lines.get(fam)
+            if got is None:
+                lines[fam] = [line]
+            else:
+                got.append(line)
+        text = {fam: "".join(ls) for fam, ls in lines.items()}
         with self._lock:
             self.undeclared_samples += dropped
-            self._sources[key] = src
-            self._dirty = True
+            old = self._sources.get(key)
+            before: dict[str, str]
+            if old is None:
+                order, before = self._next_order, {}
+                self._next_order += 1
+            else:
+                order, before = old
+            self._sources[key] = (order, text)
+            self._prefixes[key] = prefixes
+            for fam, t in text.items():
+                if before.get(fam) != t:
+                    self._put(fam, order, t)
+            for fam in before:
+                if fam not in text:
+                    self._drop(fam, order)
+
+    def _put(self, name: str, order: int, text: str) -> None:
+        fam = self._families.get(name)
+        if fam is None:
+            fam = self._families[name] = _Family()
+        if not fam.blocks:
+            self._names = None  # a family appears in the body
+        block = fam.blocks.get(order // BLOCK)
+        if block is None:
+            block = fam.blocks[order // BLOCK] = _Block()
+            fam.order = None
+        block.members[order] = text
+        block.raw = None
+        self._changed = True
+
+    def _drop(self, name: str, order: int) -> None:
+        fam = self._families[name]
+        block = fam.blocks[order // BLOCK]
+        del block.members[order]
+        block.raw = None
+        if not block.members:
+            del fam.blocks[order // BLOCK]
+            fam.order = None
+            if not fam.blocks:
+                self._names = None  # the family leaves the body
+        self._changed = True
 
     def remove(self, key: str) -> None:
         with self._lock:
-            if self._sources.pop(key, None) is not None:
-                self._dirty = True
+            old = self._sources.pop(key, None)
+            self._prefixes.pop(key, None)
+            if old is not None:
+                order, before = old
+                for fam in before:
+                    self._drop(fam, order)
 
     def keys(self) -> list[str]:
         with self._lock:
             return list(self._sources)
 
+    def _families_in_order(self) -> list[_Family]:
+        if self._names is None:
+            self._names = sorted(n for n, f in self._families.items() if f.blocks)
+        out = []
+        for name in self._names:
+            fam = self._families[name]
+            if fam.header is None:
+                spec = self._specs[name]
+                kind = "gauge" if spec.kind == "info" else spec.kind
+                fam.header = (f"# HELP {name} {escape_help(spec.help)}\n"
+                              f"# TYPE {name} {kind}\n").encode()
+                fam.header_z = _deflate(self._deflater, fam.header)
+            if fam.order is None:
+                fam.order = [fam.blocks[i] for i in sorted(fam.blocks)]
+            out.append(fam)
+        return out
+
     def refresh(self) -> bool:
-        """Join the per-source lines into one body if anything changed. Returns True if it did."""
+        """Build the body now if anything changed since the last build; True if it did.
+        The gzip is built on demand, by the first `body(use_gzip=True)` after this."""
         with self._lock:
-            if not self._dirty:
-                return False
-            sources = list(self._sources.values())
-            specs = dict(self._specs)
-            self._dirty = False
-        by_family: dict[str, list[str]] = {}
-        for src in sources:
-            for fam, text in src.lines.items():
-                by_family.setdefault(fam, []).append(text)
-        parts: list[str] = []
-        for fam in sorted(by_family):
-            spec = specs[fam]
-            kind = "gauge" if spec.kind == "info" else spec.kind
-            parts.append(f"# HELP {fam} {escape_help(spec.help)}\n# TYPE {fam} {kind}\n")
-            parts.extend(by_family[fam])
-        body = "".join(parts).encode("utf-8")
-        compressed = gzip.compress(body, compresslevel=1)
-        with self._lock:
-            self._body, self._gzip = body, compressed
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        if not self._changed:
+            return False
+        parts: list[bytes] = []
+        for fam in self._families_in_order():
+            assert fam.header is not None and fam.order is not None
+            parts.append(fam.header)
+            parts.extend([b.build() for b in fam.order])
+        self._body = b"".join(parts)
+        self._changed = False
+        self._gzip_stale = True
+        self.renders += 1
         return True
 
+    def _build_gzip(self) -> None:
+        # the blocks are exactly those the body was just built from (same lock hold)
+        chunks = [_GZIP_HEADER]
+        for fam in self._families_in_order():
+            assert fam.header_z is not None and fam.order is not None
+            chunks.append(fam.header_z)
+            chunks.extend([b.compressed(self._deflater) for b in fam.order])
+        body = self._body
+        chunks.append(_DEFLATE_END)
+        chunks.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        self._gzip = b"".join(chunks)
+        self._gzip_stale = False
+
     def body(self, use_gzip: bool = False) -> bytes:
-        """The last rendered body; cheap, safe from any thread."""
-        return self._gzip if use_gzip else self._body
+        """The current body (built here if a result changed since the last one); safe from
+        any thread."""
+        with self._lock:
+            self._refresh()
+            if not use_gzip:
+                return self._body
+            if self._gzip_stale:
+                self._build_gzip()
+            return self._gzip

@@ -173,6 +173,8 @@ class Alerting:
         self._lost_before = 0  # history files found lost by History objects already closed
         self._lost_error = ""  # the last failure to start a new history, logged once
         self._firing: dict[str, Notification] = {}
+        self._published_pending = -1  # pantau_outbox_pending as last published
+        self._unpublished = True  # counters moved that only the periodic publish shows
         # What /metrics shows: refreshed only after a history write was attempted, so a change
         # is never visible before it is committed (unless the disk is full).
         self._view: dict[str, tuple[str, str]] = {}
@@ -479,7 +481,12 @@ class Alerting:
         changed, self._windows = windows != self._windows, windows
         if changed and self.on_maintenance is not None:
             self.on_maintenance()
-        self.publish()
+        # Republished for what time alone changes (a window starting or ending, the outbox
+        # draining): with no window and nothing new the samples are the same, and rebuilding
+        # them is work proportional to the number of checks.
+        pending = self.outbox.pending if self.outbox else 0
+        if changed or windows or self._unpublished or pending != self._published_pending:
+            self.publish()
 
     def muted(self, check: str, now: float) -> bool:
         """In a maintenance window that names the check (or names none: the whole site)."""
@@ -773,6 +780,7 @@ class Alerting:
     def _count_delivery(self, receiver: str, result: str) -> None:
         key = (receiver, result)
         self._notif_counts[key] = self._notif_counts.get(key, 0) + 1
+        self._unpublished = True
 
     def samples(self) -> list[Sample]:
         out: list[Sample] = []
@@ -820,6 +828,8 @@ class Alerting:
 
     def publish(self) -> None:
         """Put our samples in the store (per_check=False: the `check` label is our own)."""
+        self._published_pending = self.outbox.pending if self.outbox else 0
+        self._unpublished = False
         self.store.put(STORE_KEY, "alerting", "alerting", Observation(True, self.samples()),
                        per_check=False)
 

@@ -197,6 +197,10 @@ class StateMachine:
         self.checks: dict[str, CheckStatus] = {
             n: CheckStatus(n, (damping or {}).get(n, default), since=now) for n in graph.groups
         }
+        # The checks that are down, so a result costs what is down, not how many checks
+        # there are; evaluated in the order of `checks` (that order is the notices' order).
+        self._down: set[str] = set()
+        self._position = {n: i for i, n in enumerate(self.checks)}
         # For each check, the depends_on_any groups it is a member of (its redundant peers).
         self.peer_groups: dict[str, list[tuple[str, ...]]] = {n: [] for n in graph.groups}
         for gs in graph.groups.values():
@@ -214,6 +218,10 @@ class StateMachine:
         if st is None:
             return
         st.state, st.since, st.cause = state, since, cause
+        if state == "down":
+            self._down.add(name)
+        else:
+            self._down.discard(name)
         st.first_fail = since
         st.verdict = verdict if state == "down" else "ok"
         st.was_suppressed = st.verdict == "suppressed" or (verdict == "pending" and cause != name)
@@ -246,6 +254,7 @@ class StateMachine:
             self._go_up(st, at, out)
         elif not success and st.state != "down" and st.fails >= st.damping.failures:
             st.state, st.since = "down", at
+            self._down.add(name)
             st.verdict, st.cause = "pending", name
             st.held_since = at
             st.rechecking = False
@@ -274,6 +283,7 @@ class StateMachine:
         if st.verdict != "ok":
             out.verdicts.append(VerdictChange(st.name, st.verdict, "ok", at, ""))
         st.state, st.since, st.verdict, st.cause = "up", at, "ok", ""
+        self._down.discard(st.name)
         st.rechecking = st.was_suppressed = False
         st.recheck_fails = 0
 
@@ -299,9 +309,12 @@ class StateMachine:
     def _evaluate_all(self, at: float, out: Outcome) -> None:
         # Iterate to a fixed point: a verdict depends on ancestors' states, not verdicts, so
         # one pass settles everything; a second pass is cheap insurance for chains.
+        if not self._down:
+            return
         for _ in range(2):
             changed = False
-            for st in self.checks.values():
+            for name in sorted(self._down, key=self._position.__getitem__):
+                st = self.checks[name]
                 if st.state == "down":
                     changed |= self._evaluate(st, at, out)
             if not changed:

@@ -82,6 +82,13 @@ class IcmpCollector:
 
     def __init__(self, config: IcmpConfig) -> None:
         self.config = config
+        # an IP literal is parsed once, not on every run (a name is resolved every run)
+        self._literal: tuple[str, int] | None = None
+        try:
+            ip = ipaddress.ip_address(config.target.strip("[]"))
+            self._literal = str(ip), socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        except ValueError:
+            pass
 
     async def collect(self, ctx: Context) -> Observation:
         cfg = self.config
@@ -91,11 +98,14 @@ class IcmpCollector:
         # ends with its own measurements rather than with the scheduler's timeout
         remaining = ctx.deadline.remaining()
         deadline = loop.time() + remaining - min(0.2, remaining * 0.1)
-        try:
-            address, family = await resolve(cfg.target, cfg.ip_version,
-                                             ctx.deadline.remaining())
-        except LookupError as e:
-            return self._failed(str(e), started)
+        if self._literal is not None:
+            address, family = self._literal
+        else:
+            try:
+                address, family = await resolve(cfg.target, cfg.ip_version,
+                                                ctx.deadline.remaining())
+            except LookupError as e:
+                return self._failed(str(e), started)
         resolved = time.perf_counter()
         hop_limit = -1
         pinger = get_pinger()

@@ -27,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import socket
 import struct
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -123,9 +125,10 @@ class Reply:
 
 @dataclass
 class _Waiter:
-    future: asyncio.Future[Reply]
+    future: asyncio.Future[Reply] | None  # probe(): resolved with the reply
     sent: float
     address: str
+    on_reply: Callable[[Reply], None] | None = None  # ping(): called with the reply instead
 
 
 @dataclass
@@ -281,15 +284,18 @@ class Pinger:
 
     def _resolve(self, fam: _Family, seq: int, reply: Reply, now: float) -> None:
         waiter = fam.waiters.pop(seq, None)
-        if waiter is None or waiter.future.done():
+        if waiter is None or (waiter.future is not None and waiter.future.done()):
             self.stray += 1
             return
         if reply.kind == "echo":
             self.received += 1
         else:
             self.errors += 1
-        waiter.future.set_result(Reply(reply.kind, reply.responder, now - waiter.sent,
-                                       reply.hop_limit))
+        answer = Reply(reply.kind, reply.responder, now - waiter.sent, reply.hop_limit)
+        if waiter.on_reply is not None:
+            waiter.on_reply(answer)
+        elif waiter.future is not None:
+            waiter.future.set_result(answer)
 
     def _send(self, fam: _Family, packet: bytes, address: str, ttl: int | None) -> None:
         """Send one request; with `ttl`, limited to that many hops."""
@@ -377,18 +383,21 @@ class Pinger:
     async def ping(self, address: str, family: int, count: int, interval: float,
                    deadline: float) -> list[float | None]:
         """`count` echoes `interval` apart, each waiting at most until `deadline`
-        (loop time). Returns one RTT or None per echo, in order."""
+        (loop time). Returns one RTT or None per echo, in order.
+
+        The hot path of every icmp check: one future and one deadline timer per run, the
+        later echoes sent from timer callbacks and the replies counted in place, rather
+        than a task, a wait_for and a future per echo (which cost more than the pinging)."""
+        fam = self._family(family)
         loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task[float | None]] = []
-        for i in range(count):
-            if i:
-                await asyncio.sleep(interval)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            tasks.append(asyncio.create_task(self.echo(address, family, remaining)))
-        results = list(await asyncio.gather(*tasks))
-        return results + [None] * (count - len(results))
+        run = _PingRun(self, fam, loop, address, count, interval, deadline)
+        timer = loop.call_at(deadline, run.finish)
+        try:
+            run.send(0)
+            return await run.done
+        finally:
+            timer.cancel()
+            run.close()
 
     def close(self) -> None:
         for fam in self._families.values():
@@ -396,9 +405,103 @@ class Pinger:
                 asyncio.get_running_loop().remove_reader(fam.sock.fileno())
             fam.sock.close()
             for w in fam.waiters.values():
-                if not w.future.done():
+                if w.future is not None and not w.future.done():
                     w.future.cancel()
         self._families.clear()
+
+
+class _PingRun:
+    """The echoes of one `Pinger.ping`: sent on timers, answered through `_Waiter.on_reply`."""
+
+    __slots__ = (
+        "address",
+        "answered",
+        "count",
+        "deadline",
+        "done",
+        "fam",
+        "handle",
+        "interval",
+        "loop",
+        "pinger",
+        "rtts",
+        "sent",
+        "seqs",
+    )
+
+    def __init__(self, pinger: Pinger, fam: _Family, loop: asyncio.AbstractEventLoop,
+                 address: str, count: int, interval: float, deadline: float) -> None:
+        self.pinger, self.fam, self.loop, self.address = pinger, fam, loop, address
+        self.count, self.interval, self.deadline = count, interval, deadline
+        self.rtts: list[float | None] = [None] * count
+        self.done: asyncio.Future[list[float | None]] = loop.create_future()
+        self.seqs: list[tuple[int, _Waiter]] = []
+        self.sent = 0  # echoes sent or given up on
+        self.answered = 0
+        self.handle: asyncio.TimerHandle | None = None
+
+    def send(self, i: int, retry: bool = False) -> None:
+        self.handle = None
+        if self.done.done():
+            return
+        if not retry and self.deadline - self.loop.time() <= 0:
+            self.finish()  # no time left for the rest: they count as lost
+            return
+        p, fam = self.pinger, self.fam
+        if retry:
+            seq = self.seqs[-1][0]
+        else:
+            seq = p._next_seq(fam)
+            waiter = _Waiter(None, time.perf_counter(), self.address,
+                             functools.partial(self.reply, i))
+            self.seqs.append((seq, waiter))
+            fam.waiters[seq] = waiter
+        packet = p._packet(fam, seq)
+        try:
+            if retry:
+                fam.waiters[seq].sent = time.perf_counter()
+            p._send(fam, packet, self.address, None)
+            p.sent += 1
+        except BlockingIOError:
+            if not retry:  # the socket buffer is full: once more in a millisecond
+                self.handle = self.loop.call_later(0.001, self.send, i, True)
+                return
+            fam.waiters.pop(seq, None)
+            self.answered += 1
+        except KeyError:
+            self.answered += 1
+        except OSError as e:
+            fam.waiters.pop(seq, None)
+            if e.errno not in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+                self.done.set_exception(e)
+                return
+            self.answered += 1
+        self.sent += 1
+        if self.sent < self.count:
+            self.handle = self.loop.call_later(self.interval, self.send, self.sent)
+        self._check()
+
+    def reply(self, i: int, reply: Reply) -> None:
+        if reply.kind == "echo":
+            self.rtts[i] = reply.rtt
+        self.answered += 1
+        self._check()
+
+    def _check(self) -> None:
+        if self.sent == self.count and self.answered == self.count and not self.done.done():
+            self.done.set_result(self.rtts)
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(self.rtts)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        waiters = self.fam.waiters
+        for seq, waiter in self.seqs:
+            if waiters.get(seq) is waiter:  # unanswered; a reused sequence is someone else's
+                del waiters[seq]
 
 
 def _sockaddr(raw: bytes, family: int) -> str | None:
