@@ -173,6 +173,7 @@ class Alerting:
         self._lost_before = 0  # history files found lost by History objects already closed
         self._lost_error = ""  # the last failure to start a new history, logged once
         self._firing: dict[str, Notification] = {}
+        self._roles_cache: tuple[Graph, dict[str, str]] | None = None
         self._published_pending = -1  # pantau_outbox_pending as last published
         self._unpublished = True  # counters moved that only the periodic publish shows
         # What /metrics shows: refreshed only after a history write was attempted, so a change
@@ -570,7 +571,7 @@ class Alerting:
             uid=str(uuid.uuid4()), kind=notice.kind, site=self.site, check=notice.check,
             severity=severity, at=notice.at, since=notice.since, root_cause=notice.cause,
             reason=notice.reason, title=title, text=text, runbook=runbook, playbook=playbook,
-            labels=with_role(check.labels, derive_roles(self.machine.graph).get(notice.check))
+            labels=with_role(check.labels, self._roles().get(notice.check))
             if check else {}, was_suppressed=notice.was_suppressed,
             first_failure=notice.first_failure, members=list(notice.members),
             affected=list(notice.affected), target=", ".join(targets),
@@ -782,9 +783,17 @@ class Alerting:
         self._notif_counts[key] = self._notif_counts.get(key, 0) + 1
         self._unpublished = True
 
+    def _roles(self) -> dict[str, str]:
+        """Derived roles, worked out again only when the graph is replaced (a reload, new
+        path edges): samples() runs on every publish and must not walk every check."""
+        graph = self.machine.graph
+        if self._roles_cache is None or self._roles_cache[0] is not graph:
+            self._roles_cache = (graph, derive_roles(graph))
+        return self._roles_cache[1]
+
     def samples(self) -> list[Sample]:
         out: list[Sample] = []
-        roles = derive_roles(self.machine.graph)
+        roles = self._roles()
         for name in sorted(self.machine.checks):
             state, cause = self._view.get(name, ("unknown", ""))
             extra = tuple(sorted(with_role(self.checks[name].labels, roles.get(name)).items())
