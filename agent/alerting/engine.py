@@ -692,11 +692,13 @@ class Alerting:
                 if v.new in ("suppressed", "firing"):
                     log.info("check %s: %s (root cause %s)", v.check,
                              "notifying" if v.new == "firing" else "suppressed", v.cause)
+        # The view first: refresh_pending() publishes too, and must not publish the state
+        # from before this commit (remote write would push it as the newest value).
+        self._refresh_view()
         if self.outbox is not None:
             if notes:
                 self.outbox.wake()
             await self.outbox.refresh_pending()
-        self._refresh_view()
         self.publish()
         return True
 
