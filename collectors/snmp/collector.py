@@ -159,8 +159,9 @@ class SnmpAuth(StrictModel):
         }[self.auth_protocol]
         priv_proto = {
             "none": h.usmNoPrivProtocol, "DES": h.usmDESPrivProtocol,
-            "AES": h.usmAesCfb128Protocol, "AES192": h.usmAesCfb192Protocol,
-            "AES256": h.usmAesCfb256Protocol,
+            # net-snmp's AES-192/256 key extension (pysnmp's plain AES192/256 is Reeder's)
+            "AES": h.usmAesCfb128Protocol, "AES192": h.usmAesBlumenthalCfb192Protocol,
+            "AES256": h.usmAesBlumenthalCfb256Protocol,
         }[self.priv_protocol]
         auth = resolve_secret(self.auth_password, self.auth_password_file, "auth_password")
         priv = resolve_secret(self.priv_password, self.priv_password_file, "priv_password")
