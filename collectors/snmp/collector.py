@@ -539,24 +539,26 @@ class SnmpCollector:
         for idx in sorted(cols["oper"]):
             ifindex = ".".join(map(str, idx))
             ifname = convert(cols.get("name", {}).get(idx)) or convert(cols["descr"].get(idx))
-            labels = {"device": dev, "ifindex": ifindex, "ifname": str(ifname or ifindex),
-                      "ifalias": str(convert(cols.get("alias", {}).get(idx)) or "")}
+            # one label tuple per interface, shared by its 11 samples (Sample.of per sample
+            # was a fifth of a 48-port poll's CPU)
+            labels = (("device", dev), ("ifindex", ifindex), ("ifname", str(ifname or ifindex)),
+                      ("ifalias", str(convert(cols.get("alias", {}).get(idx)) or "")))
             oper = convert(cols["oper"].get(idx))
             admin = convert(cols["admin"].get(idx))
             high = convert(cols.get("highspeed", {}).get(idx))
             speed = (high * 1_000_000 if isinstance(high, float) and high > 0
                      else convert(cols["speed"].get(idx)))
-            samples.append(Sample.of("pantau_if_oper_up", 1 if oper == 1.0 else 0, **labels))
-            samples.append(Sample.of("pantau_if_admin_up", 1 if admin == 1.0 else 0, **labels))
+            samples.append(Sample("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels))
+            samples.append(Sample("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels))
             speed_f = speed if isinstance(speed, float) else 0.0
-            samples.append(Sample.of("pantau_if_speed_bits", speed_f, **labels))
+            samples.append(Sample("pantau_if_speed_bits", speed_f, labels))
             for metric, vals in counters.items():
                 raw = convert(vals.get(idx))
                 if not isinstance(raw, float):
                     continue
                 value = (self._extend32(ifindex, metric, raw, speed_f, elapsed)
                          if width[metric] == 32 else raw)
-                samples.append(Sample.of(metric, value, **labels))
+                samples.append(Sample(metric, value, labels))
         return samples, n
 
     async def _ucd(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:

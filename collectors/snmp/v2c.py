@@ -166,8 +166,12 @@ def _dec_oid(buf: bytes, start: int, stop: int) -> OID:
         raise _Malformed
     first = buf[start]
     out = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    rest = buf[start + 1:stop]
+    if rest.isascii():  # every sub-identifier below 128, as in most table indexes: one byte each
+        out.extend(rest)
+        return tuple(out)
     sub = 0
-    for b in buf[start + 1:stop]:
+    for b in rest:
         sub = (sub << 7) | (b & 0x7F)
         if not b & 0x80:
             out.append(sub)

@@ -61,6 +61,8 @@ REPORT_REASONS = {
     DECRYPTION_ERRORS: "SNMPv3 decryption failed (wrong priv password or protocol)",
     UNSUPPORTED_SEC_LEVELS: "SNMPv3 security level not allowed for this user on the device "
                             "(authPriv vs authNoPriv)",
+    NOT_IN_TIME_WINDOWS: "SNMPv3 time window: the device rejects our engine boots/time "
+                         "although we took them from its own report",
 }
 
 

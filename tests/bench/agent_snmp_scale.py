@@ -10,9 +10,9 @@ CPU per cycle is the window's CPU scaled to exactly N polls (pantau_collector_ru
 varbinds per poll from pantau_snmp_varbinds (snmp_exporter: snmp_scrape_pdus_returned).
 Medians over the windows (pantau) and over REPEATS rounds of N scrapes (snmp_exporter).
 
-Run (root, ~25 min; add --before DIR to run an older tree's pantau too, e.g. one made with
-`git archive <commit> | tar -x -C DIR`):
-    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR]
+Run (root, ~30 min; --before DIR runs an older tree's pantau too, --after DIR a snapshot of
+this one instead of the work tree, each made with `git archive <commit> | tar -x -C DIR`):
+    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR] [--after DIR]
 """
 
 from __future__ import annotations
@@ -155,6 +155,8 @@ def main() -> int:
     # a kill ends the run through the ExitStack: snmpds, exporter, agent, namespace go too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     before = Path(sys.argv[sys.argv.index("--before") + 1]) if "--before" in sys.argv else None
+    # --after DIR: a snapshot of this tree, so edits during the long run do not leak into it
+    after = Path(sys.argv[sys.argv.index("--after") + 1]) if "--after" in sys.argv else ROOT
     tmp = Path(tempfile.mkdtemp(prefix="pantau-agent-snmp-"))
     results: dict[tuple[str, str, int], dict[str, float]] = {}
     loads = []
@@ -181,7 +183,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/", 10.0)
 
-        trees = [("after", ROOT)] + ([("before", before)] if before else [])
+        trees = [("after", after)] + ([("before", before)] if before else [])
         for auth, module in (("v2c", "if_mib"), ("v3", "if_mib_v3")):
             results[("exporter", auth, COMPARE)] = run_exporter(exporter.pid, base, module,
                                                                 address, COMPARE)
@@ -191,7 +193,8 @@ def main() -> int:
                 loads.append(os.getloadavg()[0])
                 print(label, auth, COMPARE, results[(label, auth, COMPARE)], flush=True)
         for n in SCALE:  # the current tree only
-            results[("after", "v2c", n)] = run_pantau(ROOT, n, "v2c", address, WINDOWS[1], tmp)
+            results[("after", "v2c", n)] = run_pantau(after, n, "v2c", address, WINDOWS[1],
+                                                      tmp)
             loads.append(os.getloadavg()[0])
             print("after v2c", n, results[("after", "v2c", n)], flush=True)
 
@@ -233,8 +236,8 @@ def main() -> int:
         replace_section(
             "## SNMP at scale through `pantau run` (issue 16)\n\nCommand: `.venv/bin/python "
             "tests/bench/agent_snmp_scale.py --write"
-            + (" --before DIR` (DIR: the tree before issue 16, `git archive 60cbd17`)"
-               if before else "`")
+            + (" --before DIR --after DIR2` (DIR: the tree before issue 16, `git archive "
+               "60cbd17`; DIR2: this commit's tree)" if before else "`")
             + f" (root; {SNMPDS} snmpd in one namespace with 48 interfaces; the real "
             "`pantau run`, whole-process CPU from /proc/PID/stat over one 60 s interval per "
             "window, scaled to exactly one poll per device, median of 3 windows (2 for the "
