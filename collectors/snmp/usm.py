@@ -20,14 +20,7 @@ import hmac
 import itertools
 import os
 from dataclasses import dataclass
-
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-try:  # cryptography >= 47 files CFB under "decrepit"; older releases only have it here
-    from cryptography.hazmat.decrepit.ciphers.modes import CFB
-except ImportError:  # pragma: no cover - depends on the installed cryptography
-    CFB = modes.CFB  # type: ignore[misc]
+from typing import Any
 
 # auth protocol -> (hashlib name, length of the MAC carried in msgAuthenticationParameters)
 AUTH: dict[str, tuple[str, int]] = {
@@ -38,6 +31,20 @@ AUTH: dict[str, tuple[str, int]] = {
 PRIV: dict[str, int] = {"DES": 16, "AES": 16, "AES192": 24, "AES256": 32}
 
 _SALT = itertools.count(int.from_bytes(os.urandom(8), "big"))
+
+
+@functools.cache
+def _ciphers() -> tuple[Any, Any, Any, Any, Any]:
+    """(Cipher, AES, TripleDES, CBC, CFB), imported on first use: an agent without SNMPv3
+    authPriv devices does not carry `cryptography` (tests/unit/test_lazy_imports.py)."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    try:  # cryptography >= 47 files CFB under "decrepit"; older releases only have it here
+        from cryptography.hazmat.decrepit.ciphers.modes import CFB
+    except ImportError:  # pragma: no cover - depends on the installed cryptography
+        CFB = modes.CFB  # type: ignore[misc]
+    return Cipher, algorithms.AES, TripleDES, modes.CBC, CFB
 
 
 class PrivError(Exception):
@@ -115,28 +122,30 @@ class Keys:
 
     def encrypt(self, plain: bytes, boots: int, engine_time: int) -> tuple[bytes, bytes]:
         """(msgPrivacyParameters, ciphertext) for a scopedPDU."""
+        cipher, aes, des3, cbc, cfb = _ciphers()
         if self.priv == "DES":
             salt = boots.to_bytes(4, "big") + (next(_SALT) & 0xFFFFFFFF).to_bytes(4, "big")
             iv = bytes(a ^ b for a, b in zip(self.priv_key[8:16], salt, strict=True))
             plain += b"\x00" * (-len(plain) % 8)  # BER lengths make the padding harmless
-            enc = Cipher(TripleDES(self.priv_key[:8] * 3), modes.CBC(iv)).encryptor()
+            # single DES is 3DES with one key three times (8-byte keys are deprecated)
+            enc = cipher(des3(self.priv_key[:8] * 3), cbc(iv)).encryptor()
             return salt, enc.update(plain) + enc.finalize()
         salt = (next(_SALT) & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
-        enc = Cipher(algorithms.AES(self.priv_key), CFB(self._aes_iv(boots, engine_time,
-                                                                             salt))).encryptor()
+        enc = cipher(aes(self.priv_key), cfb(self._aes_iv(boots, engine_time, salt))).encryptor()
         return salt, enc.update(plain) + enc.finalize()
 
     def decrypt(self, salt: bytes, data: bytes, boots: int, engine_time: int) -> bytes:
         if len(salt) != 8:
             raise PrivError("privacy parameters are not 8 bytes")
+        cipher, aes, des3, cbc, cfb = _ciphers()
         if self.priv == "DES":
             if len(data) % 8:
                 raise PrivError("DES ciphertext is not a multiple of 8 bytes")
             iv = bytes(a ^ b for a, b in zip(self.priv_key[8:16], salt, strict=True))
-            dec = Cipher(TripleDES(self.priv_key[:8] * 3), modes.CBC(iv)).decryptor()
+            dec = cipher(des3(self.priv_key[:8] * 3), cbc(iv)).decryptor()
         else:
-            dec = Cipher(algorithms.AES(self.priv_key),
-                         CFB(self._aes_iv(boots, engine_time, salt))).decryptor()
+            iv = self._aes_iv(boots, engine_time, salt)
+            dec = cipher(aes(self.priv_key), cfb(iv)).decryptor()
         return dec.update(data) + dec.finalize()
 
     @staticmethod
