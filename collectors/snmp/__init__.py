@@ -1,5 +1,5 @@
-"""SNMP: the device collector (v2c fast path, v3 through pysnmp), bounded walks (walk), the
-v2c BER codec (v2c) and the trap listener (traps)."""
+"""SNMP: the device collector, bounded walks (walk), the own codec for v2c (v2c) and v3 (v3,
+usm: USM keys, HMAC, DES/AES) and the trap listener on pysnmp (traps)."""
 
 from collectors.snmp.collector import SnmpCollector, SnmpSection
 from collectors.snmp.traps import TrapCollector

@@ -3,8 +3,8 @@
 Why: polling a 48-port switch through pysnmp costs ~13x snmp_exporter's CPU per value; nearly
 all of it is pysnmp's message machinery and pyasn1 decoding, not the network. A v2c message is
 a handful of TLVs, so encoding the request and decoding the response by hand is short, and a
-malformed reply can only ever raise SnmpError (every length is bounds-checked). v3 keeps going
-through pysnmp, which does the USM work.
+malformed reply can only ever raise SnmpError (every length is bounds-checked). v3.py wraps the
+same PDUs in the SNMPv3 message and USM.
 
 Values come back as the small types below, named like pysnmp's, so snmp_walk.convert() and the
 profile code treat both paths alike. The walks keep the same safety rules as snmp_walk.Target:
@@ -115,15 +115,19 @@ def _oid(oid: OID) -> bytes:
     return _tlv(0x06, bytes(out))
 
 
+def encode_pdu(request_id: int, oids: Sequence[OID], bulk_repetitions: int = 0) -> bytes:
+    """A GetRequest PDU, or a GetBulkRequest (non-repeaters 0) when bulk_repetitions > 0."""
+    vbs = b"".join(_tlv(0x30, _oid(o) + b"\x05\x00") for o in oids)
+    if bulk_repetitions > 0:
+        return _tlv(0xA5, _int(request_id) + _int(0) + _int(bulk_repetitions) + _tlv(0x30, vbs))
+    return _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + _tlv(0x30, vbs))
+
+
 def encode_request(community: bytes, request_id: int, oids: Sequence[OID], *,
                    bulk_repetitions: int = 0) -> bytes:
     """A v2c GetRequest, or a GetBulkRequest (non-repeaters 0) when bulk_repetitions > 0."""
-    vbs = b"".join(_tlv(0x30, _oid(o) + b"\x05\x00") for o in oids)
-    if bulk_repetitions > 0:
-        pdu = _tlv(0xA5, _int(request_id) + _int(0) + _int(bulk_repetitions) + _tlv(0x30, vbs))
-    else:
-        pdu = _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + _tlv(0x30, vbs))
-    return _tlv(0x30, _int(1) + _tlv(0x04, community) + pdu)
+    return _tlv(0x30, _int(1) + _tlv(0x04, community)
+                + encode_pdu(request_id, oids, bulk_repetitions))
 
 
 # -- BER decoding (every length checked against the buffer) ---------------------------------
@@ -162,8 +166,12 @@ def _dec_oid(buf: bytes, start: int, stop: int) -> OID:
         raise _Malformed
     first = buf[start]
     out = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    rest = buf[start + 1:stop]
+    if rest.isascii():  # every sub-identifier below 128, as in most table indexes: one byte each
+        out.extend(rest)
+        return tuple(out)
     sub = 0
-    for b in buf[start + 1:stop]:
+    for b in rest:
         sub = (sub << 7) | (b & 0x7F)
         if not b & 0x80:
             out.append(sub)
@@ -205,48 +213,75 @@ def decode_response(buf: bytes) -> tuple[int, int, int, list[tuple[OID, Any]]]:
         tag, pos, end = _header(buf, 0, end)
         if tag != 0x30:
             raise _Malformed
-        tag, s, e = _header(buf, pos, end)  # version
+        tag, _, e = _header(buf, pos, end)  # version
         if tag != 0x02:
             raise _Malformed
-        tag, s, pos = _header(buf, e, end)  # community
+        tag, _, pos = _header(buf, e, end)  # community
         if tag != 0x04:
             raise _Malformed
-        tag, pos, pdu_end = _header(buf, pos, end)
+        tag, request_id, status, index, varbinds = decode_pdu(buf, pos, end)
         if tag != 0xA2:
             raise _Malformed
-        tag, s, pos = _header(buf, pos, pdu_end)
-        request_id = _dec_int(buf, s, pos)
-        tag, s, pos = _header(buf, pos, pdu_end)
-        status = _dec_int(buf, s, pos)
-        tag, s, pos = _header(buf, pos, pdu_end)
-        index = _dec_int(buf, s, pos)
-        tag, pos, vbl_end = _header(buf, pos, pdu_end)
-        if tag != 0x30:
-            raise _Malformed
-        varbinds: list[tuple[OID, Any]] = []
-        while pos < vbl_end:
-            tag, vs, ve = _header(buf, pos, vbl_end)
-            if tag != 0x30:
-                raise _Malformed
-            tag, s, e = _header(buf, vs, ve)
-            if tag != 0x06:
-                raise _Malformed
-            oid = _dec_oid(buf, s, e)
-            tag, s, e = _header(buf, e, ve)
-            varbinds.append((oid, _dec_value(buf, tag, s, e)))
-            pos = ve
         return request_id, status, index, varbinds
     except (_Malformed, IndexError):
         raise SnmpError("malformed SNMP response from the device") from None
 
 
+def decode_pdu(buf: bytes, pos: int,
+               end: int) -> tuple[int, int, int, int, list[tuple[OID, Any]]]:
+    """(PDU tag, request id, error status, error index, varbinds) of the PDU at pos; raises
+    _Malformed (the callers turn it into SnmpError)."""
+    tag, pos, pdu_end = _header(buf, pos, end)
+    if tag not in (0xA2, 0xA8):  # Response, Report
+        raise _Malformed
+    pdu_tag = tag
+    tag, s, pos = _header(buf, pos, pdu_end)
+    request_id = _dec_int(buf, s, pos)
+    tag, s, pos = _header(buf, pos, pdu_end)
+    status = _dec_int(buf, s, pos)
+    tag, s, pos = _header(buf, pos, pdu_end)
+    index = _dec_int(buf, s, pos)
+    tag, pos, vbl_end = _header(buf, pos, pdu_end)
+    if tag != 0x30:
+        raise _Malformed
+    varbinds: list[tuple[OID, Any]] = []
+    while pos < vbl_end:
+        tag, vs, ve = _header(buf, pos, vbl_end)
+        if tag != 0x30:
+            raise _Malformed
+        tag, s, e = _header(buf, vs, ve)
+        if tag != 0x06:
+            raise _Malformed
+        oid = _dec_oid(buf, s, e)
+        tag, s, e = _header(buf, e, ve)
+        varbinds.append((oid, _dec_value(buf, tag, s, e)))
+        pos = ve
+    return pdu_tag, request_id, status, index, varbinds
+
+
 # -- transport: one socket per loop and address family, replies matched by request id --------
+
+
+def peek_id(data: bytes) -> int:
+    """The id a reply is matched by: v1/v2c request-id, v3 msgID."""
+    end = len(data)
+    _, pos, end = _header(data, 0, end)
+    _, s, pos = _header(data, pos, end)  # version
+    if _dec_int(data, s, pos) == 3:
+        _, pos, gd_end = _header(data, pos, end)  # msgGlobalData
+        _, s, e = _header(data, pos, gd_end)
+        return _dec_int(data, s, e)
+    _, _, pos = _header(data, pos, end)  # community
+    _, pos, pdu_end = _header(data, pos, end)
+    _, s, e = _header(data, pos, pdu_end)
+    return _dec_int(data, s, e)
 
 
 class _Mux(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.waiting: dict[int, tuple[tuple[str, int], asyncio.Future[bytes]]] = {}
         self.transport: asyncio.DatagramTransport | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.users = 0
         # datagrams from a device we are waiting on that answer nothing we asked (garbage,
         # another request id): "silent" would blame the community, which sends admins astray
@@ -256,15 +291,10 @@ class _Mux(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        # the request id sits at a fixed depth; peek it without decoding the whole message
+        # the request id (v2c) or msgID (v3) sits at a fixed depth: peek it without decoding
+        # the whole message (a v3 request id may be encrypted, its msgID never is)
         try:
-            end = len(data)
-            _, pos, end = _header(data, 0, end)
-            _, _, pos = _header(data, pos, end)
-            _, _, pos = _header(data, pos, end)
-            _, pos, pdu_end = _header(data, pos, end)
-            _, s, e = _header(data, pos, pdu_end)
-            rid = _dec_int(data, s, e)
+            rid = peek_id(data)
         except (_Malformed, IndexError):
             self._stray(addr)
             return
@@ -294,9 +324,11 @@ async def _acquire(family: int) -> _Mux:
     loop = asyncio.get_running_loop()
     key = (id(loop), family)
     mux = _MUXES.get(key)
-    if mux is None or mux.transport is None or mux.transport.is_closing():
+    if (mux is None or mux.transport is None or mux.transport.is_closing()
+            or mux.loop is not loop):  # a new loop can get the id of a closed one
         host = "::" if family == socket.AF_INET6 else "0.0.0.0"
         _, mux = await loop.create_datagram_endpoint(_Mux, local_addr=(host, 0), family=family)
+        mux.loop = loop
         _MUXES[key] = mux
     mux.users += 1
     return mux
@@ -305,7 +337,10 @@ async def _acquire(family: int) -> _Mux:
 def _release(mux: _Mux) -> None:
     mux.users -= 1
     if mux.users <= 0 and mux.transport is not None:
-        mux.transport.close()
+        try:
+            mux.transport.close()
+        except RuntimeError:  # its loop is closed already (one asyncio.run per CLI poll):
+            pass  # the socket goes with the transport object
         for key, m in list(_MUXES.items()):
             if m is mux:
                 del _MUXES[key]
@@ -315,10 +350,16 @@ class _Silent(SnmpError):
     """No answer within timeout x (retries+1)."""
 
 
+class Resend(Exception):
+    """The reply asks for the request again at once (an SNMPv3 report: engine discovered,
+    clock re-synchronised): not a retry, the device did answer."""
+
+
 class V2cTarget:
     """One v2c device. Same interface as snmp_walk.Target."""
 
     version = "2c"
+    silent = "no response (device unreachable, or wrong community: agents stay silent)"
 
     def __init__(self, host: str, port: int, community: str, timeout: float, retries: int,
                  max_repetitions: int = 25, max_varbinds: int = 50_000) -> None:
@@ -365,31 +406,46 @@ class V2cTarget:
             remaining = deadline.remaining()
             if remaining <= 0:
                 break
-            self.sent += 1
             self.retried += 1 if attempt else 0
-            rid = next(_IDS) & 0x7FFFFFFF
-            fut: asyncio.Future[bytes] = loop.create_future()
-            mux.waiting[rid] = (addr, fut)
-            try:
-                assert mux.transport is not None
-                mux.transport.sendto(encode_request(self.community, rid, oids,
-                                                    bulk_repetitions=reps), addr)
-                data = await asyncio.wait_for(fut, min(self.timeout, remaining))
-            except TimeoutError:
-                continue
-            finally:
-                mux.waiting.pop(rid, None)
-            got_rid, status, index, vbs = decode_response(data)
-            if got_rid != rid:
-                raise SnmpError("malformed SNMP response from the device")
-            self.answered = True
-            return status, index, vbs
+            for _ in range(4):  # re-sends asked for by the device (SNMPv3 discovery, sync)
+                self.sent += 1
+                rid = next(_IDS) & 0x7FFFFFFF
+                fut: asyncio.Future[bytes] = loop.create_future()
+                mux.waiting[rid] = (addr, fut)
+                try:
+                    assert mux.transport is not None
+                    mux.transport.sendto(self._encode(rid, oids, reps), addr)
+                    data = await asyncio.wait_for(fut, min(self.timeout, remaining))
+                except TimeoutError:
+                    break
+                finally:
+                    mux.waiting.pop(rid, None)
+                try:
+                    status, index, vbs = self._decode(data, rid)
+                except Resend:
+                    remaining = deadline.remaining()
+                    if remaining <= 0:
+                        break
+                    continue
+                self.answered = True
+                return status, index, vbs
+            else:
+                raise SnmpError("the device keeps asking to re-synchronise (SNMPv3 engine id "
+                                "or time changing on every request)")
         if mux.stray.pop(addr, 0) > 0 or strays:
             raise SnmpError("the device answered, but not to our requests (garbage or a wrong "
                             "request id): a broken agent or something else on that port, "
                             "not a community problem")
-        raise _Silent("no response (device unreachable, or wrong community: agents stay "
-                      "silent)")
+        raise _Silent(self.silent)
+
+    def _encode(self, rid: int, oids: Sequence[OID], reps: int) -> bytes:
+        return encode_request(self.community, rid, oids, bulk_repetitions=reps)
+
+    def _decode(self, data: bytes, rid: int) -> tuple[int, int, list[tuple[OID, Any]]]:
+        got_rid, status, index, vbs = decode_response(data)
+        if got_rid != rid:
+            raise SnmpError("malformed SNMP response from the device")
+        return status, index, vbs
 
     async def get(self, oids: Sequence[OID], deadline: Deadline) -> dict[OID, Any]:
         status, index, vbs = await self._request(oids, deadline)

@@ -1,9 +1,10 @@
-"""Bounded SNMP GET and GETBULK walks on pysnmp 7's asyncio API.
+"""What every SNMP path shares: SnmpError, OIDs, value conversion and the walk rules (bounded
+by count and deadline, stop on endOfMibView / leaving the subtree / a non-increasing OID).
 
-pysnmp 7.1's bulk_walk_cmd against a dead device yields timeouts forever, so walks here are
-our own GETBULK loop: every request is bounded by the run's deadline, and a walk stops on an
-error indication, endOfMibView, leaving the subtree, or an OID that does not increase (broken
-agents loop). tooBig is answered by halving max-repetitions.
+Target is the walk on pysnmp 7's asyncio API that v3 polls used before v3.py: no poll uses it
+now; tests/bench/snmp_poll.py still measures it as the same-run "before". pysnmp 7.1's
+bulk_walk_cmd against a dead device yields timeouts forever, so its walks are our own GETBULK
+loop too, and tooBig is answered by halving max-repetitions.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def convert(value: Any) -> float | str | None:
 
 @dataclass
 class Target:
-    """One device: engine, credentials and transport, reused across polls."""
+    """One device on pysnmp (engine, credentials, transport): the bench's "before" only."""
 
     engine: Any
     auth: Any
@@ -98,35 +99,6 @@ class Target:
     version: str
     max_repetitions: int = 25
     max_varbinds: int = 50_000
-
-    def forget_peer(self) -> bool:
-        """Drop the engine's cached engine id and boots/time for this device.
-
-        After a v3 agent restarts (snmpEngineBoots +1, engine time back near 0) pysnmp keeps
-        sending with the old boots/time and every request times out, poll after poll: the
-        cache is keyed by address in the one shared engine, so a new Target does not help.
-        Forgetting the peer makes the next request re-discover it (RFC 3414 4). pysnmp has no
-        public call for this; if its internals change this becomes a no-op (returns False).
-        """
-        try:
-            from pysnmp.proto.mpmod.rfc3412 import SnmpV3MessageProcessingModel
-            from pysnmp.proto.secmod.rfc3414.service import SnmpUSMSecurityModel
-
-            _, address = self.transport.get_transport_info()
-            engine_ids = []
-            for mp in self.engine.message_processing_subsystems.values():
-                if isinstance(mp, SnmpV3MessageProcessingModel):
-                    cache = mp._SnmpV3MessageProcessingModel__engineIdCache
-                    for key in [k for k in cache if k[1] == address]:
-                        engine_ids.append(cache.pop(key).get("securityEngineId"))
-            for sm in self.engine.security_models.values():
-                if isinstance(sm, SnmpUSMSecurityModel):
-                    timeline = sm._SnmpUSMSecurityModel__timeline
-                    for eid in engine_ids:
-                        timeline.pop(eid, None)
-            return bool(engine_ids)
-        except Exception:  # private pysnmp state: never let it break a poll
-            return False
 
     async def get(self, oids: Sequence[OID], deadline: Deadline) -> dict[OID, Any]:
         from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd

@@ -86,3 +86,34 @@ def running_snmpd(workdir: Path, conf: Sequence[str], **kw: Any) -> Iterator[Snm
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def ports_namespace(ports: int, subnet: str = "10.81.0") -> Iterator[tuple[str, str]]:
+    """A network namespace with `ports` interfaces for an snmpd to serve (lo, an uplink veth
+    to the root namespace, veth pairs: no dummy module on these kernels). Yields (namespace,
+    the namespace's address on the uplink); the root side is {subnet}.1/30."""
+    import secrets
+
+    ns = f"pt-snmpns-{secrets.token_hex(3)}"
+    root_if = f"psn{ns[-6:]}"
+
+    def sh(*cmd: str) -> None:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", root_if, "type", "veth", "peer", "name", "up0", "netns", ns)
+        sh("ip", "addr", "add", f"{subnet}.1/30", "dev", root_if)
+        sh("ip", "link", "set", root_if, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{subnet}.2/30", "dev", "up0")
+        sh("ip", "-n", ns, "link", "set", "up0", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for i in range((ports - 2) // 2):
+            sh("ip", "-n", ns, "link", "add", f"pa{i}", "type", "veth", "peer", "name", f"pb{i}")
+            sh("ip", "-n", ns, "link", "set", f"pa{i}", "up")
+            sh("ip", "-n", ns, "link", "set", f"pb{i}", "up")
+        yield ns, f"{subnet}.2"
+    finally:
+        subprocess.run(["ip", "link", "del", root_if], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)

@@ -45,12 +45,13 @@ def _link_vbs(ifindex: int, oper: int, name: str) -> list[str]:
 
 
 def _snmptrap(port: int, trap: str, *extra: str, v3: bool = False, community: str =
-              "tr4p-community", auth_pass: str = "trap-auth-pass", source: str = "") -> None:
+              "tr4p-community", auth_pass: str = "trap-auth-pass", source: str = "",
+              user: str = "trapper", priv: str = "AES") -> None:
     exe = shutil.which("snmptrap")
     assert exe, "snmptrap (Debian package snmp) is missing: run tests/install-deps.sh"
     if v3:
-        cred = ["-v3", "-e", ENGINE_ID, "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A",
-                auth_pass, "-x", "AES", "-X", "trap-priv-pass"]
+        cred = ["-v3", "-e", ENGINE_ID, "-u", user, "-l", "authPriv", "-a", "SHA", "-A",
+                auth_pass, "-x", priv, "-X", "trap-priv-pass"]
     else:
         cred = ["-v2c", "-c", community]
     if source:
@@ -129,6 +130,32 @@ def test_v2c_and_v3_traps_counted_with_link_state(listener: Any) -> None:
         {("device", "core-sw"), ("ifindex", "3"), ("ifname", "ether3")}))] == 0
     assert v[("pantau_snmp_trap_last_timestamp_seconds", frozenset(
         {("device", "core-sw"), ("trap", "coldStart")}))] > 1.7e9
+
+
+def test_v3_traps_with_aes192_and_aes256_from_net_snmp() -> None:
+    # net-snmp extends a SHA-1 key to AES-192/256 length the Blumenthal way; pysnmp's
+    # usmAesCfb192/256Protocol is Cisco's Reeder extension and dropped these traps
+    auths = {f"v3-{p}": SnmpAuth.model_validate({
+        "version": "3", "username": f"trapper-{p}", "auth_protocol": "SHA",
+        "auth_password": "trap-auth-pass", "priv_protocol": p,
+        "priv_password": "trap-priv-pass"}) for p in ("AES192", "AES256")}
+    port = _free_udp_port()
+    cfg = TrapsConfig.model_validate({"listen": f"127.0.0.1:{port}", "auths": list(auths),
+                                      "engine_ids": [ENGINE_ID], "interval": "2s"})
+    coll = cfg.jobs("office", auths, {"127.0.0.1": "core-sw"})[0].factory()
+    assert isinstance(coll, TrapCollector)
+    loop = asyncio.new_event_loop()
+    try:
+        assert _collect(loop, coll).success
+        _send(loop, port, COLD_START, v3=True, user="trapper-AES192", priv="AES-192")
+        _send(loop, port, WARM_START, v3=True, user="trapper-AES256", priv="AES-256")
+        v = _values(_settle(loop, coll, 2))
+    finally:
+        loop.run_until_complete(coll.aclose())
+        loop.close()
+    for trap in ("coldStart", "warmStart"):
+        assert v.get(("pantau_snmp_traps_total",
+                      frozenset({("device", "core-sw"), ("trap", trap)})), 0) == 1, (trap, v)
 
 
 def test_wrong_credentials_rejected_and_counted(listener: Any) -> None:
