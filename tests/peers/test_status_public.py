@@ -71,7 +71,9 @@ def office(ls: dict[str, TcpListener], tmp: Path, show_reason: bool = False) -> 
 def leaks(text: str, cfg: dict[str, Any]) -> list[str]:
     text = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", text)  # the logo
     found = [m.group(0) for m in IPV4.finditer(text)]
-    for word in ("::1", "localhost", "refused", "connection", "ganti router", "10.20.30.1",
+    # technical reasons in both languages (the page shows them through agent/i18n.py)
+    for word in ("::1", "localhost", "refused", "connection", "ditolak", "koneksi",
+                 "ganti router", "10.20.30.1",
                  "dpmptsp-kab-contoh", "gateway", "internal-db", "portal-oss", "tcp"):
         if word in text:
             found.append(word)
@@ -144,7 +146,9 @@ def test_served_and_exported_pages_hold_nothing_internal(
     config_path.write_text(yaml.safe_dump(cfg2))
     r = run_cli("status-page", "export", str(tmp_path / "site2"), "-c", str(config_path))
     assert r.returncode == 0, r.stderr
-    assert "refused" in leaks((tmp_path / "site2" / "index.html").read_text(), cfg2)
+    # in the page's language: Indonesian words on index.html, the collector's on en.html
+    assert "ditolak" in leaks((tmp_path / "site2" / "index.html").read_text(), cfg2)
+    assert "refused" in leaks((tmp_path / "site2" / "en.html").read_text(), cfg2)
 
     # the office writes its own words about it; a check without an outage has nothing to note
     note = "Gangguan jaringan penyedia internet, sudah pulih"

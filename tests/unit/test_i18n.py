@@ -96,3 +96,20 @@ def test_every_reason_code_round_trips() -> None:
 def test_unknown_reason_is_kept() -> None:
     assert reason_text("something new happened", "id") == "something new happened"
     assert reason_text("", "id") == ""
+
+
+@pytest.mark.parametrize(("indication", "version", "starts_id"), [
+    ("RequestTimedOut", "2c", "tidak ada jawaban SNMP (perangkat tak terjangkau, atau community"),
+    ("RequestTimedOut", "3", "tidak ada jawaban SNMP (perangkat tak terjangkau atau pengguna"),
+    ("WrongDigest", "3", "autentikasi SNMPv3 gagal"),
+    ("DecryptionError", "3", "dekripsi SNMPv3 gagal"),
+])
+def test_snmp_wordings_are_recognised(indication: str, version: str, starts_id: str) -> None:
+    """The SNMP collector's own reasons (collectors/snmp/walk.py), as the status page shows
+    a device row's reason."""
+    from collectors.snmp.walk import _reason
+
+    reason = _reason(type(indication, (), {})(), version)
+    assert parse_reason(reason) is not None, reason
+    assert reason_text(reason, "id").startswith(starts_id)
+    assert reason_text(reason, "en") == reason

@@ -129,3 +129,42 @@ def test_cached_fragments_equal_a_fresh_build() -> None:
             fresh.status_body(lang, spark=spark, now=t), step
     doc = json.loads(live.status_body("id", now=t))
     assert [i["name"] for i in doc["items"]] == ["host", *names]
+
+
+def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None:
+    """The answer redoes only items with a new result and those not up; a check suppressed
+    or released because its root went down or up (no result of its own) must still read
+    as a fresh build has it. The real state machine, fed in the agent's order (the status
+    service sees each result first, then the alert engine)."""
+    from types import SimpleNamespace
+
+    from agent.alerting.engine import build_graph
+    from agent.alerting.state import Damping, StateMachine
+
+    cfg = config()
+    machine = StateMachine(build_graph(cfg.checks), default=Damping(failures=2, successes=1),
+                           settle=5.0)
+    alerting: Any = SimpleNamespace(machine=machine, cfg=SimpleNamespace(enabled=True),
+                                    acks={})
+    live = StatusService(lambda: cfg, lambda: alerting)
+    rng = random.Random(170)
+    t = 1_800_000_000.0
+    names = ["gw", "isp", "dns", "portal", "vpn"]
+    seen = set()
+    for step in range(600):
+        t += rng.choice([0.3, 1.0, 2.0, 61.0])
+        for name in rng.sample(names, rng.randint(0, 3)):
+            # the upstream checks fail often, so the others flip between down and suppressed
+            ok = rng.random() < (0.5 if name in ("isp", "dns") else 0.8)
+            reason = "" if ok else rng.choice(["connection refused", "network unreachable"])
+            live.on_result(Result(f"check:{name}", name, "tcp",
+                                  Observation(ok, [], reason, rng.random() / 10, t)))
+            machine.observe(name, ok, t, reason)
+            machine.tick(t)
+        lang = rng.choice(["id", "en"])
+        fresh = StatusService(lambda: cfg, lambda: alerting)
+        fresh.rings = live.rings
+        got = live.status_body(lang, spark=True, now=t)
+        assert got == fresh.status_body(lang, spark=True, now=t), step
+        seen.update(i["state"] for i in json.loads(got)["items"])
+    assert {"up", "down", "suppressed"} <= seen, seen
