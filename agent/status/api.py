@@ -145,7 +145,6 @@ class StatusService:
         self._down_signature = 0
         self._frags: dict[str, _Fragments] = {}
         self._bodies: dict[tuple[str, bool], tuple[float, bytes]] = {}
-        self._avail_gen = 0  # bumped with every new set of availability figures
         self._order: list[Item] = []  # the items in page order
         self._index: dict[str, int] = {}  # store key -> position in _order
         self._variants: dict[tuple[str, bool], _Variant] = {}  # (lang, spark) -> its parts
@@ -228,8 +227,20 @@ class StatusService:
     async def refresh(self) -> None:
         cfg = self._config()
         avail, maint = await asyncio.to_thread(compute_month, cfg, time.time())
-        self.availability, self.maintenance = avail, maint
-        self._avail_gen += 1
+        self.set_availability(avail, maint)
+
+    def set_availability(self, avail: dict[str, Availability],
+                         maint: list[tuple[str, Maintenance]]) -> None:
+        old, self.availability, self.maintenance = self.availability, avail, maint
+        # only the items whose figure reads differently are redone in the next answers:
+        # a new set every minute must not cost a re-encoding of every item
+        for name in {*old, *avail}:
+            if _avail_key(old.get(name)) != _avail_key(avail.get(name)):
+                item = self._items.get(name)
+                i = self._index.get(item.key) if item is not None else None
+                if i is not None:
+                    for v in self._variants.values():
+                        v.dirty.add(i)
 
     # -- dispatch -----------------------------------------------------------------------
     def open_path(self, path: str) -> bool:
@@ -346,9 +357,10 @@ class StatusService:
         for the items that can have changed: those with a new result since the last build
         (on_result marks them: one set insertion per result) and those not up (their "for
         how long" follows the clock, and their root cause the other checks). An up item
-        changes only with a result of its own. Everything is redone when what every item
-        shows changes: new availability figures (once a minute), a maintenance window
-        starting or ending, a reload, a new alert state machine. (The machine moves a check
+        changes only with a result of its own, or with its month's figure (set_availability
+        marks the items whose figure changed). Everything is redone when what every item
+        shows changes: a maintenance window starting or ending, a reload, a new alert state
+        machine. (The machine moves a check
         between up and down only when it observes that check's result, which the store hands
         out in the same event-loop step as on_result, so no change slips between the two.)
         So an answer costs the changed items plus one join of the kept texts, not an
@@ -361,7 +373,7 @@ class StatusService:
         machine = self._machine()
         active = self._active_windows(now)
         in_maint = self._in_maintenance(now)
-        sig = (self._avail_gen, id(machine), tuple(id(m) for m in active))
+        sig = (id(machine), tuple(id(m) for m in active))
         key = (lang, spark)
         v = self._variants.get(key)
         todo: Any
@@ -421,12 +433,13 @@ class StatusService:
         ring = self.rings.get(item.key)
         rkey = (ring.last_at, ring.last_error_at) if ring else None
         av = self.availability.get(item.name)
+        akey = _avail_key(av)
         # "for how long" only while not up: it is what matters during an outage, and up items
         # (nearly all of them) then need no new text every second
         timed = bool(since) and state != "up"
         fkey = (since, _span_key(now - since)) if timed else None
         # the whole item unchanged (the common case): no piece is looked at
-        whole = (lang, spark, state, since, reason, fkey, rkey, self._avail_gen)
+        whole = (lang, spark, state, since, reason, fkey, rkey, akey)
         if frag.whole is not None and frag.whole[0] == whole and frag.causes == causes:
             return frag.whole[1]
         key = (state, since, tuple(causes), reason)
@@ -459,8 +472,8 @@ class StatusService:
                 f'{"null" if ring.last_ms is None else repr(round(ring.last_ms, 2))}'
                 if ring else ',"last_error_at":null,"last_result_at":null,"rtt_ms":null'))
         out.append(frag.ring[1])
-        if frag.avail is None or frag.avail[0] is not av:
-            frag.avail = (av, '"availability":' + ("null" if av is None else _ENC({
+        if frag.avail is None or frag.avail[0] != akey:
+            frag.avail = (akey, '"availability":' + ("null" if av is None else _ENC({
                 "ratio": av.ratio, "target": av.target,
                 "met": None if av.ratio is None else av.ratio >= av.target - 1e-12})))
         out.append(frag.avail[1])
@@ -651,6 +664,12 @@ class _Fragments:
 
 
 _UNKNOWN: tuple[str, float, list[str], str] = ("unknown", 0.0, [], "")
+
+
+def _avail_key(av: Availability | None) -> tuple[float | None, float] | None:
+    """What an item's availability piece is made of (compared by value: every refresh
+    makes new objects)."""
+    return None if av is None else (av.ratio, av.target)
 
 
 def _num(value: float) -> str:

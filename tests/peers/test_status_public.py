@@ -6,6 +6,9 @@ namespace without any network (`unshare -n`)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import shutil
 import struct
@@ -174,6 +177,18 @@ def test_served_and_exported_pages_hold_nothing_internal(
     assert r.returncode == 0, r.stderr
     # the id report words the reason in Indonesian, the note follows it as written
     assert f"koneksi ditolak · {note}" in report.read_text(encoding="utf-8")
+    # the report's data files carry it too: per outage in JSON, per check in CSV
+    for fmt in ("json", "csv"):
+        r = run_cli("report", "--from", str(today), "--to", str(today + timedelta(days=1)),
+                    "-f", fmt, "-o", str(tmp_path / f"laporan.{fmt}"), "-c", str(config_path))
+        assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "laporan.json").read_text(encoding="utf-8"))
+    portal = next(c for c in data["checks"] if c["check"] == "portal-oss")
+    assert [o["note"] for o in portal["outage_list"]][-1] == note
+    rows = list(csv.reader(io.StringIO((tmp_path / "laporan.csv").read_text(
+        encoding="utf-8")), delimiter=";"))
+    assert rows[0][-1] == "Catatan gangguan"
+    assert next(r for r in rows if r[1] == "portal-oss")[-1].endswith(f": {note}")
 
 
 def test_export_refuses_without_opt_in(tmp_path: Path) -> None:

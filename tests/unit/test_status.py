@@ -12,6 +12,7 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.status.api import StatusService, _span_key, build_items, choose_lang
+from agent.status.data import Availability
 from agent.status.ring import SLOTS, Ring
 from agent.store import Result
 from collectors.base import Observation
@@ -161,9 +162,14 @@ def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None
                                   Observation(ok, [], reason, rng.random() / 10, t)))
             machine.observe(name, ok, t, reason)
             machine.tick(t)
+        if step % 37 == 0:  # a new set of month figures, some changed, some not
+            figures = {n: Availability(rng.choice([None, 1.0, 0.99, 0.5]), 0.995)
+                       for n in rng.sample(names, 3)}
+            live.set_availability(figures, [])
         lang = rng.choice(["id", "en"])
         fresh = StatusService(lambda: cfg, lambda: alerting)
         fresh.rings = live.rings
+        fresh.set_availability(live.availability, [])
         got = live.status_body(lang, spark=True, now=t)
         assert got == fresh.status_body(lang, spark=True, now=t), step
         seen.update(i["state"] for i in json.loads(got)["items"])
