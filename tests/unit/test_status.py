@@ -174,3 +174,18 @@ def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None
         assert got == fresh.status_body(lang, spark=True, now=t), step
         seen.update(i["state"] for i in json.loads(got)["items"])
     assert {"up", "down", "suppressed"} <= seen, seen
+
+
+def test_sparkline_text_kept_in_step_with_its_minutes() -> None:
+    """spark_json keeps the first 59 minutes joined between results; late results for an
+    earlier minute and the hour moving on must still give exactly the minutes spark() has."""
+    r = Ring()
+    rng = random.Random(59)
+    t = 1_800_000_000.0
+    for step in range(3000):
+        t += rng.choice([0.5, 5.0, 10.0, 30.0, 61.0, 400.0])
+        at = t - rng.choice([0.0] * 8 + [90.0, 1200.0, 5000.0])  # sometimes a late one
+        r.add(at, rng.random() < 0.8, rng.random() / 50, "connection refused")
+        doc = json.loads("{" + r.spark_json() + "}")
+        ms, marks = r.spark(doc["spark_end"])
+        assert (doc["spark_ms"], doc["spark_ok"]) == (ms, marks), step
