@@ -5,7 +5,8 @@ root cause), the store's results as they arrive (a per-minute ring per check, se
 the outage history. The month's availability comes from the history, recomputed by a
 background task once a minute and a few seconds after an outage begins or ends (never more
 often than every 5 s), so a request never waits on SQLite for it and a thousand open pages
-cost no more than one.
+cost no more than one. The one write: POST /api/v1/checks/NAME/note, a public incident note
+(basic auth required, JSON only).
 
 docs/status-api.md is the contract; tests/peers/test_status_api.py checks every documented
 field and its type.
@@ -166,6 +167,10 @@ class StatusService:
 
     def on_remove(self, key: str) -> None:
         self.rings.pop(key, None)
+        i = self._index.get(key)
+        if i is not None:
+            for v in self._variants.values():
+                v.dirty.add(i)
 
     def items(self) -> dict[str, Item]:
         cfg = self._config()
