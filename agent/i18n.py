@@ -1,4 +1,5 @@
-"""Words shown to people in Bahasa Indonesia or English: failure reasons, severities, phases.
+"""Words shown to people in Bahasa Indonesia or English: failure reasons, severities, phases,
+the status pages' words.
 
 Collectors word their failure reasons in English for the logs and the metrics' details
 ("no reply from 203.0.113.1 (3 echo requests lost)"). A report or an alert in Indonesian must
@@ -77,6 +78,13 @@ REASONS: dict[str, dict[str, str]] = {
         "dns_answers": "{count} jawaban {qtype}, diharapkan paling sedikit {min}",
         "dns_answer_match": "jawaban {answer} tidak cocok dengan {pattern}",
         "agent_restart": "agen dimulai ulang",
+        "snmp_silent_v2c": "tidak ada jawaban SNMP (perangkat tak terjangkau, atau community "
+                           "salah: agen SNMP diam saja)",
+        "snmp_silent_v3": "tidak ada jawaban SNMP (perangkat tak terjangkau atau pengguna "
+                          "SNMPv3 tidak dikenal)",
+        "snmp_auth": "autentikasi SNMPv3 gagal (kata sandi auth atau protokol salah)",
+        "snmp_decrypt": "dekripsi SNMPv3 gagal (kata sandi priv atau protokol salah)",
+        "snmp_user": "pengguna SNMPv3 tidak dikenal perangkat",
     },
     "en": {
         "icmp_loss": "no reply from {host} ({count} echo requests lost)",
@@ -106,6 +114,12 @@ REASONS: dict[str, dict[str, str]] = {
         "dns_answers": "{count} {qtype} answers, expected at least {min}",
         "dns_answer_match": "answer {answer} did not match {pattern}",
         "agent_restart": "agent restart",
+        "snmp_silent_v2c": "no response (device unreachable, or wrong community: agents stay "
+                           "silent)",
+        "snmp_silent_v3": "no response (device unreachable or SNMPv3 user unknown)",
+        "snmp_auth": "SNMPv3 authentication failed (wrong auth password or protocol)",
+        "snmp_decrypt": "SNMPv3 decryption failed (wrong priv password or protocol)",
+        "snmp_user": "SNMPv3 user unknown to the device",
     },
 }
 
@@ -323,6 +337,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dns_answers", r"(?P<count>\d+) (?P<qtype>\w+) answers, expected at least (?P<min>\d+)"),
         ("dns_answer_match", r"answer (?P<answer>\S+) did not match (?P<pattern>.+)"),
         ("agent_restart", r"agent restart"),
+        # collectors/snmp/walk.py and v2c.py
+        ("snmp_silent_v2c", r"no response \(device unreachable, or wrong community: agents "
+                            r"stay silent\)"),
+        ("snmp_silent_v3", r"no response \(device unreachable or SNMPv3 user unknown\)"),
+        ("snmp_auth", r"SNMPv3 authentication failed \(wrong auth password or protocol\)"),
+        ("snmp_decrypt", r"SNMPv3 decryption failed \(wrong priv password or protocol\)"),
+        ("snmp_user", r"SNMPv3 user unknown to the device"),
     )
 )
 
@@ -378,4 +399,72 @@ def cli_text(key: str, lang: Lang, **params: object) -> str:
     return CLI[lang if lang in CLI else "en"][key].format(**params)
 
 
-TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS, EVENTS, CLI)
+# The states of the status pages and the API's `state_text` (agent/status/).
+STATES: dict[str, dict[str, str]] = {
+    "id": {"up": "naik", "down": "turun", "unreachable": "tak terjangkau",
+           "maintenance": "pemeliharaan", "unknown": "belum diketahui"},
+    "en": {"up": "up", "down": "down", "unreachable": "unreachable", "maintenance": "maintenance",
+           "unknown": "unknown"},
+}
+
+# The live status page at / (agent/status/page.py); its script gets the table of its language.
+STATUS_PAGE: dict[str, dict[str, str]] = {
+    "id": {
+        "title": "Status layanan", "updated": "Diperbarui", "stale": "Gagal memperbarui",
+        "open": "Gangguan saat ini", "none_open": "Tidak ada gangguan.",
+        "since": "sejak", "for": "selama", "target": "target", "cause": "akar masalah",
+        "reason": "alasan", "last_error": "galat terakhir", "rtt": "waktu respons",
+        "avail": "ketersediaan bulan ini", "maint": "Pemeliharaan terjadwal",
+        "until": "sampai", "all": "semua", "spark": "Waktu respons satu jam terakhir",
+        "nodata": "belum ada data", "suppressed_by": "ditekan karena akar masalah",
+        "host": "Server ini", "gateway": "Gateway", "uplinks": "Uplink ISP", "dns": "DNS",
+        "services": "Layanan", "network": "Perangkat jaringan", "noscript":
+        "Halaman ini memerlukan JavaScript; datanya ada di /api/v1/status.",
+        "summary": "Ringkasan", "loading": "Memuat\u2026",
+        "acked": "Ditangani oleh", "acked_at": "pada", "via": "melalui",
+        "language": "Bahasa", "lang_name": "Bahasa Indonesia",
+    },
+    "en": {
+        "title": "Service status", "updated": "Updated", "stale": "Refresh failed",
+        "open": "Open outages", "none_open": "No open outages.",
+        "since": "since", "for": "for", "target": "target", "cause": "root cause",
+        "reason": "reason", "last_error": "last error", "rtt": "response time",
+        "avail": "availability this month", "maint": "Planned maintenance",
+        "until": "until", "all": "all", "spark": "Response time over the last hour",
+        "nodata": "no data yet", "suppressed_by": "suppressed, root cause",
+        "host": "This server", "gateway": "Gateway", "uplinks": "ISP uplinks", "dns": "DNS",
+        "services": "Services", "network": "Network gear", "noscript":
+        "This page needs JavaScript; its data is at /api/v1/status.",
+        "summary": "Summary", "loading": "Loading\u2026",
+        "acked": "Taken on by", "acked_at": "at", "via": "via",
+        "language": "Language", "lang_name": "English",
+    },
+}
+
+# The citizens' page at /status and its static export (agent/status/public.py).
+PUBLIC_PAGE: dict[str, dict[str, str]] = {
+    "id": {"title": "Status Layanan", "up": "Beroperasi normal", "down": "Sedang terganggu",
+           "maintenance": "Dalam pemeliharaan", "unknown": "Status belum diketahui",
+           "all_up": "Semua layanan beroperasi normal.",
+           "some_down": "Sebagian layanan sedang terganggu. Kami sedang menanganinya.",
+           "days": "Ketersediaan {n} hari terakhir", "incidents": "Riwayat gangguan",
+           "no_incidents": "Tidak ada gangguan dalam {n} hari terakhir.",
+           "maint": "Pemeliharaan terjadwal", "no_maint": "Tidak ada pemeliharaan terjadwal.",
+           "start": "Mulai", "end": "Selesai", "ongoing": "masih berlangsung",
+           "duration": "Lama", "updated": "Diperbarui", "nodata": "belum ada data",
+           "incident": "Gangguan layanan", "planned": "Pemeliharaan terjadwal",
+           "other": "English"},
+    "en": {"title": "Service Status", "up": "Operational", "down": "Disrupted",
+           "maintenance": "Under maintenance", "unknown": "Status unknown",
+           "all_up": "All services are operational.",
+           "some_down": "Some services are disrupted. We are working on it.",
+           "days": "Availability over the last {n} days", "incidents": "Past incidents",
+           "no_incidents": "No incidents in the last {n} days.",
+           "maint": "Planned maintenance", "no_maint": "No maintenance planned.",
+           "start": "Start", "end": "End", "ongoing": "ongoing", "duration": "Duration",
+           "updated": "Updated", "nodata": "no data yet", "incident": "Service disruption",
+           "planned": "Planned maintenance", "other": "Bahasa Indonesia"},
+}
+
+TABLES: tuple[dict[str, dict[str, str]], ...] = (SEVERITY, PHASES, REASONS, EVENTS, CLI,
+                                                  STATES, STATUS_PAGE, PUBLIC_PAGE)

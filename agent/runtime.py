@@ -185,7 +185,7 @@ class Agent:
             self.exposition, host, port, web_config=web_config,
             ready=lambda: self._ready, reload=self.reload if self.enable_lifecycle else None,
             probe=self._probe_handler(), snmp=make_snmp_handler(lambda: self.config),
-            status=self.status.handle,
+            status=self.status.handle, open_path=self.status.open_path,
             site=self.config.site,
         )
         await server.start()

@@ -44,8 +44,13 @@ ProbeHandler = Callable[[str, str, float | None], Awaitable[tuple[int, str, byte
 # module, target, auth, scrape timeout -> status, content type, body
 SnmpHandler = Callable[[str, str, str, float | None], Awaitable[tuple[int, str, bytes]]]
 ReloadHandler = Callable[[], Awaitable[tuple[bool, str]]]
-# (method, path, query, headers) -> (status, content type, body): /, /status and /api/...
-StatusHandler = Callable[[str, str, str, dict[str, str]], Awaitable[tuple[int, str, bytes]]]
+# (method, path, query, headers, request body) -> (status, content type, body): /, /status
+# and /api/...
+StatusHandler = Callable[[str, str, str, dict[str, str], bytes],
+                         Awaitable[tuple[int, str, bytes]]]
+# whether a path is served without the password even when basic auth is on (/status when
+# status_page.public says so)
+OpenPaths = Callable[[str], bool]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -110,6 +115,7 @@ class MetricsServer:
         probe: ProbeHandler | None = None,
         snmp: SnmpHandler | None = None,
         status: StatusHandler | None = None,
+        open_path: OpenPaths = lambda path: False,
         site: str = "",
         max_connections: int = MAX_CONNECTIONS,
         max_connections_per_peer: int = MAX_CONNECTIONS_PER_PEER,
@@ -126,6 +132,7 @@ class MetricsServer:
         self.probe = probe
         self.snmp = snmp
         self.status = status
+        self.open_path = open_path
         self.site = site
         self.auth = BasicAuth(self.web_config.basic_auth_users)
         self._ssl: ssl.SSLContext | None = self.web_config.ssl_context()
@@ -295,8 +302,7 @@ class MetricsServer:
                     length = _content_length(headers)
                     if length and headers.get("expect", "").lower() == "100-continue":
                         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    if length:
-                        await reader.readexactly(length)
+                    body = await reader.readexactly(length) if length else b""
             except (asyncio.LimitOverrunError, ValueError):  # ValueError: limit hit mid-read
                 await self._respond(writer, 431, b"request head too large\n", keep=False)
                 return
@@ -309,7 +315,7 @@ class MetricsServer:
             keep = value == "keep-alive" if version == "HTTP/1.0" else value != "close"
             conn.busy = True
             try:
-                await self._route(writer, method, target, headers, keep)
+                await self._route(writer, method, target, headers, keep, body)
             finally:
                 conn.busy = False
             if not keep:
@@ -317,11 +323,11 @@ class MetricsServer:
             idle = self.keepalive_idle
 
     async def _route(self, writer: asyncio.StreamWriter, method: str, target: str,
-                     headers: dict[str, str], keep: bool) -> None:
+                     headers: dict[str, str], keep: bool, body: bytes = b"") -> None:
         url = urlsplit(target)
         path = url.path
-        if path not in _UNAUTHENTICATED and not await self.auth.check_async(
-                headers.get("authorization")):
+        open_ = path in _UNAUTHENTICATED or (method in ("GET", "HEAD") and self.open_path(path))
+        if not open_ and not await self.auth.check_async(headers.get("authorization")):
             await self._respond(writer, 401, b"Unauthorized\n", keep,
                                 extra={"WWW-Authenticate": 'Basic realm="pantau"'})
             return
@@ -364,8 +370,15 @@ class MetricsServer:
             await self._snmp(writer, url.query, headers, keep)
         elif self.status is not None and (path in ("/", "/status")
                                           or path.startswith("/api/")):
+            if method == "POST" and path.endswith("/note") and \
+                    not self.web_config.basic_auth_users:
+                # a POST writes what citizens read (incident notes): never without a password
+                await self._respond(writer, 403, b"POST needs basic auth: set basic_auth_users "
+                                    b"in the web config file (docs/status-api.md)\n", keep)
+                return
             try:
-                status, ctype, body = await self.status(method, path, url.query, headers)
+                status, ctype, body = await self.status(method, path, url.query, headers,
+                                                        body)
             except Exception as e:  # a bug in the page must not cost the connection
                 log.error("%s failed: %s: %s", path, type(e).__name__, e)
                 status, ctype, body = 500, "text/plain; charset=utf-8", b"status failed\n"

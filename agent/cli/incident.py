@@ -23,7 +23,9 @@ def note(
     config: ConfigOpt = None,
 ) -> None:
     """Attach a public note to the current or a past outage of CHECK; it replaces the
-    technical reason on the public status page and appears in /api/v1/outages."""
+    technical reason on the public status page and appears in /api/v1/outages and the
+    monthly report (JSON per outage, CSV per check). The API has the same:
+    POST /api/v1/checks/CHECK/note (docs/status-api.md)."""
     from datetime import datetime
 
     from agent.history import HistoryError

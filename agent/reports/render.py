@@ -59,6 +59,7 @@ TEXT: dict[str, dict[str, str]] = {
     "when": {"id": "Waktu", "en": "Time"},
     "outage_list": {"id": "Daftar gangguan", "en": "List of outages"},
     "acknowledged": {"id": "ditangani", "en": "acknowledged by"},
+    "notes": {"id": "Catatan gangguan", "en": "Incident notes"},
     "start": {"id": "Mulai", "en": "Start"},
     "end": {"id": "Selesai", "en": "End"},
     "duration": {"id": "Durasi", "en": "Duration"},
@@ -182,7 +183,8 @@ def to_json(report: Report) -> str:
                      "root_cause": o.outage.root_cause, "reason": o.outage.reason,
                      "reason_text": reason_text(o.outage.reason, report.lang),
                      "acknowledged_by": o.outage.ack_by or None,
-                     "acknowledged_at": ts(o.outage.ack_at) if o.outage.ack_at else None}
+                     "acknowledged_at": ts(o.outage.ack_at) if o.outage.ack_at else None,
+                     "note": o.outage.note or None}
                     for o in r.outages
                 ],
             }
@@ -206,12 +208,14 @@ def to_csv(report: Report) -> str:
     from babel.numbers import format_decimal
 
     lang = report.lang
+    zone = resolve_zone(report.tz_name)
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";" if lang == "id" else ",")
     links = bool(report.dashboard_url)  # the column only when there is something to link
     w.writerow([t(k, lang) for k in ("site", "check", "coverage", "availability", "target",
                                       "met", "budget_minutes", "outages", "downtime",
-                                      "longest", "mttr")] + ([t("dashboard", lang)] * links))
+                                      "longest", "mttr", "notes")]
+               + ([t("dashboard", lang)] * links))
     for r in report.rows:
         met = "" if r.slo_met is None else t("yes" if r.slo_met else "no", lang)
         left = r.budget_left_minutes
@@ -222,6 +226,9 @@ def to_csv(report: Report) -> str:
                                                    locale=_locale(lang)),
             r.outage_count, fmt_duration(r.downtime_seconds, lang),
             fmt_duration(r.longest_seconds, lang), fmt_duration(r.mttr_seconds, lang),
+            # the incident notes of the period's outages, oldest first, with their start
+            " | ".join(f"{fmt_dt(o.outage.start, lang, zone)}: {o.outage.note}"
+                       for o in r.outages if o.outage.note),
             *([report.dashboard_link(r.site, r.check)] * links),
         ])
     return buf.getvalue()

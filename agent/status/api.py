@@ -5,7 +5,8 @@ root cause), the store's results as they arrive (a per-minute ring per check, se
 the outage history. The month's availability comes from the history, recomputed by a
 background task once a minute and a few seconds after an outage begins or ends (never more
 often than every 5 s), so a request never waits on SQLite for it and a thousand open pages
-cost no more than one.
+cost no more than one. The one write: POST /api/v1/checks/NAME/note, a public incident note
+(basic auth required, JSON only).
 
 docs/status-api.md is the contract; tests/peers/test_status_api.py checks every documented
 field and its type.
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 from zoneinfo import ZoneInfo
 
-from agent.i18n import event_text
+from agent.i18n import STATES as STATE_TEXT
+from agent.i18n import event_text, reason_text
 from agent.reports.availability import Maintenance
 from agent.status.config import GROUPS
 from agent.status.data import (
@@ -57,12 +59,7 @@ OUTAGE_RANGE_MAX = 400 * 86400  # one query may ask for a bit more than a year
 # "unreachable": down because a check it depends on is down (cut off upstream, no alert of
 # its own; the history records it so too)
 STATES = ("up", "down", "unreachable", "maintenance", "unknown")
-STATE_TEXT = {
-    "id": {"up": "naik", "down": "turun", "unreachable": "tak terjangkau",
-           "maintenance": "pemeliharaan", "unknown": "belum diketahui"},
-    "en": {"up": "up", "down": "down", "unreachable": "unreachable",
-           "maintenance": "maintenance", "unknown": "unknown"},
-}
+NOTE_MAX = 500  # characters of an incident note
 
 Response = tuple[int, str, bytes]
 
@@ -152,7 +149,9 @@ class StatusService:
         self._down_signature = 0
         self._frags: dict[str, _Fragments] = {}
         self._bodies: dict[tuple[str, bool], tuple[float, bytes]] = {}
-        self._avail_gen = 0  # bumped with every new set of availability figures
+        self._order: list[Item] = []  # the items in page order
+        self._index: dict[str, int] = {}  # store key -> position in _order
+        self._variants: dict[tuple[str, bool], _Variant] = {}  # (lang, spark) -> its parts
 
     # -- input: one O(1) update per result the store already hands out ------------------
     def on_result(self, result: Result) -> None:
@@ -164,16 +163,27 @@ class StatusService:
             ring = self.rings[key] = Ring()
         obs = result.observation
         ring.add(obs.timestamp or time.time(), obs.success, obs.duration, obs.reason)
+        i = self._index.get(key)
+        if i is not None:  # at most one set insertion per answer variant (4): a constant
+            for v in self._variants.values():
+                v.dirty.add(i)
 
     def on_remove(self, key: str) -> None:
         self.rings.pop(key, None)
+        i = self._index.get(key)
+        if i is not None:
+            for v in self._variants.values():
+                v.dirty.add(i)
 
     def items(self) -> dict[str, Item]:
         cfg = self._config()
         if cfg is not self._items_for:  # rebuilt after a reload only
             self._items = build_items(cfg)
+            self._order = list(self._items.values())
+            self._index = {it.key: i for i, it in enumerate(self._order)}
             self._frags = {}
             self._bodies = {}
+            self._variants = {}
             self._items_for = cfg
             self._wake.set()
         return self._items
@@ -225,22 +235,41 @@ class StatusService:
     async def refresh(self) -> None:
         cfg = self._config()
         avail, maint = await asyncio.to_thread(compute_month, cfg, time.time())
-        self.availability, self.maintenance = avail, maint
-        self._avail_gen += 1
+        self.set_availability(avail, maint)
+
+    def set_availability(self, avail: dict[str, Availability],
+                         maint: list[tuple[str, Maintenance]]) -> None:
+        old, self.availability, self.maintenance = self.availability, avail, maint
+        # only the items whose figure reads differently are redone in the next answers:
+        # a new set every minute must not cost a re-encoding of every item
+        for name in {*old, *avail}:
+            if _avail_key(old.get(name)) != _avail_key(avail.get(name)):
+                item = self._items.get(name)
+                i = self._index.get(item.key) if item is not None else None
+                if i is not None:
+                    for v in self._variants.values():
+                        v.dirty.add(i)
 
     # -- dispatch -----------------------------------------------------------------------
+    def open_path(self, path: str) -> bool:
+        """/status without the password: the citizens' page, when the config publishes it."""
+        sp = self._config().status_page
+        return path == "/status" and sp.public and not sp.public_auth
+
     async def handle(self, method: str, path: str, query: str,
-                     headers: Mapping[str, str]) -> Response:
+                     headers: Mapping[str, str], body: bytes = b"") -> Response:
         params = parse_qs(query, keep_blank_values=True)
         lang = choose_lang(params, headers.get("accept-language", ""))
         if method == "POST":
+            if path.startswith("/api/v1/checks/") and path.endswith("/note"):
+                name = unquote(path[len("/api/v1/checks/"):-len("/note")])
+                return await self._post_note(name, headers, body, lang)
             return _error(405, "method not allowed")
         if path == "/":
             from agent.status.page import render_page
 
             cfg = self._config()
-            return 200, HTML_TYPE, render_page(cfg.site, lang, cfg.status_page.refresh,
-                                               STATE_TEXT[lang])
+            return 200, HTML_TYPE, render_page(cfg.site, lang, cfg.status_page.refresh)
         if path == "/status":
             return await self._public(lang)
         if path == "/api/v1/status":
@@ -257,40 +286,50 @@ class StatusService:
     def _zone(self) -> ZoneInfo:
         return resolve_zone(self._config().reports.timezone)
 
+    def _machine(self) -> Any:
+        alerting = self._alerting()
+        return alerting.machine if alerting is not None and alerting.cfg.enabled else None
+
     def _states(self, now: float) -> dict[str, tuple[str, float, list[str], str]]:
         """name -> (state, since, root causes, reason) for every item."""
-        alerting = self._alerting()
-        machine = alerting.machine if alerting is not None and alerting.cfg.enabled else None
+        machine = self._machine()
         in_maint = self._in_maintenance(now)
-        out: dict[str, tuple[str, float, list[str], str]] = {}
-        for name, item in self.items().items():
+        return {name: self._state_of(item, machine, in_maint)
+                for name, item in self.items().items()}
+
+    def _state_of(self, item: Item, machine: Any,
+                  in_maint: Callable[[str], bool]) -> tuple[str, float, list[str], str]:
+        name = item.name
+        st = machine.checks.get(name) if machine is not None and item.kind == "check" \
+            else None
+        causes: list[str]
+        if st is not None:
+            state: str = st.state
+            since, reason = st.since, st.reason
+            causes = []
+            if state == "down":
+                causes = machine.root_cause(name).split(",")
+                if causes != [name]:
+                    state = "unreachable"
+            else:
+                reason = ""
+        else:
             ring = self.rings.get(item.key)
-            st = machine.checks.get(name) if machine is not None and item.kind == "check" \
-                else None
-            if st is not None:
-                state: str = st.state
-                since, reason = st.since, st.reason
-                causes: list[str] = []
-                if state == "down":
-                    causes = machine.root_cause(name).split(",") if machine else [name]
-                    if causes != [name]:
-                        state = "unreachable"
-                else:
-                    reason = ""
-            elif ring is not None and ring.last_ok is not None:
+            if ring is not None and ring.last_ok is not None:
                 state = "up" if ring.last_ok else "down"
                 since, reason = ring.since, ("" if ring.last_ok else ring.last_error)
                 causes = [] if ring.last_ok else [name]
             else:
                 state, since, causes, reason = "unknown", 0.0, [], ""
-            if in_maint(name):
-                state = "maintenance"
-            out[name] = (state, since, causes, reason)
-        return out
+        if in_maint(name):
+            state = "maintenance"
+        return state, since, causes, reason
+
+    def _active_windows(self, now: float) -> list[Maintenance]:
+        return [m for _, m in self.maintenance if m.start.timestamp() <= now < m.end.timestamp()]
 
     def _in_maintenance(self, now: float) -> Callable[[str], bool]:
-        active = [m for _, m in self.maintenance
-                  if m.start.timestamp() <= now < m.end.timestamp()]
+        active = self._active_windows(now)
         if not active:
             return lambda name: False
         if any(not m.checks for m in active):
@@ -299,62 +338,100 @@ class StatusService:
         return lambda name: name in names
 
     def _status_bytes(self, lang: str, spark: bool) -> bytes:
-        """The status body, built at most once per STATUS_MAX_AGE per variant: however many
-        screens poll, the agent builds one answer a second (~5 ms at 1,000 checks)."""
+        """The status body, served from a copy at most STATUS_MAX_AGE old per variant:
+        however many screens poll, the agent builds one answer a second."""
         key = (lang, spark)
         cached = self._bodies.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < STATUS_MAX_AGE:
             return cached[1]
-        body = self.status_body(lang, spark=spark).encode()
+        body = self.status_bytes(lang, spark=spark)
         self._bodies[key] = (now, body)
         return body
 
     def status_doc(self, lang: str, *, spark: bool = True,
                    now: float | None = None) -> dict[str, Any]:
         """The /api/v1/status document as Python data (what the endpoint sends)."""
-        return dict(json.loads(self.status_body(lang, spark=spark, now=now)))
+        return dict(json.loads(self.status_bytes(lang, spark=spark, now=now)))
 
     def status_body(self, lang: str, *, spark: bool = True, now: float | None = None) -> str:
-        """The /api/v1/status document as JSON text.
+        return self.status_bytes(lang, spark=spark, now=now).decode()
 
-        Built from per-item fragments that are re-encoded only when what they show changed
-        (a new result, a state change, a new availability figure, the next second or minute
-        of "for how long"), because encoding a thousand items from scratch on every request
-        costs ~25 ms and allocates enough to wake the garbage collector."""
+    def status_bytes(self, lang: str, *, spark: bool = True,
+                     now: float | None = None) -> bytes:
+        """The /api/v1/status document as UTF-8 JSON, built afresh.
+
+        Each item's encoded text is kept per variant (language, sparklines) and redone only
+        for the items that can have changed: those with a new result since the last build
+        (on_result marks them: one set insertion per result) and those not up (their "for
+        how long" follows the clock, and their root cause the other checks). An up item
+        changes only with a result of its own, or with its month's figure (set_availability
+        marks the items whose figure changed). Everything is redone when what every item
+        shows changes: a maintenance window starting or ending, a reload, a new alert state
+        machine. (The machine moves a check
+        between up and down only when it observes that check's result, which the store hands
+        out in the same event-loop step as on_result, so no change slips between the two.)
+        So an answer costs the changed items plus one join of the kept texts, not an
+        encoding of a thousand items."""
         now = time.time() if now is None else now
         zone = self._zone()
         cfg = self._config()
-        states = self._states(now)
+        self.items()  # rebuilt after a reload
+        order = self._order
+        machine = self._machine()
+        active = self._active_windows(now)
+        in_maint = self._in_maintenance(now)
+        sig = (id(machine), tuple(id(m) for m in active))
+        key = (lang, spark)
+        v = self._variants.get(key)
+        todo: Any
+        if v is None or v.sig != sig:
+            v = self._variants[key] = _Variant(sig, [b""] * len(order),
+                                               [_UNKNOWN] * len(order))
+            todo = range(len(order))
+        else:
+            todo, v.dirty = v.dirty | v.notup, set()
+        for i in todo:
+            item = order[i]
+            st = self._state_of(item, machine, in_maint)
+            v.states[i] = st
+            if st[0] == "up":
+                v.notup.discard(i)
+            else:
+                v.notup.add(i)
+            v.texts[i] = self._item_json(item, st, lang, now, spark, zone)
         counts = dict.fromkeys(STATES, 0)
-        parts = []
-        for name, item in self.items().items():
-            st = states[name]
+        for st in v.states:
             counts[st[0]] += 1
-            parts.append(self._item_json(item, st, lang, now, spark, zone))
+        open_now = [(v.states[i][1], order[i].name, v.states[i][0]) for i in v.notup]
+        down = sorted((s, n) for s, n, state in open_now if state == "down")
+        supp = sorted((s, n) for s, n, state in open_now if state == "unreachable")
         # An outage that began or ended changes this month's figure: recompute it soon
         # rather than show a stale 100 % beside a check that is down.
-        signature = hash(tuple(n for n, s in states.items() if s[0] in ("down", "unreachable")))
+        signature = hash((tuple(down), tuple(supp)))
         if signature != self._down_signature:
             self._down_signature = signature
             self._wake.set()
-        down = [(states[n][1], n) for n in states if states[n][0] == "down"]
-        supp = [(states[n][1], n) for n in states if states[n][0] == "unreachable"]
+        states = {n: (state,) for _, n, state in open_now}
         head = _ENC({
             "api_version": API_VERSION, "site": cfg.site, "lang": lang,
             "timezone": cfg.reports.timezone, "generated": now,
             "generated_text": format_time(now, zone, lang),
             "groups": list(GROUPS), "counts": counts,
-            "open_outages": [n for _, n in sorted(down)] + [n for _, n in sorted(supp)],
+            "open_outages": [n for _, n in down] + [n for _, n in supp],
             "maintenance_active": [self._window(src, m, now, zone, lang)
                                    for src, m in self.maintenance
                                    if m.start.timestamp() <= now < m.end.timestamp()],
             "acknowledgements": self._acks(states, zone, lang),
-        })
-        return head[:-1] + ',"items":[' + ",".join(parts) + "]}"
+        }).encode()
+        # one join, one allocation of the ~1 MB answer (each fresh one costs page faults)
+        texts, start = v.texts, head[:-1] + b',"items":['
+        if len(texts) < 2:
+            return start + b"".join(texts) + b"]}"
+        return b",".join([start + texts[0], *texts[1:-1], texts[-1] + b"]}"])
 
     def _item_json(self, item: Item, st: tuple[str, float, list[str], str], lang: str,
-                   now: float, spark: bool, zone: ZoneInfo) -> str:
+                   now: float, spark: bool, zone: ZoneInfo) -> bytes:
         frag = self._frags.get(item.name)
         if frag is None:
             frag = self._frags[item.name] = _Fragments(_ENC({
@@ -364,12 +441,13 @@ class StatusService:
         ring = self.rings.get(item.key)
         rkey = (ring.last_at, ring.last_error_at) if ring else None
         av = self.availability.get(item.name)
+        akey = _avail_key(av)
         # "for how long" only while not up: it is what matters during an outage, and up items
         # (nearly all of them) then need no new text every second
         timed = bool(since) and state != "up"
         fkey = (since, _span_key(now - since)) if timed else None
         # the whole item unchanged (the common case): no piece is looked at
-        whole = (lang, spark, state, since, reason, fkey, rkey, self._avail_gen)
+        whole = (lang, spark, state, since, reason, fkey, rkey, akey)
         if frag.whole is not None and frag.whole[0] == whole and frag.causes == causes:
             return frag.whole[1]
         key = (state, since, tuple(causes), reason)
@@ -378,7 +456,8 @@ class StatusService:
             cached = (key, _ENC({
                 "state": state, "state_text": STATE_TEXT[lang][state], "since": since or None,
                 "since_text": format_time(since, zone, lang) if since else "",
-                "root_cause": causes, "reason": reason})[1:-1])
+                "root_cause": causes, "reason": reason,
+                "reason_text": reason_text(reason, lang)})[1:-1])
             frag.state[lang] = cached
         # "for how long" changes with the clock alone: its own piece, so only it is redone
         for_text = frag.for_text.get(lang)
@@ -387,16 +466,22 @@ class StatusService:
                                                    if timed else ""))
             frag.for_text[lang] = for_text
         out = [frag.static, cached[1], for_text[1]]
-        if frag.ring is None or frag.ring[0] != rkey:
-            frag.ring = (rkey, _ENC({
-                "last_error": ring.last_error if ring else "",
-                "last_error_at": (ring.last_error_at or None) if ring else None,
-                "last_result_at": (ring.last_at or None) if ring else None,
-                "rtt_ms": round(ring.last_ms, 2) if ring and ring.last_ms is not None
-                else None})[1:-1])
+        ring_key = (rkey, lang)
+        if frag.ring is None or frag.ring[0] != ring_key:
+            # the piece redone with every result: written out by hand, the error's words
+            # kept until the error changes
+            error = ring.last_error if ring else ""
+            if frag.error is None or frag.error[0] != (error, lang):
+                frag.error = ((error, lang), '"last_error":' + _ENC(error)
+                              + ',"last_error_text":' + _ENC(reason_text(error, lang)))
+            frag.ring = (ring_key, frag.error[1] + (
+                f',"last_error_at":{_num(ring.last_error_at)},'
+                f'"last_result_at":{_num(ring.last_at)},"rtt_ms":'
+                f'{"null" if ring.last_ms is None else repr(round(ring.last_ms, 2))}'
+                if ring else ',"last_error_at":null,"last_result_at":null,"rtt_ms":null'))
         out.append(frag.ring[1])
-        if frag.avail is None or frag.avail[0] is not av:
-            frag.avail = (av, '"availability":' + ("null" if av is None else _ENC({
+        if frag.avail is None or frag.avail[0] != akey:
+            frag.avail = (akey, '"availability":' + ("null" if av is None else _ENC({
                 "ratio": av.ratio, "target": av.target,
                 "met": None if av.ratio is None else av.ratio >= av.target - 1e-12})))
         out.append(frag.avail[1])
@@ -404,11 +489,11 @@ class StatusService:
             if frag.spark is None or frag.spark[0] != rkey:
                 frag.spark = (rkey, ring.spark_json() if ring else _NO_SPARK)
             out.append(frag.spark[1])
-        text = "{" + ",".join(out) + "}"
+        text = ("{" + ",".join(out) + "}").encode()
         frag.whole, frag.causes = (whole, text), list(causes)
         return text
 
-    def _acks(self, states: Mapping[str, tuple[str, float, list[str], str]], zone: ZoneInfo,
+    def _acks(self, states: Mapping[str, tuple[Any, ...]], zone: ZoneInfo,
               lang: str) -> list[dict[str, Any]]:
         """Who took on each open outage, and when (from the on-call bot or the CLI)."""
         alerting = self._alerting()
@@ -434,8 +519,8 @@ class StatusService:
         if item is None:  # only names the config knows; nothing is ever run for a request
             return _error(404, f"no configured check or device named {name!r}")
         now = time.time()
-        states = self._states(now)
-        row = json.loads(self._item_json(item, states[name], lang, now, True, self._zone()))
+        row = json.loads(self._item_json(item, self._state_of(
+            item, self._machine(), self._in_maintenance(now)), lang, now, True, self._zone()))
         ring = self.rings.get(item.key)
         row["samples"] = [{"t": t, "ok": ok, "fail": fail, "ms": ms}
                           for t, ok, fail, ms in (ring.minutes(now, 1440) if ring else [])]
@@ -451,6 +536,54 @@ class StatusService:
                          for at, kind, detail in events]
         row["api_version"] = API_VERSION
         return _json(row)
+
+    # -- POST /api/v1/checks/NAME/note ----------------------------------------------------
+    async def _post_note(self, name: str, headers: Mapping[str, str], body: bytes,
+                         lang: str) -> Response:
+        """Attach a public note to the current or a past outage of a configured check, as
+        `pantau incident note` does. JSON only: a browser cannot send that type to another
+        site without asking first, so a page elsewhere cannot write notes with the
+        password the browser remembers."""
+        from agent.status.data import add_note
+
+        cfg = self._config()
+        if name not in {c.name for c in cfg.checks}:
+            return _error(404, f"no configured check named {name!r}")
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return _error(400, "send the note as JSON (Content-Type: application/json)")
+        try:
+            doc = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body is not JSON")
+        if not isinstance(doc, dict) or set(doc) - {"note", "at"}:
+            return _error(400, 'the body must be an object with "note" and optionally "at"')
+        note = doc.get("note")
+        if not isinstance(note, str) or not note.strip() or len(note.strip()) > NOTE_MAX:
+            return _error(400, f'"note" must be a string of 1 to {NOTE_MAX} characters')
+        zone = self._zone()
+        at = doc.get("at")
+        try:
+            when = time.time() if at is None else _parse_when(
+                str(at) if isinstance(at, (int, float, str)) and not isinstance(at, bool)
+                else "\0", zone, "at")
+        except ValueError as e:
+            return _error(400, str(e))
+        if when is None:
+            when = time.time()
+        try:
+            start = await asyncio.to_thread(add_note, cfg, name, when, note.strip())
+        except LookupError as e:
+            return _error(404, str(e))
+        except Exception as e:  # the history unreadable or full: say so, keep serving
+            log.warning("incident note for %s not recorded: %s: %s", name,
+                        type(e).__name__, e)
+            return _error(500, f"note not recorded: {type(e).__name__}")
+        log.info("incident note recorded for the outage of %s that began %s", name,
+                 format_time(start, zone, "en"))
+        return _json({"api_version": API_VERSION, "check": name, "outage_start": start,
+                      "outage_start_text": format_time(start, zone, lang),
+                      "note": note.strip()})
 
     # -- /api/v1/outages ----------------------------------------------------------------
     async def _outages(self, params: Mapping[str, list[str]], lang: str) -> Response:
@@ -536,10 +669,37 @@ class _Fragments:
     state: dict[str, tuple[Any, str]] = field(default_factory=dict)  # per language
     for_text: dict[str, tuple[Any, str]] = field(default_factory=dict)
     ring: tuple[Any, str] | None = None
+    error: tuple[Any, str] | None = None
     avail: tuple[Any, str] | None = None
     spark: tuple[Any, str] | None = None
-    whole: tuple[Any, str] | None = None  # the item's whole text and what it was made from
+    whole: tuple[Any, bytes] | None = None  # the item's whole text and what it was made from
     causes: list[str] = field(default_factory=list)
+
+
+_UNKNOWN: tuple[str, float, list[str], str] = ("unknown", 0.0, [], "")
+
+
+def _avail_key(av: Availability | None) -> tuple[float | None, float] | None:
+    """What an item's availability piece is made of (compared by value: every refresh
+    makes new objects)."""
+    return None if av is None else (av.ratio, av.target)
+
+
+def _num(value: float) -> str:
+    """A time as JSON: null for 0 (never), else as json.dumps writes a float."""
+    return repr(float(value)) if value else "null"
+
+
+@dataclass
+class _Variant:
+    """One variant of the /api/v1/status answer: each item's encoded text and state, by
+    position in the page order, and which items must be looked at again."""
+
+    sig: tuple[Any, ...]  # what every item's text depends on
+    texts: list[bytes]
+    states: list[tuple[str, float, list[str], str]]
+    dirty: set[int] = field(default_factory=set)  # a result arrived since the last build
+    notup: set[int] = field(default_factory=set)  # not up at the last build
 
 
 def _span_key(seconds: float) -> tuple[tuple[int, int], ...]:

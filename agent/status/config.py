@@ -33,7 +33,12 @@ class StatusPageConfig(StrictModel):
         default_factory=dict,
         description="Group of a check on the page (host, gateway, uplinks, dns, services, "
         "network) when the guess from its type and dependencies is wrong.")
-    public: bool = Field(False, description="Serve /status and allow the static export.")
+    public: bool = Field(
+        False, description="Serve /status and allow the static export. /status is then "
+        "readable without the password even when basic auth protects /metrics (citizens have "
+        "none), unless public_auth is on; it never shows internal addresses.")
+    public_auth: bool = Field(
+        False, description="Ask for the /metrics password on /status too.")
     office: str = Field("", max_length=200, description="The office's name on the public page.")
     logo: Path | None = Field(
         None, description="PNG, JPEG or SVG file embedded in the public page (at most 200 KB).")

@@ -14,34 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-TEXT = {
-    "id": {
-        "title": "Status layanan", "updated": "Diperbarui", "stale": "Gagal memperbarui",
-        "open": "Gangguan saat ini", "none_open": "Tidak ada gangguan.",
-        "since": "sejak", "for": "selama", "target": "target", "cause": "akar masalah",
-        "reason": "alasan", "last_error": "galat terakhir", "rtt": "waktu respons",
-        "avail": "ketersediaan bulan ini", "maint": "Pemeliharaan terjadwal",
-        "until": "sampai", "all": "semua", "spark": "Waktu respons satu jam terakhir",
-        "nodata": "belum ada data", "suppressed_by": "ditekan karena akar masalah",
-        "host": "Server ini", "gateway": "Gateway", "uplinks": "Uplink ISP", "dns": "DNS",
-        "services": "Layanan", "network": "Perangkat jaringan", "noscript":
-        "Halaman ini memerlukan JavaScript; datanya ada di /api/v1/status.",
-        "summary": "Ringkasan", "loading": "Memuat\u2026",
-    },
-    "en": {
-        "title": "Service status", "updated": "Updated", "stale": "Refresh failed",
-        "open": "Open outages", "none_open": "No open outages.",
-        "since": "since", "for": "for", "target": "target", "cause": "root cause",
-        "reason": "reason", "last_error": "last error", "rtt": "response time",
-        "avail": "availability this month", "maint": "Planned maintenance",
-        "until": "until", "all": "all", "spark": "Response time over the last hour",
-        "nodata": "no data yet", "suppressed_by": "suppressed, root cause",
-        "host": "This server", "gateway": "Gateway", "uplinks": "ISP uplinks", "dns": "DNS",
-        "services": "Services", "network": "Network gear", "noscript":
-        "This page needs JavaScript; its data is at /api/v1/status.",
-        "summary": "Summary", "loading": "Loading\u2026",
-    },
-}
+from agent.i18n import STATES, STATUS_PAGE
 
 _CSS = """
 *{box-sizing:border-box}
@@ -70,6 +43,7 @@ li.item{background:#fff;border:1px solid #d6d9de;border-left:6px solid #888;
 .meta{grid-column:1/-1;font-size:.85rem;color:#444;overflow-wrap:anywhere;min-width:0}
 .meta span{margin-right:.8rem;display:inline-block}
 .why{grid-column:1/-1;font-size:.88rem;overflow-wrap:anywhere;min-width:0}
+.ack{grid-column:1/-1;font-size:.85rem;color:#0a3069;overflow-wrap:anywhere;min-width:0}
 svg.spark{width:120px;height:26px;align-self:center}
 li.s-up{border-left-color:#1a7f37}.s-up .state{color:#1a7f37}
 li.s-down{border-left-color:#cf222e;background:#fff6f6}.s-down .state{color:#cf222e}
@@ -113,10 +87,13 @@ function spark(it,gen){
   ' vector-effect="non-scaling-stroke" points="'+pts.join(" ")+'"/>':"")+'</svg>';}
 function why(it){
  if(it.state==="unreachable")return T.suppressed_by+" "+esc(it.root_cause.join(", "))+
-  (it.reason?" \u00B7 "+T.reason+": "+esc(it.reason):"");
- if(it.state==="down")return T.reason+": "+esc(it.reason||it.last_error||"\u2013");
+  (it.reason_text?" \u00B7 "+T.reason+": "+esc(it.reason_text):"");
+ if(it.state==="down")return T.reason+": "+esc(it.reason_text||it.last_error_text||"\u2013");
  return "";}
-function row(it,gen){
+function ackOf(a){
+ return '<div class="ack">'+T.acked+" "+esc(a.by)+" "+T.acked_at+" "+esc(a.at_text)+
+  (a.via?" ("+T.via+" "+esc(a.via)+")":"")+"</div>";}
+function row(it,gen,acks){
  var m=[];
  if(it.target)m.push('<span class="target">'+esc(it.target)+'</span>');
  if(it.since_text)m.push('<span class="since">'+T.since+" "+esc(it.since_text)+
@@ -126,15 +103,17 @@ function row(it,gen){
  if(a)m.push('<span class="avail">'+T.avail+" "+(a.ratio==null?T.nodata:pct(a.ratio))+
   " ("+T.target+" "+pct(a.target)+")</span>");
  if(it.last_error&&it.state==="up")m.push('<span class="lasterr">'+T.last_error+": "+
-  esc(it.last_error)+"</span>");
+  esc(it.last_error_text)+"</span>");
  var w=why(it);
  return '<li class="item s-'+it.state+'" data-name="'+esc(it.name)+'" data-state="'+
   it.state+'"><div class="head"><span class="state">'+SYM[it.state]+" "+
   esc(it.state_text)+'</span><span class="name">'+esc(it.name)+'</span></div>'+spark(it,gen)+
-  (w?'<div class="why">'+w+"</div>":"")+'<div class="meta">'+m.join("")+"</div></li>";}
+  (w?'<div class="why">'+w+"</div>":"")+(acks&&acks[it.name]?ackOf(acks[it.name]):"")+
+  '<div class="meta">'+m.join("")+"</div></li>";}
 function render(d){
- var by={},i,it,h="";
+ var by={},i,it,h="",acks={};
  for(i=0;i<d.items.length;i++){it=d.items[i];by[it.name]=it;}
+ (d.acknowledgements||[]).forEach(function(a){acks[a.check]=a;});
  var c=d.counts,s="";
  ["down","unreachable","maintenance","unknown","up"].forEach(function(k){
   if(c[k])s+='<li class="c-'+k+'">'+c[k]+" "+esc(T.states[k])+"</li>";});
@@ -145,12 +124,12 @@ function render(d){
   (w.reason?" \u00B7 "+esc(w.reason):"")+"</div>";});
  document.getElementById("maint").innerHTML=mb;
  var open="";
- d.open_outages.forEach(function(n){if(by[n])open+=row(by[n],d.generated);});
+ d.open_outages.forEach(function(n){if(by[n])open+=row(by[n],d.generated,acks);});
  document.getElementById("open").innerHTML=open?'<ul class="items">'+open+"</ul>":
   '<p class="none">'+T.none_open+"</p>";
  d.groups.forEach(function(g){
   var r="";
-  d.items.forEach(function(x){if(x.group===g)r+=row(x,d.generated);});
+  d.items.forEach(function(x){if(x.group===g)r+=row(x,d.generated,acks);});
   if(r)h+='<section class="group" data-group="'+g+'"><h2>'+esc(T[g])+
    '</h2><ul class="items">'+r+"</ul></section>";});
  document.getElementById("groups").innerHTML=h;
@@ -174,8 +153,8 @@ _PAGE = """<!doctype html>
 <title>{title} \u2014 {site}</title><style>{css}</style></head>
 <body data-refresh="{refresh}">
 <header><h1>{title} \u2014 {site}</h1>
-<nav aria-label="Bahasa / Language"><a href="?lang=id" hreflang="id" lang="id">Bahasa
-Indonesia</a><a href="?lang=en" hreflang="en" lang="en">English</a></nav>
+<nav aria-label="{language}"><a href="?lang=id" hreflang="id" lang="id">{name_id}</a><a
+href="?lang=en" hreflang="en" lang="en">{name_en}</a></nav>
 <p id="updated" role="status" aria-live="polite">{loading}</p></header>
 <main><ul id="summary" aria-label="{summary}"></ul><div id="maint"></div>
 <h2>{open}</h2><div id="open"></div><div id="groups"></div>
@@ -193,13 +172,18 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def render_page(site: str, lang: str, refresh: float, state_words: dict[str, str]) -> bytes:
+def render_page(site: str, lang: str, refresh: float) -> bytes:
     import html
 
-    text: dict[str, Any] = {**TEXT[lang], "states": state_words}
+    words = STATUS_PAGE[lang]
+    text: dict[str, Any] = {**words, "states": STATES[lang]}
     return _PAGE.format(
-        lang=lang, title=html.escape(TEXT[lang]["title"]), site=html.escape(site),
-        css=_CSS, js=_JS, refresh=f"{max(refresh, 1.0):g}", summary=text["summary"],
-        open=text["open"], noscript=text["noscript"], loading=text["loading"],
+        lang=lang, title=html.escape(words["title"]), site=html.escape(site),
+        css=_CSS, js=_JS, refresh=f"{max(refresh, 1.0):g}", summary=words["summary"],
+        open=words["open"], noscript=words["noscript"], loading=words["loading"],
+        language=html.escape(words["language"]),
+        # each language's name in itself: the other language's table names it for a switch
+        name_id=html.escape(STATUS_PAGE["id"]["lang_name"]),
+        name_en=html.escape(STATUS_PAGE["en"]["lang_name"]),
         i18n=_script_json(text),
     ).encode()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.i18n import PUBLIC_PAGE, reason_text
 from collectors.common.timefmt import format_span, format_time, resolve_zone
 
 if TYPE_CHECKING:
@@ -31,29 +32,7 @@ LOGO_MAX_BYTES = 200 * 1024
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
          ".svg": "image/svg+xml", ".webp": "image/webp"}
 
-WORDS = {
-    "id": {"title": "Status Layanan", "up": "Beroperasi normal", "down": "Sedang terganggu",
-           "maintenance": "Dalam pemeliharaan", "unknown": "Status belum diketahui",
-           "all_up": "Semua layanan beroperasi normal.",
-           "some_down": "Sebagian layanan sedang terganggu. Kami sedang menanganinya.",
-           "days": "Ketersediaan {n} hari terakhir", "incidents": "Riwayat gangguan",
-           "no_incidents": "Tidak ada gangguan dalam {n} hari terakhir.",
-           "maint": "Pemeliharaan terjadwal", "no_maint": "Tidak ada pemeliharaan terjadwal.",
-           "start": "Mulai", "end": "Selesai", "ongoing": "masih berlangsung",
-           "duration": "Lama", "updated": "Diperbarui", "nodata": "belum ada data",
-           "incident": "Gangguan layanan", "planned": "Pemeliharaan terjadwal",
-           "other": "English"},
-    "en": {"title": "Service Status", "up": "Operational", "down": "Disrupted",
-           "maintenance": "Under maintenance", "unknown": "Status unknown",
-           "all_up": "All services are operational.",
-           "some_down": "Some services are disrupted. We are working on it.",
-           "days": "Availability over the last {n} days", "incidents": "Past incidents",
-           "no_incidents": "No incidents in the last {n} days.",
-           "maint": "Planned maintenance", "no_maint": "No maintenance planned.",
-           "start": "Start", "end": "End", "ongoing": "ongoing", "duration": "Duration",
-           "updated": "Updated", "nodata": "no data yet", "incident": "Service disruption",
-           "planned": "Planned maintenance", "other": "Bahasa Indonesia"},
-}
+WORDS = PUBLIC_PAGE  # agent/i18n.py holds the words
 
 
 @dataclass
@@ -61,7 +40,8 @@ class PublicIncident:
     service: str
     start: float
     end: float | None
-    note: str  # `pantau incident note`, else the technical reason if the service allows it
+    note: str  # `pantau incident note` (or the API's POST)
+    reason: str = ""  # the technical reason, only if the service allows it (shown by its code)
 
 
 @dataclass
@@ -164,10 +144,10 @@ def gather(cfg: AgentConfig, now: float, live: dict[str, str] | None = None) -> 
             if o.downtime <= 0:
                 continue  # entirely inside planned maintenance
             # the office's own words first; the technical reason only when allowed
-            note = o.outage.note or (o.outage.reason if svc.show_reason else "")
             incidents.append(PublicIncident(svc.name, o.outage.start.timestamp(),
                                             o.outage.end.timestamp() if o.outage.end else None,
-                                            note))
+                                            o.outage.note,
+                                            o.outage.reason if svc.show_reason else ""))
     names = {s.check: s.name for s in sp.services}
     maint = []
     for m in windows:
@@ -274,7 +254,8 @@ def render_public(data: PublicData, lang: str, other_href: str | None = None) ->
         for i in data.incidents:
             span = (i.end or data.generated) - i.start
             end = esc(format_time(i.end, zone, lang)) if i.end else esc(w["ongoing"])
-            out.append(f"<li><b>{esc(i.service)}</b> \u2014 {esc(i.note or w['incident'])}<br>"
+            said = i.note or reason_text(i.reason, lang) or w["incident"]
+            out.append(f"<li><b>{esc(i.service)}</b> \u2014 {esc(said)}<br>"
                        f"{esc(w['start'])}: {esc(format_time(i.start, zone, lang))} \u00B7 "
                        f"{esc(w['end'])}: {end} \u00B7 {esc(w['duration'])}: "
                        f"{esc(format_span(span, lang))}</li>")

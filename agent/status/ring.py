@@ -24,6 +24,7 @@ class Ring:
         "_spark_minute",
         "_spark_ms",
         "_spark_ok",
+        "_spark_prefix",
         "_spark_txt",
         "last_at",
         "last_error",
@@ -48,6 +49,9 @@ class Ring:
         self._spark_ms: list[float | None] = [None] * 60
         self._spark_ok = ["."] * 60
         self._spark_txt = ["null"] * 60
+        # the first 59 minutes of spark_json, joined: only the last minute changes with most
+        # results, so the join is redone about once a minute, not with every result
+        self._spark_prefix: tuple[str, str] | None = None
 
     def add(self, at: float, ok: bool, duration: float, reason: str) -> None:
         minute = int(at // 60)
@@ -88,6 +92,7 @@ class Ring:
         gap = minute - self._spark_minute
         if gap <= 0:
             return
+        self._spark_prefix = None
         if gap >= 60:
             self._spark_ms = [None] * 60
             self._spark_ok = ["."] * 60
@@ -106,6 +111,8 @@ class Ring:
         pos = 59 - (self._spark_minute - minute)
         if pos < 0:
             return  # older than the hour shown
+        if pos < 59:  # a late result for an earlier minute
+            self._spark_prefix = None
         oks = self._oks[i]
         ms = round(self._ms[i] / oks, 1) if oks else None
         self._spark_ms[pos] = ms
@@ -125,5 +132,10 @@ class Ring:
         the present). It changes only with a result, not with the clock: redoing 1,000 of
         them at every new minute was the slowest step of an /api/v1/status answer. Each
         minute's number is kept as text when it is set, for the same reason."""
-        return ('"spark_ms":[' + ",".join(self._spark_txt) + '],"spark_ok":"'
-                + "".join(self._spark_ok) + f'","spark_end":{max(self._spark_minute, 0) * 60}')
+        prefix = self._spark_prefix
+        if prefix is None:
+            prefix = self._spark_prefix = (",".join(self._spark_txt[:59]) + ",",
+                                           "".join(self._spark_ok[:59]))
+        return ('"spark_ms":[' + prefix[0] + self._spark_txt[59] + '],"spark_ok":"'
+                + prefix[1] + self._spark_ok[59]
+                + f'","spark_end":{max(self._spark_minute, 0) * 60}')

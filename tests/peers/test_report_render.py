@@ -32,7 +32,8 @@ def _report(lang: str = "id"):  # type: ignore[no-untyped-def]
         outages=[
             Outage("uplink-telkom", d(3, 9), d(3, 11, 30), "uplink-telkom", "100% packet loss"),
             Outage("portal-oss", d(3, 9, 1), d(3, 11, 31), "uplink-telkom", "connect timeout"),
-            Outage("portal-oss", d(17, 14), d(17, 14, 20), "portal-oss", "status 503"),
+            Outage("portal-oss", d(17, 14), d(17, 14, 20), "portal-oss", "status 503",
+                   note="Server portal dimulai ulang; data aman"),
         ],
         maintenance=[Maintenance(d(10, 22), d(11, 2), (), "ganti router")],
     )
@@ -63,6 +64,24 @@ def test_json_has_the_numbers() -> None:
     assert portal["downtime_seconds"] == 9000 + 1200
     assert portal["mttr_seconds"] == 5100
     assert data["period"]["from"] == "2026-11-01T00:00:00+08:00"
+
+
+def test_incident_notes_in_csv_and_json() -> None:
+    """A note written with `pantau incident note` or POST /api/v1/checks/NAME/note reaches
+    the monthly report's data files: per outage in JSON, per check in CSV."""
+    data = json.loads(to_json(_report()))
+    portal = next(c for c in data["checks"] if c["check"] == "portal-oss")
+    assert [o["note"] for o in portal["outage_list"]] == [
+        None, "Server portal dimulai ulang; data aman"]
+    rows = list(csv.reader(io.StringIO(to_csv(_report("id"))), delimiter=";"))
+    assert rows[0][-1] == "Catatan gangguan"
+    by_check = {r[1]: r[-1] for r in rows[1:]}
+    assert by_check["portal-oss"] == "17 Nov 2026 14:00: Server portal dimulai ulang; data aman"
+    assert by_check["uplink-telkom"] == ""
+    en = list(csv.reader(io.StringIO(to_csv(_report("en")))))
+    assert en[0][-1] == "Incident notes"
+    assert next(r for r in en if r[1] == "portal-oss")[-1].endswith(
+        ": Server portal dimulai ulang; data aman")
 
 
 def test_html_screenshot_in_headless_chromium(tmp_path: Path) -> None:

@@ -276,3 +276,115 @@ def test_basic_auth_exactly_like_metrics(tmp_path: Path) -> None:
             # the public page is off unless configured, behind the same password
             assert _status(a.url + "/status", None) == 401
             assert _status(a.url + "/status", ("admin", "rahasia-kantor")) == 404
+
+
+def _request(url: str, auth: tuple[str, str] | None, data: bytes | None = None,
+             ctype: str = "application/json") -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if data is not None:
+        req.add_header("Content-Type", ctype)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status), r.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+
+
+def _auth_config(tmp_path: Path, up: TcpListener, dead: str, **status_page: Any
+                 ) -> dict[str, Any]:
+    web = tmp_path / "web-config.yml"
+    hashed = bcrypt.hashpw(b"rahasia-kantor", bcrypt.gensalt(4)).decode()
+    web.write_text(yaml.safe_dump({"basic_auth_users": {"admin": hashed}}))
+    check = {"type": "tcp", "interval": "1s", "timeout": "500ms"}
+    return {"site": "kantor-publik", "web_config_file": str(web),
+            "host": {"interval": "2s", "timeout": "1s"},
+            "alerts": {"damping": {"failures": 1, "successes": 1}, "settle": "1s"},
+            "status_page": {"public": True, "office": "DPMPTSP Kabupaten Contoh",
+                            "services": [{"check": "portal-internal",
+                                          "name": "Layanan Perizinan Online"}],
+                            **status_page},
+            "checks": [{**check, "name": "gateway-10-0-0-1", "target": up.target},
+                       {**check, "name": "portal-internal", "target": dead}]}
+
+
+ADMIN = ("admin", "rahasia-kantor")
+
+
+def test_public_status_page_without_the_password_when_published(tmp_path: Path) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    with TcpListener() as up:
+        cfg = _auth_config(tmp_path, up, dead)
+        with run_agent(cfg, tmp_path / "open") as a:
+            wait_until(lambda: b"Sedang terganggu" in _request(a.url + "/status", None)[1],
+                       20, "the public page shows the portal down")
+            for path in PATHS:  # everything else keeps asking
+                assert _request(a.url + path, None)[0] == 401, path
+            assert _request(a.url + "/metrics", ADMIN)[0] == 200
+            status, page = _request(a.url + "/status", None)
+            assert status == 200
+            text = page.decode()
+            assert "Layanan Perizinan Online" in text and "DPMPTSP Kabupaten Contoh" in text
+            # never the internal side: addresses, targets, check names, technical reasons
+            assert not re.search(r"\b(127|10|192\.168|172\.(1[6-9]|2\d|3[01]))\.\d+\.\d+",
+                                 text), text
+            for secret in (up.target, dead, "portal-internal", "gateway-10-0-0-1", "refused",
+                           "/metrics", "/api/"):
+                assert secret not in text, secret
+            # a POST is never open, a HEAD/GET of other paths neither
+            assert _request(a.url + "/status", None, b"{}")[0] == 401
+        cfg["status_page"]["public_auth"] = True
+        with run_agent(cfg, tmp_path / "closed") as a:
+            assert _request(a.url + "/status", None)[0] == 401
+            assert _request(a.url + "/status", ADMIN)[0] == 200
+        cfg["status_page"] = {}  # the default: not published, behind the password
+        with run_agent(cfg, tmp_path / "default") as a:
+            assert _request(a.url + "/status", None)[0] == 401
+            assert _request(a.url + "/status", ADMIN)[0] == 404
+
+
+def test_incident_note_through_the_api(tmp_path: Path) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    with TcpListener() as up:
+        with run_agent(_auth_config(tmp_path, up, dead), tmp_path / "agent") as a:
+            def outages() -> list[dict[str, Any]]:
+                status, body = _request(a.url + "/api/v1/outages", ADMIN)
+                assert status == 200
+                return list(json.loads(body)["outages"])
+
+            wait_until(lambda: any(o["check"] == "portal-internal" for o in outages()), 20,
+                       "the portal's outage recorded")
+            url = a.url + "/api/v1/checks/portal-internal/note"
+            note = {"note": "Server portal sedang diperbaiki, perkiraan selesai 14.00"}
+            body = json.dumps(note).encode()
+            assert _request(url, None, body)[0] == 401
+            assert _request(url, ("admin", "salah"), body)[0] == 401
+            assert _request(url, ADMIN, body, "text/plain")[0] == 400
+            assert _request(url, ADMIN, b"not json")[0] == 400
+            assert _request(url, ADMIN, b'{"note": ""}')[0] == 400
+            assert _request(url, ADMIN, json.dumps({"note": "x" * 501}).encode())[0] == 400
+            assert _request(url, ADMIN, b'{"note": "a", "extra": 1}')[0] == 400
+            assert _request(url, ADMIN, b'{"note": "a", "at": "kemarin"}')[0] == 400
+            assert _request(a.url + "/api/v1/checks/nope/note", ADMIN, body)[0] == 404
+            assert _request(a.url + "/api/v1/checks/portal-internal/note", ADMIN,
+                            b'{"note": "a", "at": 1000}')[0] == 404  # no outage that early
+            status, answer = _request(url, ADMIN, body)
+            assert status == 200, answer
+            doc = json.loads(answer)
+            (table,) = doc_tables()["POST /api/v1/checks/NAME/note"]
+            assert_documented(doc, table, "note answer")
+            assert doc["note"] == note["note"]
+            ours = [o for o in outages() if o["check"] == "portal-internal"]
+            assert ours[-1]["note"] == note["note"]
+            assert ours[-1]["start"] == doc["outage_start"]
+            # the citizens read it on the public page, in place of the plain words
+            page = _request(a.url + "/status", None)[1].decode()
+            assert "Server portal sedang diperbaiki, perkiraan selesai 14.00" in page
+
+
+def test_posting_a_note_needs_basic_auth_configured(agent: RunningAgent) -> None:
+    status, body = _request(agent.url + "/api/v1/checks/portal/note", None,
+                            b'{"note": "siapa saja"}')
+    assert status == 403 and b"basic auth" in body

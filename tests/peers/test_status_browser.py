@@ -7,6 +7,7 @@ DOM the page builds from /api/v1/status."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from agent.i18n import parse_reason, reason_text
 from agent.status.api import STATUS_MAX_AGE
 from tests.helpers.agent import RunningAgent, free_port, run_agent
 from tests.helpers.browser import Browser
 from tests.helpers.listener import TcpListener
+from tests.helpers.waiting import wait_until
 
 INTERVAL, TIMEOUT, REFRESH = 1.0, 0.5, 1.0
 CHECK = {"type": "tcp", "interval": f"{INTERVAL:g}s", "timeout": f"{TIMEOUT * 1000:g}ms"}
@@ -76,6 +79,12 @@ def office_config(ls: dict[str, TcpListener]) -> dict[str, Any]:
     }
 
 
+def agent_status(agent: RunningAgent) -> dict[str, Any]:
+    status, body = agent.get("/api/v1/status?spark=0")
+    assert status == 200
+    return dict(json.loads(body))
+
+
 def open_page(b: Browser, agent: RunningAgent, query: str = "") -> None:
     b.navigate(agent.url + "/" + query)
     b.wait_js("document.querySelectorAll('#groups li.item').length > 0", 10, "page drawn")
@@ -131,9 +140,10 @@ def test_all_up_then_isp_cut_then_restored_without_reload(
                           "dns": "unreachable", "portal-oss": "unreachable",
                           "printer": "maintenance"}
         assert "TURUN" in opened["uplink-telkom"].upper()
-        assert "alasan: " in opened["uplink-telkom"] and "refused" in opened["uplink-telkom"]
+        # the reason through the reason codes: Indonesian words, not the collector's English
+        assert "alasan: koneksi ditolak" in opened["uplink-telkom"], opened["uplink-telkom"]
         for name in ("dns", "portal-oss"):
-            assert "DITEKAN" in opened[name].upper()
+            assert "TAK TERJANGKAU" in opened[name].upper()  # the state word
             assert "ditekan karena akar masalah uplink-telkom" in opened[name]
         order = b.js("[...document.querySelectorAll('#open li.item')].map(e => e.dataset.name)")
         assert order[0] == "uplink-telkom"  # the root cause first
@@ -202,3 +212,81 @@ def test_long_name_and_200_checks_keep_the_layout(tmp_path: Path) -> None:
             if label == "phone":
                 b.screenshot(tmp_path / "status-200-phone-full.png", full_page=True)
         print(f"screenshots in {tmp_path}")
+
+
+def test_acknowledgement_and_snmp_devices_on_the_page(tmp_path: Path) -> None:
+    """Who took an outage on (the on-call bot's Ack button, against the fake Bot API) shows
+    in the outage's row without a reload; SNMP devices are rows of their own in the network
+    group, one polled from a real snmpd (up), one with nothing listening (down, its reason
+    in Indonesian)."""
+    from tests.helpers.snmpd import free_udp_port, running_snmpd
+    from tests.helpers.telegram_api import fake_telegram
+
+    dead = f"127.0.0.1:{free_port()}"
+    with TcpListener() as up, fake_telegram() as fake, \
+            running_snmpd(tmp_path, ["rocommunity public 127.0.0.1", "sysName core-switch",
+                                     "sysLocation ruang-server"]) as snmpd:
+        cfg: dict[str, Any] = {
+            "site": "dpmptsp-kab-contoh", "host": {"enabled": False},
+            "status_page": {"refresh": f"{REFRESH:g}s"},
+            "alerts": {"damping": {"failures": 1, "successes": 1}, "settle": "1s",
+                       "receivers": [{"name": "oncall", "type": "telegram",
+                                      "bot_token": fake.token, "chat_id": 1001,
+                                      "api_url": fake.url,
+                                      "bot": {"enabled": True, "allowed_user_ids": [501],
+                                              "poll_timeout": "1s", "max_backoff": "1s"}}]},
+            "snmp": {"auths": {"kantor": {"community": "public"}},
+                     "devices": [{"name": "core-switch", "address": snmpd.target,
+                                  "auth": "kantor", "interval": "2s", "timeout": "500ms",
+                                  "retries": 1},
+                                 {"name": "ap-lantai-2",
+                                  "address": f"127.0.0.1:{free_udp_port()}",
+                                  "auth": "kantor", "interval": "2s", "timeout": "300ms",
+                                  "retries": 0}]},
+            "checks": [{**CHECK, "name": "gateway", "target": up.target},
+                       {**CHECK, "name": "portal-oss", "target": dead,
+                        "depends_on": ["gateway"]}],
+        }
+        with run_agent(cfg, tmp_path / "agent") as agent, Browser(tmp_path) as b:
+            open_page(b, agent)
+            states = b.wait_js(
+                f"(s => s['snmp:core-switch'] === 'up' && s['snmp:ap-lantai-2'] === 'down'"
+                f" && s['portal-oss'] === 'down' && s)({STATES_JS})", 30, "devices polled")
+            assert states == {"gateway": "up", "portal-oss": "down", "snmp:core-switch": "up",
+                              "snmp:ap-lantai-2": "down"}
+            net = b.js("(s => [s.querySelector('h2').innerText, [...s.querySelectorAll("
+                       "'li.item')].map(e => [e.dataset.name, e.innerText])])(document."
+                       "querySelector('section[data-group=network]'))")
+            assert net[0] == "Perangkat jaringan"
+            rows = dict(net[1])
+            assert list(rows) == ["snmp:core-switch", "snmp:ap-lantai-2"]
+            assert "NAIK" in rows["snmp:core-switch"].upper()
+            assert snmpd.target in rows["snmp:core-switch"]  # the device's address
+            assert "ms" in rows["snmp:core-switch"]  # its response time
+            assert "TURUN" in rows["snmp:ap-lantai-2"].upper()
+            api = {i["name"]: i for i in agent_status(agent)["items"]}
+            reason = api["snmp:ap-lantai-2"]["reason"]
+            assert parse_reason(reason) is not None, reason  # a wording the codes know
+            assert f"alasan: {reason_text(reason, 'id')}" in rows["snmp:ap-lantai-2"]
+            assert "tidak ada jawaban SNMP" in rows["snmp:ap-lantai-2"]
+
+            # the on-call admin presses Ack under the alert; the page says who and when
+            alert = fake.wait_sent(lambda m: "reply_markup" in m and "portal-oss" in m["text"],
+                                   20)
+            assert b.js("document.querySelector('li[data-name=\"portal-oss\"] .ack')") is None
+            b.js("window.__sameDocument = true")
+            fake.press(alert, "ack:portal-oss", username="budi")
+            ack = b.wait_js("(e => e && e.innerText)(document.querySelector("
+                            "'#open li[data-name=\"portal-oss\"] .ack'))", 20, "ack shown")
+            # the API's copy of the last second may predate the press
+            doc_ack = wait_until(lambda: agent_status(agent)["acknowledgements"], 5,
+                                 "ack in the API")
+            assert [(a["check"], a["by"]) for a in doc_ack] == [("portal-oss", "budi")]
+            assert ack == f"Ditangani oleh budi pada {doc_ack[0]['at_text']} " \
+                f"(melalui {doc_ack[0]['via']})", ack
+            assert b.js("window.__sameDocument") is True
+            b.screenshot(tmp_path / "status-ack-snmp.png")
+            open_page(b, agent, "?lang=en")
+            ack_en = b.wait_js("(e => e && e.innerText)(document.querySelector("
+                               "'#open li[data-name=\"portal-oss\"] .ack'))", 10, "ack (en)")
+            assert ack_en.startswith("Taken on by budi at ")

@@ -6,6 +6,9 @@ namespace without any network (`unshare -n`)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import shutil
 import struct
@@ -71,7 +74,9 @@ def office(ls: dict[str, TcpListener], tmp: Path, show_reason: bool = False) -> 
 def leaks(text: str, cfg: dict[str, Any]) -> list[str]:
     text = re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", text)  # the logo
     found = [m.group(0) for m in IPV4.finditer(text)]
-    for word in ("::1", "localhost", "refused", "connection", "ganti router", "10.20.30.1",
+    # technical reasons in both languages (the page shows them through agent/i18n.py)
+    for word in ("::1", "localhost", "refused", "connection", "ditolak", "koneksi",
+                 "ganti router", "10.20.30.1",
                  "dpmptsp-kab-contoh", "gateway", "internal-db", "portal-oss", "tcp"):
         if word in text:
             found.append(word)
@@ -144,7 +149,9 @@ def test_served_and_exported_pages_hold_nothing_internal(
     config_path.write_text(yaml.safe_dump(cfg2))
     r = run_cli("status-page", "export", str(tmp_path / "site2"), "-c", str(config_path))
     assert r.returncode == 0, r.stderr
-    assert "refused" in leaks((tmp_path / "site2" / "index.html").read_text(), cfg2)
+    # in the page's language: Indonesian words on index.html, the collector's on en.html
+    assert "ditolak" in leaks((tmp_path / "site2" / "index.html").read_text(), cfg2)
+    assert "refused" in leaks((tmp_path / "site2" / "en.html").read_text(), cfg2)
 
     # the office writes its own words about it; a check without an outage has nothing to note
     note = "Gangguan jaringan penyedia internet, sudah pulih"
@@ -170,6 +177,18 @@ def test_served_and_exported_pages_hold_nothing_internal(
     assert r.returncode == 0, r.stderr
     # the id report words the reason in Indonesian, the note follows it as written
     assert f"koneksi ditolak · {note}" in report.read_text(encoding="utf-8")
+    # the report's data files carry it too: per outage in JSON, per check in CSV
+    for fmt in ("json", "csv"):
+        r = run_cli("report", "--from", str(today), "--to", str(today + timedelta(days=1)),
+                    "-f", fmt, "-o", str(tmp_path / f"laporan.{fmt}"), "-c", str(config_path))
+        assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "laporan.json").read_text(encoding="utf-8"))
+    portal = next(c for c in data["checks"] if c["check"] == "portal-oss")
+    assert [o["note"] for o in portal["outage_list"]][-1] == note
+    rows = list(csv.reader(io.StringIO((tmp_path / "laporan.csv").read_text(
+        encoding="utf-8")), delimiter=";"))
+    assert rows[0][-1] == "Catatan gangguan"
+    assert next(r for r in rows if r[1] == "portal-oss")[-1].endswith(f": {note}")
 
 
 def test_export_refuses_without_opt_in(tmp_path: Path) -> None:

@@ -101,3 +101,49 @@ def test_every_reason_code_round_trips() -> None:
 def test_unknown_reason_is_kept() -> None:
     assert reason_text("something new happened", "id") == "something new happened"
     assert reason_text("", "id") == ""
+
+
+@pytest.mark.parametrize(("indication", "version", "starts_id"), [
+    ("RequestTimedOut", "2c", "tidak ada jawaban SNMP (perangkat tak terjangkau, atau community"),
+    ("RequestTimedOut", "3", "tidak ada jawaban SNMP (perangkat tak terjangkau atau pengguna"),
+    ("WrongDigest", "3", "autentikasi SNMPv3 gagal"),
+    ("DecryptionError", "3", "dekripsi SNMPv3 gagal"),
+])
+def test_snmp_wordings_are_recognised(indication: str, version: str, starts_id: str) -> None:
+    """The SNMP collector's own reasons (collectors/snmp/walk.py), as the status page shows
+    a device row's reason."""
+    from collectors.snmp.walk import _reason
+
+    reason = _reason(type(indication, (), {})(), version)
+    assert parse_reason(reason) is not None, reason
+    assert reason_text(reason, "id").startswith(starts_id)
+    assert reason_text(reason, "en") == reason
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_status_page_words_come_from_the_tables(lang: str) -> None:
+    """The live page's own text (outside its data and script) is made only of the words in
+    agent/i18n.py STATUS_PAGE: nothing hard-coded in either language; its script gets
+    exactly the table of its language plus the state words."""
+    import html as html_mod
+    import json
+
+    from agent.i18n import STATES, STATUS_PAGE
+    from agent.status.page import render_page
+
+    page = render_page("kantor-contoh", lang, 10.0).decode()
+    i18n = json.loads(re.search(r'<script id="i18n" type="application/json">(.*?)</script>',
+                                page, re.S).group(1))  # type: ignore[union-attr]
+    assert i18n == {**STATUS_PAGE[lang], "states": STATES[lang]}
+    markup = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    visible = html_mod.unescape(re.sub(r"<[^>]+>", " ", markup))
+    allowed = sorted({*STATUS_PAGE[lang].values(), STATUS_PAGE["id"]["lang_name"],
+                      STATUS_PAGE["en"]["lang_name"]}, key=len, reverse=True)
+    for word in allowed:  # whole words only ("at" is no part of "status")
+        visible = re.sub(r"(?<![\w/])" + re.escape(word) + r"(?!\w)", " ", visible)
+    for fixed in ("kantor-contoh", "/metrics", "/api/v1/status", "/api/v1/outages",
+                  "/api/v1/maintenance", "pantau", "\u2014"):
+        visible = visible.replace(fixed, " ")
+    assert visible.split() == [], visible.split()
+    attrs = re.findall(r'aria-label="([^"]*)"', markup)
+    assert attrs and all(a in STATUS_PAGE[lang].values() for a in attrs), attrs

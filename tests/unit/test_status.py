@@ -12,6 +12,7 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.status.api import StatusService, _span_key, build_items, choose_lang
+from agent.status.data import Availability
 from agent.status.ring import SLOTS, Ring
 from agent.store import Result
 from collectors.base import Observation
@@ -129,3 +130,62 @@ def test_cached_fragments_equal_a_fresh_build() -> None:
             fresh.status_body(lang, spark=spark, now=t), step
     doc = json.loads(live.status_body("id", now=t))
     assert [i["name"] for i in doc["items"]] == ["host", *names]
+
+
+def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None:
+    """The answer redoes only items with a new result and those not up; a check suppressed
+    or released because its root went down or up (no result of its own) must still read
+    as a fresh build has it. The real state machine, fed in the agent's order (the status
+    service sees each result first, then the alert engine)."""
+    from types import SimpleNamespace
+
+    from agent.alerting.engine import build_graph
+    from agent.alerting.state import Damping, StateMachine
+
+    cfg = config()
+    machine = StateMachine(build_graph(cfg.checks), default=Damping(failures=2, successes=1),
+                           settle=5.0)
+    alerting: Any = SimpleNamespace(machine=machine, cfg=SimpleNamespace(enabled=True),
+                                    acks={})
+    live = StatusService(lambda: cfg, lambda: alerting)
+    rng = random.Random(170)
+    t = 1_800_000_000.0
+    names = ["gw", "isp", "dns", "portal", "vpn"]
+    seen = set()
+    for step in range(600):
+        t += rng.choice([0.3, 1.0, 2.0, 61.0])
+        for name in rng.sample(names, rng.randint(0, 3)):
+            # the upstream checks fail often, so the others flip between down and suppressed
+            ok = rng.random() < (0.5 if name in ("isp", "dns") else 0.8)
+            reason = "" if ok else rng.choice(["connection refused", "network unreachable"])
+            live.on_result(Result(f"check:{name}", name, "tcp",
+                                  Observation(ok, [], reason, rng.random() / 10, t)))
+            machine.observe(name, ok, t, reason)
+            machine.tick(t)
+        if step % 37 == 0:  # a new set of month figures, some changed, some not
+            figures = {n: Availability(rng.choice([None, 1.0, 0.99, 0.5]), 0.995)
+                       for n in rng.sample(names, 3)}
+            live.set_availability(figures, [])
+        lang = rng.choice(["id", "en"])
+        fresh = StatusService(lambda: cfg, lambda: alerting)
+        fresh.rings = live.rings
+        fresh.set_availability(live.availability, [])
+        got = live.status_body(lang, spark=True, now=t)
+        assert got == fresh.status_body(lang, spark=True, now=t), step
+        seen.update(i["state"] for i in json.loads(got)["items"])
+    assert {"up", "down", "suppressed"} <= seen, seen
+
+
+def test_sparkline_text_kept_in_step_with_its_minutes() -> None:
+    """spark_json keeps the first 59 minutes joined between results; late results for an
+    earlier minute and the hour moving on must still give exactly the minutes spark() has."""
+    r = Ring()
+    rng = random.Random(59)
+    t = 1_800_000_000.0
+    for step in range(3000):
+        t += rng.choice([0.5, 5.0, 10.0, 30.0, 61.0, 400.0])
+        at = t - rng.choice([0.0] * 8 + [90.0, 1200.0, 5000.0])  # sometimes a late one
+        r.add(at, rng.random() < 0.8, rng.random() / 50, "connection refused")
+        doc = json.loads("{" + r.spark_json() + "}")
+        ms, marks = r.spark(doc["spark_end"])
+        assert (doc["spark_ms"], doc["spark_ok"]) == (ms, marks), step
