@@ -304,6 +304,12 @@ class StateMachine:
             if self._group_state(g) == "down":
                 roots = sorted({self.root_cause(m, _seen | {name}) for m in g})
                 return ",".join(roots)
+        if st.rechecking and st.cause and st.cause != name:
+            # Its root came back a moment ago and it has not yet proved it is down on its
+            # own: it stays attributed to that root (the history records it "unreachable"),
+            # and so do the checks behind it. Otherwise a deeper root that recovers first
+            # would rename their outage after this check just before they come back.
+            return st.cause
         return name
 
     def _evaluate_all(self, at: float, out: Outcome) -> None:
@@ -382,7 +388,8 @@ class StateMachine:
                                           and self.checks[m].fails > 0)]
         for m in firing_now:
             prev = m.verdict if m is not st else old_verdict
-            m.verdict, m.cause, m.rechecking = "firing", self.root_cause(m.name), False
+            m.rechecking = False  # first: root_cause() keeps a rechecking check's old root
+            m.verdict, m.cause = "firing", self.root_cause(m.name)
             if m is not st:
                 out.verdicts.append(VerdictChange(m.name, prev, "firing", at, m.cause))
         roots = set(members)

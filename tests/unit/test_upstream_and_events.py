@@ -237,3 +237,61 @@ def test_recorded_root_cause_follows_the_root_further_up(tmp_path: Path) -> None
     finally:
         h.close()
     assert (last["portal"].new, last["portal"].root_cause) == ("unreachable", "office")
+
+
+def test_root_that_recovers_first_stays_the_recorded_root_cause(tmp_path: Path) -> None:
+    """internet-router <- portal-path <- portal, damping 2/2 (the lab's order): the router
+    goes down first, then the portal (held: its path is failing), then the path. At the end
+    the router comes back a moment before the path and the portal: the path is not yet up
+    (still attributed to the router while it proves itself), so the portal, behind it, is
+    still cut off by the router and its outage must keep naming the router, not the path."""
+    checks = [CheckConfig(name="portal-path", type="tcp", target="a:1",
+                          depends_on=["internet-router"]),
+              CheckConfig(name="portal", type="tcp", target="b:1", depends_on=["portal-path"]),
+              CheckConfig(name="internet-router", type="tcp", target="c:1")]
+    cfg = _config(tmp_path, checks, damping={"failures": 2, "successes": 2}, settle="20s")
+
+    async def steps(store: Store, settled: Callable[[], Awaitable[None]]) -> None:
+        for name in ("portal-path", "portal", "internet-router"):
+            _put(store, name, True)
+            _put(store, name, True)
+        for name in ("portal-path", "internet-router", "portal"):
+            _put(store, name, False, "no reply")
+        _put(store, "internet-router", False, "no reply")  # down first: the root, notified
+        _put(store, "portal", False, "no reply")  # down, held: its path is failing
+        _put(store, "portal-path", False, "no reply")  # down: both behind the router
+        await settled()
+        down = _last_down_rows(tmp_path)
+        assert (down["portal"].new, down["portal"].root_cause) == (
+            "unreachable", "internet-router")
+        # the router recovers first; the path and the portal a moment later
+        _put(store, "internet-router", True)
+        _put(store, "internet-router", True)
+        await settled()
+        _put(store, "portal", True)
+        _put(store, "portal", True)
+        _put(store, "portal-path", True)
+        _put(store, "portal-path", True)
+        await settled()
+
+    _run(cfg, steps)
+    down = _last_down_rows(tmp_path)
+    assert (down["portal"].new, down["portal"].root_cause) == ("unreachable", "internet-router")
+    assert (down["portal-path"].new, down["portal-path"].root_cause) == (
+        "unreachable", "internet-router")
+    site_cfg = SimpleNamespace(site="kantor", state_dir=tmp_path,
+                               checks=[SimpleNamespace(name=c.name) for c in checks])
+    period = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    site = sites_from_history(site_cfg, period)[0]  # type: ignore[arg-type]
+    row = compute("portal", "kantor", 0.99, period, site.outages, [],
+                  site.monitored_from["portal"], datetime.now(UTC))
+    assert row.upstream_causes == ["internet-router"]
+
+
+def _last_down_rows(tmp_path: Path) -> dict[str, Any]:
+    """check -> its latest history row that opened an outage (down or unreachable)."""
+    h = History.open(tmp_path, "kantor", readonly=True)
+    try:
+        return {c.check: c for c in h.state_changes() if c.new in ("down", "unreachable")}
+    finally:
+        h.close()
