@@ -4,9 +4,10 @@ the alert engine's writer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from agent.reports.availability import Maintenance
@@ -14,6 +15,9 @@ from collectors.common.timefmt import resolve_zone
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
+    from agent.history import History
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,24 +26,9 @@ class Availability:
     target: float
 
 
-def changes_since(cfg: AgentConfig, check: str,
-                   since: float) -> list[tuple[float, str, str, str, str, str]]:
-    from agent.history import History, HistoryError
-
-    try:
-        hist = History.open(cfg.state_dir, cfg.site, readonly=True)
-    except HistoryError:
-        return []
-    try:
-        rows = hist.state_changes(check, since, limit=5000)
-    finally:
-        hist.close()
-    return [(r.ts, r.old, r.new, r.reason, r.root_cause, r.verdict) for r in rows]
-
-
-def events_since(cfg: AgentConfig, check: str,
-                 since: float) -> list[tuple[float, str, dict[str, Any]]]:
-    """(time, kind, detail) of the check's recorded events (route changes) since `since`."""
+def _read_history(cfg: AgentConfig, read: Callable[[History], list[T]]) -> list[T]:
+    """What `read` finds in the history, read-only; [] when there is no history yet, or it
+    is from before the table `read` needs."""
     import sqlite3
 
     from agent.history import History, HistoryError
@@ -49,12 +38,24 @@ def events_since(cfg: AgentConfig, check: str,
     except HistoryError:
         return []
     try:
-        rows = hist.events(check, since, limit=5000)
-    except sqlite3.Error:  # a history from before events
+        return read(hist)
+    except sqlite3.Error:  # e.g. a history from before events
         return []
     finally:
         hist.close()
-    return [(r.ts, r.kind, r.detail) for r in rows]
+
+
+def changes_since(cfg: AgentConfig, check: str,
+                  since: float) -> list[tuple[float, str, str, str, str, str]]:
+    return _read_history(cfg, lambda h: [(r.ts, r.old, r.new, r.reason, r.root_cause, r.verdict)
+                                         for r in h.state_changes(check, since, limit=5000)])
+
+
+def events_since(cfg: AgentConfig, check: str,
+                 since: float) -> list[tuple[float, str, dict[str, Any]]]:
+    """(time, kind, detail) of the check's recorded events (route changes) since `since`."""
+    return _read_history(cfg, lambda h: [(r.ts, r.kind, r.detail)
+                                         for r in h.events(check, since, limit=5000)])
 
 
 def month_period(now: float, zone: ZoneInfo) -> tuple[datetime, datetime]:
