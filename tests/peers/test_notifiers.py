@@ -172,7 +172,7 @@ def test_root_cause_only_to_every_receiver_then_all_resolutions(tmp_path: Path) 
         h = History.open(tmp_path / "state", SITE, readonly=True)
         try:
             changes = [(c.check, c.new, c.root_cause) for c in h.state_changes()]
-            assert ("portal", "down", "uplink") in changes
+            assert ("portal", "unreachable", "uplink") in changes  # cut off upstream
             assert ("uplink", "down", "uplink") in changes
             rows = h.notifications()
             assert {r["status"] for r in rows} == {"delivered"}

@@ -155,7 +155,7 @@ def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None
     for step in range(600):
         t += rng.choice([0.3, 1.0, 2.0, 61.0])
         for name in rng.sample(names, rng.randint(0, 3)):
-            # the upstream checks fail often, so the others flip between down and suppressed
+            # the upstream checks fail often, so the others flip between down and unreachable
             ok = rng.random() < (0.5 if name in ("isp", "dns") else 0.8)
             reason = "" if ok else rng.choice(["connection refused", "network unreachable"])
             live.on_result(Result(f"check:{name}", name, "tcp",
@@ -173,7 +173,7 @@ def test_incremental_build_with_the_alert_machine_equals_a_fresh_build() -> None
         got = live.status_body(lang, spark=True, now=t)
         assert got == fresh.status_body(lang, spark=True, now=t), step
         seen.update(i["state"] for i in json.loads(got)["items"])
-    assert {"up", "down", "suppressed"} <= seen, seen
+    assert {"up", "down", "unreachable"} <= seen, seen
 
 
 def test_sparkline_text_kept_in_step_with_its_minutes() -> None:
