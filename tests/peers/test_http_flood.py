@@ -119,6 +119,18 @@ def _scrape(port: int, tls: ssl.SSLContext | None, auth: str | None) -> int:
         s.close()
 
 
+def tls_web_config(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    """A web config with the test CA's server certificate and basic auth prometheus/rahasia."""
+    pki = make_pki(tmp_path)
+    hashed = bcrypt.hashpw(b"rahasia", bcrypt.gensalt(4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(yaml.safe_dump({
+        "tls_server_config": {"cert_file": str(pki["server"]),
+                              "key_file": str(pki["server_key"])},
+        "basic_auth_users": {"prometheus": hashed}}))
+    return web, pki
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_scrapes_survive_a_flood(tmp_path: Path, scheme: str) -> None:
     cfg: dict[str, Any] = {"site": "kantor-flood", "host": {"enabled": False}}
@@ -127,13 +139,7 @@ def test_scrapes_survive_a_flood(tmp_path: Path, scheme: str) -> None:
     if scheme == "https":
         import base64
 
-        pki = make_pki(tmp_path)
-        hashed = bcrypt.hashpw(b"rahasia", bcrypt.gensalt(4)).decode()
-        web = tmp_path / "web.yml"
-        web.write_text(yaml.safe_dump({
-            "tls_server_config": {"cert_file": str(pki["server"]),
-                                  "key_file": str(pki["server_key"])},
-            "basic_auth_users": {"prometheus": hashed}}))
+        web, pki = tls_web_config(tmp_path)
         cfg["web_config_file"] = str(web)
         tls = ssl.create_default_context(cafile=str(pki["ca"]))
         auth = base64.b64encode(b"prometheus:rahasia").decode()
@@ -194,13 +200,7 @@ def test_tls_clients_that_never_read_a_big_body(tmp_path: Path) -> None:
         "# TYPE kantor_flood_series gauge\n"
         + "".join(f'kantor_flood_series{{idx="{i}",pad="{pad}"}} {i}\n'
                   for i in range(BIG_SERIES)))
-    pki = make_pki(tmp_path)
-    hashed = bcrypt.hashpw(b"rahasia", bcrypt.gensalt(4)).decode()
-    web = tmp_path / "web.yml"
-    web.write_text(yaml.safe_dump({
-        "tls_server_config": {"cert_file": str(pki["server"]),
-                              "key_file": str(pki["server_key"])},
-        "basic_auth_users": {"prometheus": hashed}}))
+    web, pki = tls_web_config(tmp_path)
     cfg = {"site": "kantor-flood", "web_config_file": str(web),
            "host": {"collectors": ["textfile"], "textfile_directory": str(textfiles),
                     "interval": "120s", "timeout": "10s"}}
