@@ -75,19 +75,22 @@ def default_config(
     (paths.*). Behind systemd-resolved's stub (127.0.0.53) the resolver it forwards to is
     read from its own resolv.conf."""
     checks: list[dict[str, Any]] = []
+    # No `role` labels here: the agent derives role uplink/service from depends_on
+    # (agent/alerting/roles.py), which the shipped Alertmanager inhibit rules match; a
+    # hand-set role would win and break them.
     gateways = default_gateways(route_file)
     for gw in gateways:
         if "icmp" in CHECK_TYPES:
             checks.append(
                 {"name": f"gateway-{_slug(gw)}", "type": "icmp", "target": gw,
-                 "interval": "15s", "timeout": "5s", "labels": {"role": "gateway"}}
+                 "interval": "15s", "timeout": "5s"}
             )
     gw_names = [c["name"] for c in checks]
     for ns in dns_resolvers(resolv_conf):
         if "dns" in CHECK_TYPES:
             check: dict[str, Any] = {
                 "name": f"dns-{_slug(ns)}", "type": "dns", "target": ns,
-                "interval": "30s", "timeout": "5s", "labels": {"role": "dns"},
+                "interval": "30s", "timeout": "5s",
                 # The root zone's NS set: any working recursive resolver can answer it, and it
                 # does not depend on one government domain being up.
                 "query_name": ".", "query_type": "NS", "min_answers": 1,
@@ -106,5 +109,5 @@ def default_config(
             if upstream:
                 checks.append({"name": f"path-{_slug(upstream[0])}", "type": "path",
                                "target": upstream[0], "interval": "5m", "timeout": "10s",
-                               "max_hops": 16, "probes": 3, "labels": {"role": "upstream"}})
+                               "max_hops": 16, "probes": 3})
     return {"site": site, "checks": checks}

@@ -80,3 +80,22 @@ def test_embedded_default_traces_the_path_to_the_resolver(tmp_path: Path) -> Non
     assert not [c for c in AgentConfig.model_validate(
         default_config("kantor", route, resolv, tmp_path / "none")).checks
         if c.type == "path"]
+
+
+def test_embedded_default_gets_the_derived_roles_the_inhibit_rules_match(tmp_path: Path) -> None:
+    """The shipped Alertmanager example inhibits role="service" while role="uplink" fires; a
+    hand-set role (it once said gateway/dns) would win over the derived one and match neither."""
+    from agent.alerting.engine import build_graph
+    from agent.alerting.roles import derive_roles, with_role
+    from agent.config import AgentConfig
+    from agent.config.discovery import default_config
+
+    route = tmp_path / "route"
+    route.write_text(ROUTE)
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 10.10.1.53\n")
+    cfg = AgentConfig.model_validate(default_config("kantor", route, resolv))
+    roles = derive_roles(build_graph(list(cfg.checks)))
+    labels = {c.name: with_role(c.labels, roles.get(c.name)) for c in cfg.checks}
+    assert labels["gateway-10-10-1-1"]["role"] == "uplink"
+    assert labels["dns-10-10-1-53"]["role"] == "service"
