@@ -70,36 +70,49 @@ class Graph:
         graph = cls(groups)
         cycle = graph.find_cycle()
         if cycle:
-            raise ValueError("dependency cycle: " + " -> ".join([*cycle, cycle[0]]))
+            raise ValueError(cycle_error(cycle))
         return graph
 
     def parents(self, name: str) -> set[str]:
         return {d for g in self.groups.get(name, ()) for d in g}
 
     def find_cycle(self) -> list[str] | None:
-        colour: dict[str, int] = {}
-        stack: list[str] = []
+        # sorted: the same graph names the same cycle whatever order the config listed it in
+        return find_cycle({n: sorted(self.parents(n)) for n in self.groups})
 
-        def visit(n: str) -> list[str] | None:
-            colour[n] = 1
-            stack.append(n)
-            for d in sorted(self.parents(n)):
-                if colour.get(d) == 1:
-                    return stack[stack.index(d):]
-                if d not in colour:
-                    found = visit(d)
-                    if found:
-                        return found
-            stack.pop()
-            colour[n] = 2
-            return None
 
-        for n in self.groups:
-            if n not in colour:
-                found = visit(n)
+def find_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """The first cycle a depth-first walk meets, in walk order (`graph[n]` lists what n needs,
+    visited in the order given); None when there is none. The one copy: the config checks and
+    the alert graph both use it, so both name a cycle the same way."""
+    colour: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        colour[n] = 1
+        stack.append(n)
+        for d in graph.get(n, ()):
+            if colour.get(d) == 1:
+                return stack[stack.index(d):]
+            if d not in colour:
+                found = visit(d)
                 if found:
                     return found
+        stack.pop()
+        colour[n] = 2
         return None
+
+    for n in graph:
+        if n not in colour:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def cycle_error(cycle: list[str]) -> str:
+    """The wording both validators give (tests/testdata/invalid-configs pins it)."""
+    return "dependency cycle: " + " -> ".join([*cycle, cycle[0]])
 
 
 @dataclass

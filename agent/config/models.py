@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from agent.alerting import AlertsConfig
+from agent.alerting.state import cycle_error, find_cycle
 from agent.config.auto_paths import AUTO_PATH_TYPES, PathsConfig, auto_path_checks
 from agent.probe import ProbeModule
 from agent.probe.blackbox import BlackboxConfigError, load_blackbox_file
@@ -231,13 +232,11 @@ class AgentConfig(StrictModel):
                         f"check {c.name!r}: depends_on_any names unknown check {dep!r}",
                         ("checks", i, "depends_on_any", j),
                     )
-        cycle = _find_cycle({c.name: [*c.depends_on, *getattr(c, "depends_on_any", [])]
-                             for c in self.checks})
+        cycle = find_cycle({c.name: [*c.depends_on, *getattr(c, "depends_on_any", [])]
+                            for c in self.checks})
         if cycle:
             i = names.index(cycle[0])
-            raise _located(
-                "dependency cycle: " + " -> ".join([*cycle, cycle[0]]), ("checks", i, "depends_on")
-            )
+            raise _located(cycle_error(cycle), ("checks", i, "depends_on"))
         if self.host.timeout >= self.host.interval:
             raise _located("timeout must be shorter than interval", ("host", "timeout"))
         for key in self.status_page.groups:
@@ -299,32 +298,6 @@ class _LocatedError(ValueError):
 
 def _located(msg: str, loc: tuple[str | int, ...]) -> _LocatedError:
     return _LocatedError(msg, loc)
-
-
-def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if state.get(dep) == 1:
-                return stack[stack.index(dep):]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for n in graph:
-        if n not in state:
-            found = visit(n)
-            if found:
-                return found
-    return None
 
 
 def default_site() -> str:

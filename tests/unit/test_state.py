@@ -182,8 +182,11 @@ def test_restore_keeps_owed_resolution() -> None:
 def test_graph_rejects_unknown_and_cycles() -> None:
     with pytest.raises(ValueError, match="unknown check 'nope'"):
         Graph.build(["a"], {"a": ["nope"]})
-    with pytest.raises(ValueError, match="cycle"):
+    with pytest.raises(ValueError, match=r"^dependency cycle: a -> b -> a$"):
         Graph.build(["a", "b"], {"a": []}, {"a": ["b"], "b": ["a"]})
+    # parents are walked sorted, whatever order the config listed them in
+    with pytest.raises(ValueError, match=r"^dependency cycle: b -> c -> d -> b$"):
+        Graph.build(["b", "c", "d"], {"b": ["d", "c"], "c": ["d"], "d": ["b"]})
     with pytest.raises(ValueError, match="itself"):
         Graph.build(["a"], {}, {"a": ["a"]})
 
