@@ -1,9 +1,12 @@
-"""A real TCP listener on loopback that a tcp check can reach, and that a test can cut."""
+"""Real listeners on loopback that a check can reach, and that a test can cut: a bare TCP
+listener, and an HTTP(S) server answering 200 "ok"."""
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
+import ssl
 import threading
 
 
@@ -53,6 +56,52 @@ class TcpListener:
 
     def __enter__(self) -> TcpListener:
         return self.start() if self._sock is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *a: object) -> None:
+        pass
+
+
+class OkHttpServer:
+    """Answers every GET with 200 "ok" on 127.0.0.1 (HTTPS when given a server context) until
+    `stop()`; `start()` again serves on the same port, so a test can take it down and back."""
+
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        self.port = port
+        self.tls = tls
+        self._server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
+
+    def start(self) -> OkHttpServer:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _Ok)
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> OkHttpServer:
+        return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -4,42 +4,13 @@ offset, and `--log-format json` one parseable object per line."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 import time
 from pathlib import Path
 
 from tests.helpers.agent import free_port, run_agent
-
-
-class Portal:
-    """A tiny HTTP server that can be taken down and brought back on the same port."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.server: http.server.HTTPServer | None = None
-
-    def up(self) -> None:
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+from tests.helpers.listener import OkHttpServer
 
 
 def _config(tmp_path: Path, port: int) -> str:
@@ -60,26 +31,25 @@ def _wait_log(agent: object, pattern: str, count: int, timeout: float = 20) -> N
     raise AssertionError(f"{pattern!r} x{count} not logged:\n{agent.log_text()}")  # type: ignore[attr-defined]
 
 
-def _two_outages(agent: object, portal: Portal) -> None:
+def _two_outages(agent: object, portal: OkHttpServer) -> None:
     for n in (1, 2):
-        portal.down()
+        portal.stop()
         _wait_log(agent, r"check portal is down", n)
         time.sleep(2)  # eight more failed runs in the same outage
-        portal.up()
+        portal.start()
         _wait_log(agent, r"check portal: down -> up", n)
 
 
 def test_one_warning_per_outage_no_httpx_at_info(tmp_path: Path) -> None:
     port = free_port()
-    portal = Portal(port)
-    portal.up()
+    portal = OkHttpServer(port).start()
     try:
         with run_agent(_config(tmp_path, port), tmp_path) as agent:
             _wait_log(agent, r"check portal: unknown -> up", 1)
             _two_outages(agent, portal)
             log = agent.log_text()
     finally:
-        portal.down()
+        portal.stop()
     lines = log.splitlines()
     warnings = [ln for ln in lines if " WARNING " in ln and "portal" in ln]
     assert len(warnings) == 2, "\n".join(warnings)
@@ -99,17 +69,16 @@ def test_one_warning_per_outage_no_httpx_at_info(tmp_path: Path) -> None:
 
 def test_debug_shows_httpx_and_json_is_parseable(tmp_path: Path) -> None:
     port = free_port()
-    portal = Portal(port)
-    portal.up()
+    portal = OkHttpServer(port).start()
     try:
         with run_agent(_config(tmp_path, port), tmp_path,
                        extra_args=("--log-format", "json", "--log-level", "debug")) as agent:
             _wait_log(agent, r"check portal: unknown -> up", 1)
-            portal.down()
+            portal.stop()
             _wait_log(agent, r"check portal is down", 1)
             log = agent.log_text()
     finally:
-        portal.down()
+        portal.stop()
     records = [json.loads(ln) for ln in log.splitlines() if ln.strip()]
     assert records and all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
     assert all(r["ts"].endswith("+08:00") for r in records)

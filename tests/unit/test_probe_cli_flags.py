@@ -3,9 +3,7 @@ server on loopback with a private CA, --query for dns; wrong combinations are on
 
 from __future__ import annotations
 
-import http.server
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,32 +11,17 @@ import pytest
 
 from tests.helpers.agent import run_cli
 from tests.helpers.certs import make_pki
+from tests.helpers.listener import OkHttpServer
 
 
 @pytest.fixture
 def https(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     pki = make_pki(tmp_path)
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *a: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki["server"], pki["server_key"])
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/", pki["ca"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with OkHttpServer(tls=ctx) as server:
+        yield server.url, pki["ca"]
 
 
 def test_ca_file_and_insecure(https: tuple[str, Path]) -> None:
