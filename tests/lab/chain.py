@@ -25,21 +25,16 @@ changes and ECMP are IPv4 only. Nothing leaves the lab's namespaces.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ipaddress
-import os
-import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from tests.lab.office import _kill_ns_pids, _run, clean_stale
+from tests.lab.netns import NetnsLab, _run
 
 PREFIX = "pchain"
 ROLES = ("office", "router", "isp_edge", "isp_core", "isp_alt", "internet", "portal")
@@ -101,80 +96,33 @@ def addr6(link: str, side: str) -> str:
     return str(ipaddress.ip_address(f"fd00:210:{LINKS[link][2]:x}::{1 if side == 'far' else 2}"))
 
 
-class ChainLab:
+class ChainLab(NetnsLab):
     """Use as a context manager; `start()`/`close()` also work."""
 
     def __init__(self, prefix: str = PREFIX, python: str = sys.executable) -> None:
-        tag = f"{prefix}{os.getpid()}x{secrets.token_hex(3)}"
-        self.prefix = prefix
-        self.ns = {role: f"{tag}-{role}" for role in ROLES}
-        self.python_exe = python
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
+        super().__init__(prefix, ROLES,
+                         {link: (near, far) for link, (near, far, _) in LINKS.items()}, python)
         self.target = addr("dc", "far")
         self.hops = [addr(link, "far") for _, link in PATH]
         self.alt_hops = [addr(link, "far") for _, link in ALT_PATH]
         self.target6 = addr6("dc", "far")
         self.hops6 = [addr6(link, "far") for _, link in PATH]
-        self._procs: list[subprocess.Popen[Any]] = []
-        self._closed = False
-
-    def __enter__(self) -> ChainLab:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start(self) -> ChainLab:
-        if os.geteuid() != 0:
-            raise RuntimeError("ChainLab needs root (ip netns, veth, nftables)")
-        for tool in ("ip", "nft"):
-            if shutil.which(tool) is None:
-                raise RuntimeError(f"ChainLab needs {tool}: run tests/install-deps.sh")
-        clean_stale(self.prefix)
-        atexit.register(self.close)
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for proc in self._procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(2)
-        for ns in self.ns.values():
-            _kill_ns_pids(ns)
-            _run(["ip", "netns", "del", ns], check=False, timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.close)
+        self._loss_role: str | None = None
 
     def _build(self) -> None:
-        for role, ns in self.ns.items():
-            _run(["ip", "netns", "add", ns])
-            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            # Every probe answered, from the interface it came in on: hop addresses are
-            # deterministic and loss is only what a test injects.
-            self.exec(role, ["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0",
-                             "net.ipv4.icmp_msgs_per_sec=100000",
-                             "net.ipv4.icmp_errors_use_inbound_ifaddr=1",
-                             "net.ipv4.ip_forward=1", "net.ipv6.icmp.ratelimit=0",
-                             "net.ipv6.conf.all.forwarding=1",
-                             "net.ipv6.conf.all.accept_dad=0",
-                             "net.ipv6.conf.default.accept_dad=0",
-                             # a cut link keeps its IPv6 addresses for the restore
-                             "net.ipv6.conf.all.keep_addr_on_down=1",
-                             "net.ipv6.conf.default.keep_addr_on_down=1"])
+        # Every probe answered, from the interface it came in on: hop addresses are
+        # deterministic and loss is only what a test injects.
+        self._add_namespaces(["net.ipv4.icmp_ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000",
+                              "net.ipv4.icmp_errors_use_inbound_ifaddr=1",
+                              "net.ipv4.ip_forward=1", "net.ipv6.icmp.ratelimit=0",
+                              "net.ipv6.conf.all.forwarding=1",
+                              "net.ipv6.conf.all.accept_dad=0",
+                              "net.ipv6.conf.default.accept_dad=0",
+                              # a cut link keeps its IPv6 addresses for the restore
+                              "net.ipv6.conf.all.keep_addr_on_down=1",
+                              "net.ipv6.conf.default.keep_addr_on_down=1"])
+        self._add_links()
         for link, (near, far, octet) in LINKS.items():
-            _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
-                  "peer", "name", link, "netns", self.ns[far]])
             for role, host in ((near, 2), (far, 1)):
                 _run(["ip", "-n", self.ns[role], "addr", "add", f"10.210.{octet}.{host}/24",
                       "dev", link])
@@ -189,28 +137,6 @@ class ChainLab:
         for role, dest, via in _ROUTES6:
             _run(["ip", "-6", "-n", self.ns[role], "route", "replace", dest, "via", via],
                  check=False)  # a link that is down has no route through it
-
-    # -- running things ------------------------------------------------------------------
-
-    def _wrap(self, role: str, cmd: Sequence[str]) -> list[str]:
-        if role not in self.ns:
-            raise KeyError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
-        return ["ip", "netns", "exec", self.ns[role], *cmd]
-
-    def exec(self, role: str, cmd: Sequence[str], *, check: bool = True, timeout: float = 30,
-             input_: str | None = None) -> subprocess.CompletedProcess[str]:
-        return _run(self._wrap(role, cmd), check=check, timeout=timeout, input_=input_)
-
-    def popen(self, role: str, cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-        proc: subprocess.Popen[Any] = subprocess.Popen(self._wrap(role, cmd), **kwargs)
-        self._procs.append(proc)
-        return proc
-
-    def _nft(self, role: str, script: str) -> None:
-        self.exec(role, ["nft", "-f", "-"], input_=script)
-
-    def _nft_del(self, role: str, family: str, table: str) -> None:
-        self.exec(role, ["nft", "delete", "table", family, table], check=False)
 
     # -- breaking things -----------------------------------------------------------------
 
@@ -227,7 +153,7 @@ class ChainLab:
         self._loss_role = role
 
     def clear_loss(self) -> None:
-        role = getattr(self, "_loss_role", None)
+        role = self._loss_role
         if role:
             self._nft_del(role, "netdev", "pantau_chain_loss")
             self._loss_role = None
@@ -240,17 +166,6 @@ class ChainLab:
 
     def unsilent(self, hop: int) -> None:
         self._nft_del(PATH[hop - 1][0], "ip", "pantau_silent")
-
-    def cut(self, link: str) -> None:
-        near, far, _ = LINKS[link]
-        for role in (near, far):
-            _run(["ip", "-n", self.ns[role], "link", "set", link, "down"])
-
-    def restore(self, link: str) -> None:
-        near, far, _ = LINKS[link]
-        for role in (near, far):
-            _run(["ip", "-n", self.ns[role], "link", "set", link, "up"])
-        self._routes()
 
     def use_alt(self) -> None:
         """Route change: isp_edge sends portal traffic through isp_alt (and back)."""
@@ -295,9 +210,7 @@ class ChainLab:
     def office_resolv_conf(self, text: str) -> Iterator[None]:
         """The office's /etc/resolv.conf while in the block (`ip netns exec` mounts
         /etc/netns/<ns>/resolv.conf over it for everything run in the office)."""
-        etc = Path("/etc/netns") / self.ns["office"]
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "resolv.conf").write_text(text)
+        etc = self.write_resolv_conf("office", text)
         try:
             yield
         finally:
@@ -332,10 +245,7 @@ class ChainLab:
                     proc.wait(5)
 
     def reset(self) -> None:
-        for link in LINKS:
-            near, far, _ = LINKS[link]
-            for role in (near, far):
-                _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
+        self._all_links_up()
         self.use_primary()
         self.clear_loss()
         self.allow_echo_at_target()

@@ -25,101 +25,107 @@ sweep only removes labs whose creator is gone.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import datetime as dt
-import os
-import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from tests.helpers.procs import stop_process
+from tests.lab.netns import NetnsLab, _run
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "plab"
-ROLES = ("office", "router", "isp", "internet")
-# link name -> (near side, far side); the interface has the link's name in both namespaces.
-LINKS: dict[str, tuple[str, str]] = {
-    "lan": ("office", "router"),
-    "uplink": ("router", "isp"),
-    "transit": ("isp", "internet"),
-}
-ADDRESSES: dict[str, str] = {
-    "office": "192.168.50.10",
-    "router_lan": "192.168.50.1",
-    "router_uplink": "10.200.1.1",
-    "isp_uplink": "10.200.1.2",
-    "isp_transit": "10.200.2.1",
-    "internet": "10.200.2.2",
-    # IPv6 (ULA, DAD off so they work at once)
-    "office6": "fd00:50::10",
-    "router_lan6": "fd00:50::1",
-    "router_uplink6": "fd00:201::1",
-    "isp_uplink6": "fd00:201::2",
-    "isp_transit6": "fd00:202::1",
-    "internet6": "fd00:202::2",
-}
-# (namespace role, interface, address/prefix)
-_IFADDRS = (
-    ("office", "lan", "192.168.50.10/24"),
-    ("router", "lan", "192.168.50.1/24"),
-    ("router", "uplink", "10.200.1.1/30"),
-    ("isp", "uplink", "10.200.1.2/30"),
-    ("isp", "transit", "10.200.2.1/30"),
-    ("internet", "transit", "10.200.2.2/30"),
-    ("office", "lan", "fd00:50::10/64"),
-    ("router", "lan", "fd00:50::1/64"),
-    ("router", "uplink", "fd00:201::1/64"),
-    ("isp", "uplink", "fd00:201::2/64"),
-    ("isp", "transit", "fd00:202::1/64"),
-    ("internet", "transit", "fd00:202::2/64"),
-)
-_ROUTES = (
-    ("office", "default", "192.168.50.1"),
-    ("router", "default", "10.200.1.2"),
-    ("isp", "192.168.50.0/24", "10.200.1.1"),
-    ("isp", "default", "10.200.2.2"),
-    ("internet", "default", "10.200.2.1"),
-    ("office", "default", "fd00:50::1"),
-    ("router", "default", "fd00:201::2"),
-    ("isp", "fd00:50::/64", "fd00:201::1"),
-    ("isp", "default", "fd00:202::2"),
-    ("internet", "default", "fd00:202::1"),
+@dataclass(frozen=True)
+class _Part:
+    """One piece of the network: the base office + first ISP, or the second ISP. The lab is
+    the union of its parts, so the second ISP is described like the first, never built twice."""
+
+    roles: tuple[str, ...]
+    # link name -> (near side, far side); the interface has the link's name in both namespaces
+    links: dict[str, tuple[str, str]]
+    addresses: dict[str, str]
+    ifaddrs: tuple[tuple[str, str, str], ...]  # (role, interface, address/prefix)
+    routes: tuple[tuple[str, str, str, str], ...]  # (role, destination, via, metric or "")
+    forwarders: tuple[str, ...]  # roles that forward packets
+
+
+BASE = _Part(
+    roles=("office", "router", "isp", "internet"),
+    links={"lan": ("office", "router"), "uplink": ("router", "isp"),
+           "transit": ("isp", "internet")},
+    addresses={
+        "office": "192.168.50.10",
+        "router_lan": "192.168.50.1",
+        "router_uplink": "10.200.1.1",
+        "isp_uplink": "10.200.1.2",
+        "isp_transit": "10.200.2.1",
+        "internet": "10.200.2.2",
+        # IPv6 (ULA, DAD off so they work at once)
+        "office6": "fd00:50::10",
+        "router_lan6": "fd00:50::1",
+        "router_uplink6": "fd00:201::1",
+        "isp_uplink6": "fd00:201::2",
+        "isp_transit6": "fd00:202::1",
+        "internet6": "fd00:202::2",
+    },
+    ifaddrs=(
+        ("office", "lan", "192.168.50.10/24"),
+        ("router", "lan", "192.168.50.1/24"),
+        ("router", "uplink", "10.200.1.1/30"),
+        ("isp", "uplink", "10.200.1.2/30"),
+        ("isp", "transit", "10.200.2.1/30"),
+        ("internet", "transit", "10.200.2.2/30"),
+        ("office", "lan", "fd00:50::10/64"),
+        ("router", "lan", "fd00:50::1/64"),
+        ("router", "uplink", "fd00:201::1/64"),
+        ("isp", "uplink", "fd00:201::2/64"),
+        ("isp", "transit", "fd00:202::1/64"),
+        ("internet", "transit", "fd00:202::2/64"),
+    ),
+    routes=(
+        ("office", "default", "192.168.50.1", ""),
+        ("router", "default", "10.200.1.2", ""),
+        ("isp", "192.168.50.0/24", "10.200.1.1", ""),
+        ("isp", "default", "10.200.2.2", ""),
+        ("internet", "default", "10.200.2.1", ""),
+        ("office", "default", "fd00:50::1", ""),
+        ("router", "default", "fd00:201::2", ""),
+        ("isp", "fd00:50::/64", "fd00:201::1", ""),
+        ("isp", "default", "fd00:202::2", ""),
+        ("internet", "default", "fd00:202::1", ""),
+    ),
+    forwarders=("router", "isp"),
 )
 # The second ISP (OfficeLab(second_uplink=True)): its own cable from the router, its own way
-# into the internet namespace, IPv4 only.
-ISP2_ROLE = "isp2"
-ISP2_LINKS: dict[str, tuple[str, str]] = {
-    "uplink2": ("router", "isp2"),
-    "transit2": ("isp2", "internet"),
-}
-ISP2_ADDRESSES: dict[str, str] = {
-    "router_uplink2": "10.200.3.1",
-    "isp2_uplink2": "10.200.3.2",
-    "isp2_transit2": "10.200.4.1",
-    "internet_transit2": "10.200.4.2",
-}
-_ISP2_IFADDRS = (
-    ("router", "uplink2", "10.200.3.1/30"),
-    ("isp2", "uplink2", "10.200.3.2/30"),
-    ("isp2", "transit2", "10.200.4.1/30"),
-    ("internet", "transit2", "10.200.4.2/30"),
-)
-# The router prefers uplink (metric 0): when that cable is cut the kernel drops the route and
-# the metric-200 one through isp2 takes over. Replies find their way back because the router
-# NATs each uplink to its own address (_ISP2_NAT), so the internet routes to both.
-_ISP2_ROUTES = (
-    ("router", "default", "10.200.3.2", "200"),
-    ("isp2", "default", "10.200.4.2", ""),
-    ("internet", "10.200.3.0/30", "10.200.4.1", ""),
+# into the internet namespace, IPv4 only. The router prefers uplink (metric 0): when that cable
+# is cut the kernel drops the route and the metric-200 one through isp2 takes over. Replies find
+# their way back because the router NATs each uplink to its own address (_ISP2_NAT), so the
+# internet routes to both.
+ISP2 = _Part(
+    roles=("isp2",),
+    links={"uplink2": ("router", "isp2"), "transit2": ("isp2", "internet")},
+    addresses={
+        "router_uplink2": "10.200.3.1",
+        "isp2_uplink2": "10.200.3.2",
+        "isp2_transit2": "10.200.4.1",
+        "internet_transit2": "10.200.4.2",
+    },
+    ifaddrs=(
+        ("router", "uplink2", "10.200.3.1/30"),
+        ("isp2", "uplink2", "10.200.3.2/30"),
+        ("isp2", "transit2", "10.200.4.1/30"),
+        ("internet", "transit2", "10.200.4.2/30"),
+    ),
+    routes=(
+        ("router", "default", "10.200.3.2", "200"),
+        ("isp2", "default", "10.200.4.2", ""),
+        ("internet", "10.200.3.0/30", "10.200.4.1", ""),
+    ),
+    forwarders=("isp2",),
 )
 _ISP2_NAT = """table ip pantau_lab_nat {
   chain post { type nat hook postrouting priority srcnat; policy accept;
@@ -148,55 +154,8 @@ class _Service:
     proc: subprocess.Popen[bytes] | None = None
 
 
-def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 20,
-         input_: str | None = None) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                         input=input_)
-    if check and res.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.strip()}")
-    return res
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _kill_ns_pids(ns: str) -> None:
-    res = _run(["ip", "netns", "pids", ns], check=False, timeout=5)
-    for pid in res.stdout.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
-
-
-def clean_stale(prefix: str = PREFIX) -> list[str]:
-    """Delete lab namespaces whose creating process is gone (left by a killed test run)."""
-    removed = []
-    res = _run(["ip", "netns", "list"], check=False, timeout=5)
-    for line in res.stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if not name.startswith(prefix):
-            continue
-        pid_part = name[len(prefix):].split("x", 1)[0]
-        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
-            _kill_ns_pids(name)
-            _run(["ip", "netns", "del", name], check=False, timeout=5)
-            shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
-            removed.append(name)
-    for leftover in Path(tempfile.gettempdir()).glob(f"{prefix}*x*-*"):  # certificates
-        pid_part = leftover.name[len(prefix):].split("x", 1)[0]
-        if pid_part.isdigit() and not _pid_alive(int(pid_part)):
-            shutil.rmtree(leftover, ignore_errors=True)
-    return removed
-
-
 def make_certs(directory: Path,
-               ips: Sequence[str] = (ADDRESSES["internet"], ADDRESSES["internet6"]),
+               ips: Sequence[str] = (BASE.addresses["internet"], BASE.addresses["internet6"]),
                ) -> tuple[dict[str, Path], float]:
     """A lab CA, a valid server certificate and an expired one (portal.lab.test + its IP).
 
@@ -231,93 +190,37 @@ def make_certs(directory: Path,
     return out, not_after
 
 
-class OfficeLab:
+class OfficeLab(NetnsLab):
     """The office network. Use as a context manager; `start()`/`close()` also work."""
+
+    TOOLS = ("ip", "nft", "dnsmasq", "ss")
 
     def __init__(self, prefix: str = PREFIX, services: bool = True,
                  python: str = sys.executable, second_uplink: bool = False) -> None:
-        self.prefix = prefix
-        tag = f"{prefix}{os.getpid()}x{secrets.token_hex(3)}"
         self.second_uplink = second_uplink
-        roles = (*ROLES, ISP2_ROLE) if second_uplink else ROLES
-        self.ns: dict[str, str] = {role: f"{tag}-{role}" for role in roles}
-        self.links: dict[str, tuple[str, str]] = {**LINKS, **(ISP2_LINKS if second_uplink
-                                                               else {})}
-        self.addresses = {**ADDRESSES, **(ISP2_ADDRESSES if second_uplink else {})}
+        self.parts = (BASE, ISP2) if second_uplink else (BASE,)
+        super().__init__(prefix, [r for p in self.parts for r in p.roles],
+                         {k: v for p in self.parts for k, v in p.links.items()}, python)
+        self.addresses = {k: v for p in self.parts for k, v in p.addresses.items()}
         self.ports = dict(PORTS)
         self.dns_records = dict(DNS_RECORDS)
         self.banner = BANNER
-        self.python_exe = python
         self.want_services = services
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"{tag}-"))
         self.certs: dict[str, Path] = {}
         self.ca_file = self.tmp / "ca.pem"
         self.cert_not_after = 0.0
-        self._procs: list[subprocess.Popen[Any]] = []
         self._services: dict[str, _Service] = {}
-        self._closed = False
-        self._started = False
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> OfficeLab:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start(self) -> OfficeLab:
-        if os.geteuid() != 0:
-            raise RuntimeError("OfficeLab needs root (ip netns, veth, nftables)")
-        for tool in ("ip", "nft", "dnsmasq", "ss"):
-            if shutil.which(tool) is None:
-                raise RuntimeError(f"OfficeLab needs {tool}: run tests/install-deps.sh")
-        clean_stale(self.prefix)
-        atexit.register(self.close)
-        self._started = True
-        try:
-            self._build_network()
-            if self.want_services:
-                self._define_services()
-                for name in self._services:
-                    self.start_service(name)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def close(self) -> None:
-        """Kill everything the lab started and delete its namespaces. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for proc in self._procs:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-        deadline = time.monotonic() + 2
-        for proc in self._procs:
-            try:
-                proc.wait(max(0.01, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(2)
-        for ns in self.ns.values():
-            _kill_ns_pids(ns)
-            _run(["ip", "netns", "del", ns], check=False, timeout=10)
-            shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.close)
+    def _build(self) -> None:
+        self._build_network()
+        if self.want_services:
+            self._define_services()
+            for name in self._services:
+                self.start_service(name)
 
     def reset(self) -> None:
         """Undo what a test broke: links up, no loss, every service running."""
-        for link in self.links:
-            for role in self.links[link]:
-                _run(["ip", "-n", self.ns[role], "link", "set", link, "up"], check=False)
+        self._all_links_up()
         self._routes()
         self.clear_loss()
         for name in self._services:
@@ -336,84 +239,33 @@ class OfficeLab:
             time.sleep(0.05)
         raise RuntimeError(f"office does not reach the portal {timeout:g}s after reset")
 
-    # -- running things in a namespace -------------------------------------------------------
-
-    def _wrap(self, role: str, cmd: Sequence[str]) -> list[str]:
-        if role not in self.ns:
-            raise KeyError(f"unknown namespace role {role!r}; use one of {', '.join(self.ns)}")
-        return ["ip", "netns", "exec", self.ns[role], *cmd]
-
-    def exec(self, role: str, cmd: Sequence[str], *, check: bool = True, timeout: float = 30,
-             input_: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run `cmd` in namespace `role` and wait (text output, bounded by `timeout`)."""
-        return _run(self._wrap(role, cmd), check=check, timeout=timeout, input_=input_)
-
-    def popen(self, role: str, cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-        """Start `cmd` in namespace `role`; the lab kills it at teardown if still running."""
-        proc: subprocess.Popen[Any] = subprocess.Popen(self._wrap(role, cmd), **kwargs)
-        self._procs.append(proc)
-        return proc
-
-    def python(self, role: str, code: str, *, timeout: float = 30,
-               check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run a python snippet (this interpreter, so the venv) in namespace `role`."""
-        return self.exec(role, [self.python_exe, "-c", code], timeout=timeout, check=check)
-
     # -- network -----------------------------------------------------------------------------
 
     def _build_network(self) -> None:
-        for role, ns in self.ns.items():
-            _run(["ip", "netns", "add", ns])
-            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            # Before any veth exists, so link-local addresses skip DAD too: IPv6 works at once.
-            self.exec(role, ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
-                             "net.ipv6.conf.default.accept_dad=0"])
-        for link, (near, far) in self.links.items():
-            # Created directly inside the namespaces: no name ever appears in the root one.
-            _run(["ip", "link", "add", link, "netns", self.ns[near], "type", "veth",
-                  "peer", "name", link, "netns", self.ns[far]])
-        for role, ifname, cidr in (*_IFADDRS, *(_ISP2_IFADDRS if self.second_uplink else ())):
+        # accept_dad=0 before any veth exists, so link-local addresses skip DAD too: IPv6
+        # works at once.
+        self._add_namespaces(["net.ipv6.conf.all.accept_dad=0",
+                              "net.ipv6.conf.default.accept_dad=0"])
+        self._add_links()
+        for role, ifname, cidr in (a for p in self.parts for a in p.ifaddrs):
             extra = ["nodad"] if ":" in cidr else []
             _run(["ip", "-n", self.ns[role], "addr", "add", cidr, "dev", ifname, *extra])
             _run(["ip", "-n", self.ns[role], "link", "set", ifname, "up"])
-        for role in ("router", "isp", *((ISP2_ROLE,) if self.second_uplink else ())):
+        for role in (r for p in self.parts for r in p.forwarders):
             self.exec(role, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
                              "net.ipv6.conf.all.forwarding=1"])
         if self.second_uplink:
-            self.exec("router", ["nft", "-f", "-"], input_=_ISP2_NAT)
+            self._nft("router", _ISP2_NAT)
         self._routes()
-        # `ip netns exec` bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf: the
-        # office (and only it) resolves through the lab's DNS server, never the host's.
-        etc = Path("/etc/netns") / self.ns["office"]
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "resolv.conf").write_text(
-            f"nameserver {self.addresses['internet']}\noptions timeout:1 attempts:1\n")
+        # The office (and only it) resolves through the lab's DNS server.
+        self.write_resolv_conf("office", f"nameserver {self.addresses['internet']}\n"
+                                         "options timeout:1 attempts:1\n")
 
     def _routes(self) -> None:
-        """(Re)install static routes: a link set down loses the routes through it."""
-        for role, dest, via in _ROUTES:
+        for role, dest, via, metric in (r for p in self.parts for r in p.routes):
             family = "-6" if ":" in via else "-4"
-            _run(["ip", family, "-n", self.ns[role], "route", "replace", dest, "via", via],
-                 check=False)
-        for role, dest, via, metric in (_ISP2_ROUTES if self.second_uplink else ()):
-            _run(["ip", "-4", "-n", self.ns[role], "route", "replace", dest, "via", via,
+            _run(["ip", family, "-n", self.ns[role], "route", "replace", dest, "via", via,
                   *(["metric", metric] if metric else [])], check=False)
-
-    def _link_sides(self, link: str) -> tuple[str, str]:
-        if link not in self.links:
-            raise KeyError(f"unknown link {link!r}; use one of {', '.join(self.links)}")
-        return self.links[link]
-
-    def cut(self, link: str) -> None:
-        """Take a link down on both ends (like pulling the cable)."""
-        for role in self._link_sides(link):
-            _run(["ip", "-n", self.ns[role], "link", "set", link, "down"])
-
-    def restore(self, link: str) -> None:
-        """Bring a link back up and reinstall the routes the kernel dropped with it."""
-        for role in self._link_sides(link):
-            _run(["ip", "-n", self.ns[role], "link", "set", link, "up"])
-        self._routes()
 
     def loss(self, link: str, ratio: float,
              direction: Literal["both", "up", "down"] = "both") -> None:
@@ -435,14 +287,13 @@ class OfficeLab:
                       f"  chain ingress {{ type filter hook ingress device \"{link}\" "
                       f"priority 0; policy accept;\n"
                       f"    meta protocol {{ ip, ip6 }} {match}counter drop\n  }}\n}}\n")
-            self.exec(role, ["nft", "-f", "-"], input_=script)
+            self._nft(role, script)
 
     def clear_loss(self, link: str | None = None) -> None:
         """Remove loss rules from one link, or from every link."""
         for name in [link] if link else list(self.links):
             for role in self._link_sides(name):
-                self.exec(role, ["nft", "delete", "table", "netdev", f"pantau_loss_{name}"],
-                          check=False)
+                self._nft_del(role, "netdev", f"pantau_loss_{name}")
 
     # -- services ----------------------------------------------------------------------------
 
