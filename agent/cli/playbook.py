@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail
+from agent.cli.common import ConfigOpt, fail, tr
 from agent.cli.ssh import load_section
 from agent.cli.tables import print_table
 
@@ -58,16 +58,17 @@ def show(name: Annotated[str, typer.Argument(help="Playbook name.")],
     except PlaybookError as e:
         raise fail(str(e)) from None
     typer.echo(f"{pb.name} ({pb.targets})  {pb.source}\n\n{pb.description.strip()}\n")
-    typer.echo("parameters:")
+    typer.echo(tr("pb_parameters"))
     for pname, p in pb.parameters.items():
-        req = "required" if p.is_required else f"default {p.default!r}"
-        extra = f" one of {', '.join(p.choices)}" if p.choices else ""
+        req = tr("pb_required") if p.is_required else tr("pb_default", value=p.default)
+        extra = tr("pb_one_of", choices=", ".join(p.choices)) if p.choices else ""
         typer.echo(f"  {pname:16} {p.type:9} {req}{extra}  {p.description}")
-    typer.echo("steps:")
+    typer.echo(tr("pb_steps"))
     for i, s in enumerate(pb.steps, 1):
         action = s.run or (f"upload {s.upload.src} -> {s.upload.dest}" if s.upload else
                            f"write {s.write.dest}" if s.write else "")
-        typer.echo(f"  {i}. {s.name} [timeout {s.timeout:g}s, on failure {s.on_failure}]")
+        typer.echo("  " + tr("pb_step", i=i, name=s.name, timeout=f"{s.timeout:g}",
+                             on_failure=s.on_failure))
         typer.echo(f"     {action.strip()[:200]}")
 
 
@@ -76,7 +77,7 @@ def _parse_params(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise fail(f"--param {item!r}: use NAME=VALUE")
+            raise fail(tr("bad_param", item=item))
         out[key.strip()] = value
     return out
 
@@ -123,7 +124,7 @@ def run(
             runner.record_rejected(name, raw, list(host) + list(group), str(e), who=who,
                                    trigger="cli")
         except OSError as oe:
-            typer.echo(f"pantau: warning: audit log not written: {oe.strerror}", err=True)
+            typer.echo(tr("audit_not_written", detail=oe.strerror), err=True)
         raise fail(str(e)) from None
 
     console = Console(highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent.cli.common import fail
+from agent.cli.common import fail, tr
 
 
 def _parse_opts(opts: list[str]) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def probe(
     from collectors.config import parse_duration
 
     if type_ not in CHECK_TYPES:
-        raise fail(f"unknown check type {type_!r} (known: {', '.join(sorted(CHECK_TYPES))})")
+        raise fail(tr("probe_unknown_type", type=type_, known=", ".join(sorted(CHECK_TYPES))))
     try:
         seconds = parse_duration(timeout)
         options = _parse_opts(opt or [])
@@ -93,7 +93,7 @@ def probe(
     try:
         obs = asyncio.run(run())
     except TimeoutError:
-        raise fail(f"no result within {seconds:g}s", 1) from None
+        raise fail(tr("probe_no_result", seconds=f"{seconds:g}"), 1) from None
     if as_json:
         typer.echo(json.dumps({
             "type": type_, "target": target, "success": obs.success, "reason": obs.reason,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail, load
+from agent.cli.common import ConfigOpt, fail, load, tr
 
 app = typer.Typer(help="Talk to a configured SNMP device.", no_args_is_help=True)
 
@@ -17,7 +17,8 @@ def _device(config: Path | None, name: str) -> tuple[Any, Any]:
     cfg = load(config)
     devices = {d.name: d for d in cfg.snmp.devices}
     if name not in devices:
-        raise fail(f"unknown device {name!r} (configured: {', '.join(devices) or 'none'})")
+        raise fail(tr("snmp_unknown_device", name=name,
+                      known=", ".join(devices) or tr("none")))
     return cfg.snmp, devices[name]
 
 
@@ -49,7 +50,7 @@ def walk(
         raise fail(f"{device}: {e}", 1) from None
     for idx, value in sorted(rows.items()):
         typer.echo(f"{'.'.join(map(str, (*root, *idx)))} = {convert(value)}")
-    typer.echo(f"# {len(rows)} values", err=True)
+    typer.echo(tr("snmp_values", n=len(rows)), err=True)
 
 
 @app.command()
@@ -68,8 +69,9 @@ def test(
         raise fail(f"{device} ({dev.address}): {obs.reason}", 1)
     ifaces = {dict(s.labels).get("ifindex") for s in obs.samples if s.name == "pantau_if_oper_up"}
     info = next((dict(s.labels) for s in obs.samples if s.name == "pantau_snmp_system_info"), {})
-    typer.echo(f"{device} ({dev.address}): OK in {obs.duration * 1000:.0f} ms, "
-               f"{obs.details.get('varbinds', 0)} values, {len(ifaces)} interfaces")
+    typer.echo(tr("snmp_ok", device=device, address=dev.address,
+                  ms=f"{obs.duration * 1000:.0f}", values=obs.details.get("varbinds", 0),
+                  ifaces=len(ifaces)))
     if info:
         typer.echo(f"  sysName {info.get('sysname')!r}, sysObjectID {info.get('sysobjectid')}")
         typer.echo(f"  {info.get('sysdescr')}")

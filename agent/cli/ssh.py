@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli.common import ConfigOpt, config_path, default_state_dir, fail, load
+from agent.cli.common import ConfigOpt, config_path, default_state_dir, fail, load, tr
 
 app = typer.Typer(help="SSH: enrol host keys (trust) and run a command on a host.",
                   no_args_is_help=True)
@@ -67,28 +67,27 @@ def trust(
     except SshError as e:
         raise fail(str(e), 1) from None
     name = known_hosts_name(host, port)
-    typer.echo(f"{name} presents a {key.get_name()} key with fingerprint {fingerprint(key)}")
+    typer.echo(tr("ssh_presents", name=name, alg=key.get_name(), fp=fingerprint(key)))
     old = None
     if path.exists():
         try:
             old = paramiko.HostKeys(str(path)).lookup(name)
         except (OSError, paramiko.SSHException) as e:
-            raise fail(f"cannot read {path}: {e}") from None
+            raise fail(tr("cannot_read", path=path, detail=e)) from None
     if old is not None:
         if key.get_name() in old and old[key.get_name()] == key:
-            typer.echo(f"already trusted in {path}")
+            typer.echo(tr("ssh_already", path=path))
             return
         for alg, k in old.items():
-            typer.echo(f"WARNING: {path} has a DIFFERENT {alg} key for {name}: {fingerprint(k)}"
-                       " -- make sure the server was really reinstalled or re-keyed")
-    if not yes and not typer.confirm("Trust this key?", default=False):
-        typer.echo("not trusted; nothing written")
+            typer.echo(tr("ssh_different", path=path, alg=alg, name=name, fp=fingerprint(k)))
+    if not yes and not typer.confirm(tr("ssh_confirm"), default=False):
+        typer.echo(tr("ssh_not_trusted"))
         raise typer.Exit(1)
     try:
         enrol_host_key(path, host, port, key)
     except OSError as e:
-        raise fail(f"cannot write {path}: {e.strerror}", 1) from None
-    typer.echo(f"trusted {name} in {path}")
+        raise fail(tr("cannot_write", path=path, detail=e.strerror), 1) from None
+    typer.echo(tr("ssh_trusted", name=name, path=path))
 
 
 @app.command("run")
@@ -126,5 +125,5 @@ def run_command(
     except SshError as e:
         raise fail(str(e), 1) from None
     if res.timed_out:
-        raise fail(f"command timed out after {timeout:g}s and was killed", 1)
+        raise fail(tr("ssh_timed_out", timeout=f"{timeout:g}"), 1)
     raise typer.Exit(res.exit_status if res.exit_status is not None else 1)

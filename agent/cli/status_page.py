@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, fail, load
+from agent.cli.common import ConfigOpt, fail, load, tr
 
 app = typer.Typer(help="The public status page for citizens (status_page: in the config).",
                   no_args_is_help=True)
@@ -26,12 +26,11 @@ def export(
 
     cfg = load(config)
     if not cfg.status_page.public:
-        raise fail("the public status page is off: set status_page.public: true and list "
-                   "status_page.services")
+        raise fail(tr("public_off"))
     if not cfg.status_page.services:
-        raise fail("status_page.services is empty: list the services citizens should see")
+        raise fail(tr("public_no_services"))
     try:
         files = write(cfg, directory)
     except OSError as e:
-        raise fail(f"cannot write {directory}: {e.strerror}", 1) from None
-    typer.echo(f"wrote {', '.join(str(f) for f in files)}")
+        raise fail(tr("cannot_write", path=directory, detail=e.strerror), 1) from None
+    typer.echo(tr("files_written", files=", ".join(str(f) for f in files)))

@@ -99,6 +99,10 @@ def run_all(config: Path, tmp_path: Path, lang: str) -> str:
         (0, ["backup", str(tmp_path / f"cadangan-{lang}.tar.gz"), *c]),
         (2, ["restore", str(tmp_path / "x9.tar.gz")]),
         (2, ["run", *c, "--log-level", "x9"]),
+        (2, ["snmp", "test", "nope", *c]),
+        (2, ["probe", "nosuch", "127.0.0.1"]),
+        (2, ["status-page", "export", str(tmp_path / f"publik-{lang}"), *c]),
+        (2, ["playbook", "run", "restart-service", "--param", "x9", *c]),
     ]
     texts = []
     for code, args in runs:
@@ -126,14 +130,20 @@ def test_cli_messages_in_one_language(office: Path, tmp_path: Path, lang: str) -
                          "jadwal pemeliharaan #1 dihapus", "NORMAL",
                          "catatan dicatat untuk gangguan portal yang mulai 20 Okt 2026",
                          "pantau: 127.0.0.1 menjawab", "ditulis (json, 2 pemeriksaan",
-                         "OK (kantor 'dpmptsp-kab-contoh', 2 pemeriksaan"):
+                         "OK (kantor 'dpmptsp-kab-contoh', 2 pemeriksaan",
+                         "perangkat 'nope' tidak dikenal (yang terkonfigurasi: tidak ada)",
+                         "jenis pemeriksaan 'nosuch' tidak dikenal", "halaman status publik mati",
+                         "--param 'x9': tulis NAMA=NILAI"):
             assert expected in text, expected
     else:
         for expected in ("pantau: error: unknown check(s): nope",
                          "maintenance window #1 removed", "UP",
                          "note recorded for the outage of portal that began 20 Oct 2026",
                          "pantau: 127.0.0.1 answered", "(json, 2 checks",
-                         "OK (site 'dpmptsp-kab-contoh', 2 checks"):
+                         "OK (site 'dpmptsp-kab-contoh', 2 checks",
+                         "unknown device 'nope' (configured: none)",
+                         "unknown check type 'nosuch'", "the public status page is off",
+                         "--param 'x9': use NAME=VALUE"):
             assert expected in text, expected
 
 
