@@ -19,7 +19,6 @@ repository.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.helpers.agent import run_agent  # noqa: E402
 from tests.helpers.probe_peers import blackbox_yml, probe_peers, run_blackbox  # noqa: E402
+from tests.helpers.procs import cpu_seconds, pid_listening  # noqa: E402
 from tests.helpers.prometheus import run_prometheus  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -40,17 +40,6 @@ SHARED = REPO.parent / "shared"
 # queries match cluster="$cluster" with `=`, not `=~`: only a cluster label that is ".+"
 # itself is selected by them. Both jobs carry the same one, so the comparison stays fair.
 CLUSTER = ".+"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pid_listening(port: int) -> int:
-    out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True,
-                         check=True).stdout
-    return int(out.split("pid=")[1].split(",")[0])
 
 
 def main() -> None:

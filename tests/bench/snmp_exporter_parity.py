@@ -22,8 +22,6 @@ Not part of the suite: the yardsticks live outside the repository.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,11 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from collectors.snmp.exporter import ExporterModule, Metric, SnmpYml, SnmpYmlError, parse_snmp_yml  # noqa: E402
-from tests.helpers.agent import free_port, parse_metrics, run_agent  # noqa: E402
+from tests.helpers.agent import parse_metrics, run_agent  # noqa: E402
 from tests.helpers.benchmarks import replace_section  # noqa: E402
+from tests.helpers.exporters import run_exporter  # noqa: E402
 from tests.helpers.gear import gear_lab  # noqa: E402
-from tests.helpers.procs import stop_process  # noqa: E402
-from tests.helpers.waiting import wait_http  # noqa: E402
+from tests.helpers.procs import cpu_seconds, pid_listening  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "yardsticks"
 OLD, NEW = SHARED / "snmp_exporter-v0.21-snmp.yml", SHARED / "snmp_exporter-snmp.yml"
@@ -126,17 +124,6 @@ def definition_diff(old_m: ExporterModule, new_m: ExporterModule, name: str) -> 
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pid_listening(port: int) -> int:
-    out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True,
-                         check=True).stdout
-    return int(out.split("pid=")[1].split(",")[0])
-
-
 def load_all() -> tuple[SnmpYml, SnmpYml, list[str]]:
     lines = []
     loaded = []
@@ -169,21 +156,11 @@ def main() -> None:
         tmp = Path(tmp_s)
         with gear_lab(tmp) as gear:
             gear.traffic()
-            port = free_port()
-            log = (tmp / "snmp_exporter.log").open("wb")
-            proc = subprocess.Popen(["prometheus-snmp-exporter", f"--config.file={OLD}",
-                                     f"--web.listen-address=127.0.0.1:{port}"], stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            exp = f"http://127.0.0.1:{port}"
-            try:
-                wait_http(exp + "/", 15)
+            with run_exporter("prometheus-snmp-exporter", OLD, tmp / "snmp_exporter.log") as exp:
                 report["old"] = v021_pass(exp, gear.target, old_yml, tmp, args.scrapes,
                                           report["cpu"])
                 report["new"], report["defs"] = current_pass(exp, gear.target, old_yml,
                                                              new_yml, shared, tmp)
-            finally:
-                stop_process(proc, group=True)
-                log.close()
     if args.write:
         write(out, report, len(shared), args.scrapes)
 

@@ -10,7 +10,6 @@ import ipaddress
 import socket
 import socketserver
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,10 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.agent import free_port
 from tests.helpers.certs import issue, make_pki, new_ca, pem, pem_key
-from tests.helpers.procs import stop_process
-from tests.helpers.waiting import wait_http
+from tests.helpers.exporters import run_exporter
 
 BODY = b"<html><body>Sistem Perizinan: status: OK</body></html>\n"
 
@@ -249,14 +246,5 @@ modules:
 @contextlib.contextmanager
 def run_blackbox(config: Path, log: Path) -> Iterator[str]:
     """prometheus-blackbox-exporter on a free loopback port; its base URL."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["prometheus-blackbox-exporter", f"--config.file={config}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        try:
-            wait_http(f"http://127.0.0.1:{port}/", 15)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop_process(proc, group=True)
+    with run_exporter("prometheus-blackbox-exporter", config, log) as url:
+        yield url

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +31,17 @@ def stop_process(proc: subprocess.Popen[Any], *, group: bool = False,
     except subprocess.TimeoutExpired:
         send(signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time `pid` has used so far (from /proc/<pid>/stat)."""
+    # the command name may hold spaces and parentheses: split after its closing ")"
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pid_listening(port: int) -> int:
+    """The PID of the process with a TCP socket listening on `port` (needs `ss`)."""
+    out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.split("pid=")[1].split(",")[0])

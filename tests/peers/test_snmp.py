@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,9 +16,9 @@ import yaml
 
 from collectors.base import Context, Deadline
 from collectors.snmp import SnmpSection
-from tests.helpers.agent import free_port, parse_metrics, pick, run_agent
+from tests.helpers.agent import parse_metrics, pick, run_agent
+from tests.helpers.exporters import run_exporter
 from tests.helpers.gear import IFACES, V3_USER, Gear, gear_lab
-from tests.helpers.procs import stop_process
 
 V3 = {"version": "3", **V3_USER}
 
@@ -72,24 +70,10 @@ SNMP_EXPORTER_YML = {
 
 @contextlib.contextmanager
 def snmp_exporter(tmp_path: Path) -> Iterator[str]:
-    exe = shutil.which("prometheus-snmp-exporter")
-    assert exe, "prometheus-snmp-exporter missing: run tests/install-deps.sh"
     cfg = tmp_path / "snmp.yml"
     cfg.write_text(yaml.safe_dump(SNMP_EXPORTER_YML))
-    port = free_port()
-    proc = subprocess.Popen([exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with run_exporter("prometheus-snmp-exporter", cfg, tmp_path / "snmp_exporter.log") as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 def test_counters_match_kernel_and_snmp_exporter(gear: Gear, tmp_path: Path) -> None:

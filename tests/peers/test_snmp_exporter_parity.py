@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,11 +20,10 @@ import pytest
 import yaml
 
 from collectors.snmp.exporter import parse_snmp_yml
-from tests.helpers.agent import free_port, parse_metrics, run_agent
+from tests.helpers.agent import parse_metrics, run_agent
+from tests.helpers.exporters import run_exporter
 from tests.helpers.gear import IFACES, V3_USER, Gear, gear_lab
-from tests.helpers.procs import stop_process
 from tests.helpers.snmpd import free_udp_port
-from tests.helpers.waiting import wait_http
 
 DATA = Path(__file__).parents[1] / "testdata" / "snmp_exporter"
 # values that move between two scrapes: bracketed (counters, uptime) or only present
@@ -63,17 +61,9 @@ def exporter_yml(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def exporter(tmp_path_factory: pytest.TempPathFactory, exporter_yml: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("snmpexp") / "log").open("wb")
-    proc = subprocess.Popen(["prometheus-snmp-exporter", f"--config.file={exporter_yml}",
-                             f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", 15)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(proc, group=True)
-        log.close()
+    log = tmp_path_factory.mktemp("snmpexp") / "log"
+    with run_exporter("prometheus-snmp-exporter", exporter_yml, log) as url:
+        yield url
 
 
 def _scrape(base: str, module: str, target: str, auth: str = "") -> Series:
