@@ -151,7 +151,8 @@ class NetnsLab:
         for role, ns in self.ns.items():
             _run(["ip", "netns", "add", ns])
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            self.exec(role, ["sysctl", "-qw", *sysctls])
+            if sysctls:
+                self.exec(role, ["sysctl", "-qw", *sysctls])
 
     def _add_links(self) -> None:
         for link, (near, far) in self.links.items():

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from exporters.remote_write.queue import DiskQueue
 from exporters.remote_write.writer import QUEUE_FILE
 from tests.helpers.agent import free_port, pick, run_agent
 from tests.helpers.waiting import wait_until
+from tests.lab.netns import NetnsLab
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = "/usr/bin/prometheus"
@@ -92,30 +92,25 @@ asyncio.run(main())
 '''
 
 
-def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=check)
+class _Lab(NetnsLab):
+    """Namespaces w (writer) and p (Prometheus) and a veth `rw` between them; the writer's end
+    stays up through the outage, so its attempts time out rather than fail at once."""
 
+    def __init__(self) -> None:
+        super().__init__("prw", ("w", "p"), {"rw": ("w", "p")})
 
-@contextlib.contextmanager
-def lab() -> Iterator[tuple[str, str, str]]:
-    """Namespaces W (writer) and P (Prometheus) and a veth between them; yields names + P's veth."""
-    tag = secrets.token_hex(3)
-    ns_w, ns_p = f"rww-{tag}", f"rwp-{tag}"
-    veth_w, veth_p = f"rww{tag}", f"rwp{tag}"
-    try:
-        _run("ip", "netns", "add", ns_w)
-        _run("ip", "netns", "add", ns_p)
-        _run("ip", "link", "add", veth_w, "type", "veth", "peer", "name", veth_p)
-        _run("ip", "link", "set", veth_w, "netns", ns_w)
-        _run("ip", "link", "set", veth_p, "netns", ns_p)
-        _run("ip", "-n", ns_w, "addr", "add", "10.77.0.1/30", "dev", veth_w)
-        _run("ip", "-n", ns_p, "addr", "add", "10.77.0.2/30", "dev", veth_p)
-        for ns, dev in ((ns_w, veth_w), (ns_p, veth_p), (ns_w, "lo"), (ns_p, "lo")):
-            _run("ip", "-n", ns, "link", "set", dev, "up")
-        yield ns_w, ns_p, veth_p
-    finally:
-        for ns in (ns_w, ns_p):
-            _run("ip", "netns", "del", ns, check=False)
+    def _build(self) -> None:
+        self._add_namespaces([])
+        self._add_links()
+        for role, cidr in (("w", "10.77.0.1/30"), ("p", "10.77.0.2/30")):
+            self.exec(role, ["ip", "addr", "add", cidr, "dev", "rw"])
+            self.exec(role, ["ip", "link", "set", "rw", "up"])
+
+    def _routes(self) -> None:
+        pass  # one /30: nothing beyond the connected route
+
+    def prometheus_end(self, state: str) -> None:
+        self.exec("p", ["ip", "link", "set", "rw", state])
 
 
 def _kill(proc: subprocess.Popen[Any]) -> None:
@@ -235,7 +230,8 @@ def test_outage_and_kill_9_lose_nothing(tmp_path: Path) -> None:
     status = tmp_path / "status.json"
     wlog = tmp_path / "writer.log"
     half = OUTAGE_S / 2
-    with lab() as (ns_w, ns_p, veth_p), prometheus(tmp_path, "10.77.0.2:9090", ns_p):
+    with _Lab() as lab, prometheus(tmp_path, "10.77.0.2:9090", lab.ns["p"]):
+        ns_w, ns_p = lab.ns["w"], lab.ns["p"]
         base = "http://10.77.0.2:9090"
         _wait(lambda: _get(f"{base}/-/ready", ns_p, 2), 30, "Prometheus ready")
         t0_ms = int(time.time() * 1000)
@@ -246,7 +242,7 @@ def test_outage_and_kill_9_lose_nothing(tmp_path: Path) -> None:
             _wait(lambda: _status(status)["counts"]["sent"] >= 10 * SERIES, 30,
                   "first samples delivered")
             # -- cut the link ------------------------------------------------------------
-            _run("ip", "-n", ns_p, "link", "set", veth_p, "down")
+            lab.prometheus_end("down")
             cut = time.time()
             time.sleep(half)
             st1 = _status(status)
@@ -261,7 +257,7 @@ def test_outage_and_kill_9_lose_nothing(tmp_path: Path) -> None:
             _wait(lambda: _status(status).get("pid") == w2.pid, 30, "restarted writer")
             time.sleep(max(0.0, cut + OUTAGE_S - time.time()))
             # -- restore ------------------------------------------------------------------
-            _run("ip", "-n", ns_p, "link", "set", veth_p, "up")
+            lab.prometheus_end("up")
             restored = time.time()
             _wait(lambda: _status(status)["queue_samples"] == 0
                   and _status(status)["counts"]["sent"] > 0, 60, "backlog drained")
