@@ -257,6 +257,15 @@ CLI: dict[str, dict[str, str]] = {
         "ssh_not_trusted": "tidak dipercaya; tidak ada yang ditulis",
         "ssh_trusted": "{name} dipercaya di {path}",
         "ssh_timed_out": "perintah melewati batas {timeout} dtk dan dihentikan",
+        # inventory, install
+        "inv_cannot_read": "{file}: tidak dapat dibaca: {detail}",
+        "inv_summary": "{scraped} kantor di-scrape (file_sd), {push} mengirim lewat remote_write",
+        "install_head": "pemasangan pantau ({what}):",
+        "install_changes": "ada perubahan",
+        "install_nothing": "tidak ada yang perlu diubah",
+        "install_next": "berikutnya: sunting /etc/pantau/pantau.yml dan /etc/pantau/pantau.env, "
+                        "lalu `pantau check-config /etc/pantau/pantau.yml` dan "
+                        "`systemctl restart pantau`",
     },
     "en": {
         "error": "pantau: error: {message}",
@@ -358,6 +367,15 @@ CLI: dict[str, dict[str, str]] = {
         "ssh_not_trusted": "not trusted; nothing written",
         "ssh_trusted": "trusted {name} in {path}",
         "ssh_timed_out": "command timed out after {timeout}s and was killed",
+        # inventory, install
+        "inv_cannot_read": "{file}: cannot read: {detail}",
+        "inv_summary": "{scraped} offices scraped (file_sd), {push} push with remote_write",
+        "install_head": "pantau install ({what}):",
+        "install_changes": "changes",
+        "install_nothing": "nothing to change",
+        "install_next": "next: edit /etc/pantau/pantau.yml and /etc/pantau/pantau.env, then "
+                        "`pantau check-config /etc/pantau/pantau.yml` and "
+                        "`systemctl restart pantau`",
     },
 }
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import fail
+from agent.cli.common import fail, tr
 
 RootOpt = Annotated[
     Path, typer.Option("--root", metavar="DIR", help="Install under this directory instead "
@@ -35,12 +35,12 @@ def install(
         report = do_install(root, _exe(), start=not no_start)
     except (InstallError, OSError) as e:
         raise fail(str(e)) from None
-    typer.echo(f"pantau install ({'changes' if report.changed else 'nothing to change'}):")
+    typer.echo(tr("install_head",
+                  what=tr("install_changes" if report.changed else "install_nothing")))
     for line in report.lines():
         typer.echo(line)
     if report.changed:
-        typer.echo("next: edit /etc/pantau/pantau.yml and /etc/pantau/pantau.env, then "
-                   "`pantau check-config /etc/pantau/pantau.yml` and `systemctl restart pantau`")
+        typer.echo(tr("install_next"))
 
 
 def uninstall(

@@ -18,7 +18,7 @@ import typer
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.cli.common import EXIT_BAD_INPUT
+from agent.cli.common import EXIT_BAD_INPUT, tr
 from collectors.common.hostport import join_host_port, split_host_port
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -123,13 +123,14 @@ def inventory(
     try:
         text = offices_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        typer.echo(f"pantau: error: {offices_file}: cannot read: {e}", err=True)
+        typer.echo(tr("error", message=tr("inv_cannot_read", file=offices_file, detail=e)),
+                   err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     try:
         offices = load_offices(text)
     except ValueError as e:
         for line in str(e).splitlines():
-            typer.echo(f"pantau: error: {offices_file}: {line}", err=True)
+            typer.echo(tr("error", message=f"{offices_file}: {line}"), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     targets = file_sd(offices)
     body = json.dumps(targets, indent=2, ensure_ascii=False) + "\n"
@@ -139,8 +140,8 @@ def inventory(
         try:
             _write_atomic(out, body)
         except OSError as e:
-            typer.echo(f"pantau: error: cannot write {out}: {e.strerror}", err=True)
+            typer.echo(tr("error", message=tr("cannot_write", path=out, detail=e.strerror)),
+                       err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
     push = len(offices) - len(targets)
-    typer.echo(f"{len(targets)} offices scraped (file_sd), {push} push with remote_write",
-               err=True)
+    typer.echo(tr("inv_summary", scraped=len(targets), push=push), err=True)

@@ -59,6 +59,8 @@ def run_all(config: Path, tmp_path: Path, lang: str) -> str:
     """Every command meant for people, successes and mistakes; their stdout + stderr."""
     c = ["--config", str(config)]
     out = tmp_path / f"r-{lang}.json"
+    offices = tmp_path / "kantor.yml"
+    offices.write_text("- {site: kab-a, address: '10.0.0.1:9877'}\n- {site: kab-b}\n")
     runs = [
         (0, ["status", *c]),
         (0, ["alerts", "history", *c]),
@@ -103,6 +105,7 @@ def run_all(config: Path, tmp_path: Path, lang: str) -> str:
         (2, ["probe", "nosuch", "127.0.0.1"]),
         (2, ["status-page", "export", str(tmp_path / f"publik-{lang}"), *c]),
         (2, ["playbook", "run", "restart-service", "--param", "x9", *c]),
+        (0, ["inventory", str(offices), "--out", str(tmp_path / f"sd-{lang}.json")]),
     ]
     texts = []
     for code, args in runs:
@@ -133,7 +136,8 @@ def test_cli_messages_in_one_language(office: Path, tmp_path: Path, lang: str) -
                          "OK (kantor 'dpmptsp-kab-contoh', 2 pemeriksaan",
                          "perangkat 'nope' tidak dikenal (yang terkonfigurasi: tidak ada)",
                          "jenis pemeriksaan 'nosuch' tidak dikenal", "halaman status publik mati",
-                         "--param 'x9': tulis NAMA=NILAI"):
+                         "--param 'x9': tulis NAMA=NILAI",
+                         "1 kantor di-scrape (file_sd), 1 mengirim lewat remote_write"):
             assert expected in text, expected
     else:
         for expected in ("pantau: error: unknown check(s): nope",
@@ -143,7 +147,8 @@ def test_cli_messages_in_one_language(office: Path, tmp_path: Path, lang: str) -
                          "OK (site 'dpmptsp-kab-contoh', 2 checks",
                          "unknown device 'nope' (configured: none)",
                          "unknown check type 'nosuch'", "the public status page is off",
-                         "--param 'x9': use NAME=VALUE"):
+                         "--param 'x9': use NAME=VALUE",
+                         "1 offices scraped (file_sd), 1 push with remote_write"):
             assert expected in text, expected
 
 
