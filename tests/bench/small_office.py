@@ -92,6 +92,17 @@ def tcp_listeners(n: int) -> list[socketserver.ThreadingTCPServer]:
     return servers
 
 
+def free_subnet() -> str:
+    """A 10.x.0 /30 no interface here uses: other benches make namespaces on 10.8x.0 too,
+    and two of them on one subnet answer each other's SNMP."""
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True,
+                          timeout=10).stdout
+    for x in range(160, 250):
+        if f" 10.{x}.0." not in used:
+            return f"10.{x}.0"
+    raise AssertionError("no free 10.x.0 subnet")
+
+
 def pantau_config(state: Path, icmp: list[str], http: list[str], tcp: list[str],
                   snmp: list[str]) -> dict[str, Any]:
     every = f"{INTERVAL}s"
@@ -132,15 +143,15 @@ def main() -> int:
     icmp = [f"127.0.1.{i + 1}" for i in range(ICMP)]
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, tmp, True)
-        ns, address = stack.enter_context(ports_namespace(24, "10.83.0"))
+        ns, address = stack.enter_context(ports_namespace(24, free_subnet()))
         snmp = []
         for k in range(SNMP):
             work = tmp / f"snmpd{k}"
             work.mkdir()
             snmpd = Snmpd(work, ["rocommunity public default"], address=address,
                           port=161 + k, netns=ns)
+            stack.callback(snmpd.stop)  # before start: a start that fails leaves none behind
             snmpd.start()
-            stack.callback(snmpd.stop)
             snmp.append(snmpd.target)
         peers = stack.enter_context(probe_peers(tmp))
         http = [f"{peers.http}/office/{i}" for i in range(HTTP)]
