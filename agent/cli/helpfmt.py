@@ -90,7 +90,10 @@ def install() -> None:
 
 
 def _patch_rich_summary() -> None:
-    from typer import rich_utils
+    try:
+        from typer import rich_utils
+    except ImportError:  # typer without rich renders plain help: nothing to replace
+        return
 
     summary = rich_utils._make_command_help
     if getattr(summary, "_pantau", False):
