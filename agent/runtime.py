@@ -26,7 +26,7 @@ from agent.probe.snmp import make_snmp_handler
 from agent.scheduler import SELF_METRICS, Scheduler
 from agent.store import Result, Store
 from collectors import REGISTRY
-from collectors.base import MetricSpec, Observation, Sample
+from collectors.base import JobSpec, MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
 from exporters.remote_write.writer import METRICS as REMOTE_WRITE_METRICS
 
@@ -70,6 +70,18 @@ def all_metric_specs() -> list[MetricSpec]:
     return specs
 
 
+def own_metric_specs(types: set[str]) -> list[MetricSpec]:
+    """The agent's own families and those of the collector types given (a job's `type`):
+    declaring only these keeps the modules of unused collectors unloaded."""
+    specs: list[MetricSpec] = [*RUNTIME_METRICS, *SELF_METRICS, *process_metrics.METRICS]
+    for t in REGISTRY:  # registry order, as all_metric_specs
+        if t in types:
+            specs.extend(REGISTRY[t].METRICS)
+    specs.extend(ALERTING_METRICS)
+    specs.extend(REMOTE_WRITE_METRICS)
+    return specs
+
+
 def icmp_mode() -> str:
     from collectors.probe.pinger import detect_mode
 
@@ -94,7 +106,12 @@ class Agent:
         self.config = initial if initial is not None else load()
         self.listen = listen or self.config.listen
         self.store = Store(self.config.site)
-        self.exposition = Exposition(all_metric_specs())
+        # Only the families of the collectors configured (the rest are imported and declared
+        # with the first user-defined family, see _declare_all)
+        self.exposition = Exposition(own_metric_specs({j.type for j in self.config.jobs()}))
+        self._all_declared = False
+        if self.config.snmp.metric_specs():
+            self._declare_all()
         self.exposition.declare(self.config.snmp.metric_specs())  # user SNMP profiles
         self.scheduler = Scheduler(self.store, self.config.max_concurrency)
         self.started = time.time()
@@ -119,8 +136,22 @@ class Agent:
         self.store.subscribe_removals(self.status.on_remove)
 
     # -- store -> exposition ------------------------------------------------------------
+    def _declare_all(self) -> None:
+        """Every family pantau has, before the first one a user defines (SNMP profiles, a
+        snmp.yml module, a *.prom file): none of those may take a pantau family's name, as
+        when every family was declared at start."""
+        if not self._all_declared:
+            self._all_declared = True
+            self.exposition.declare(all_metric_specs())
+
+    def _jobs(self, config: AgentConfig) -> list[JobSpec]:
+        jobs = config.jobs()
+        self.exposition.declare(own_metric_specs({j.type for j in jobs}))
+        return jobs
+
     def _on_result(self, result: Result) -> None:
         if result.observation.specs:
+            self._declare_all()
             self.exposition.declare(result.observation.specs)
         # re-renders this source's lines only; the body is built by the next scrape
         self.exposition.update(result.key, result.samples)
@@ -174,7 +205,7 @@ class Agent:
 
         # After alerting.start(): that creates and migrates the history the report reads.
         monthly = asyncio.create_task(monthly_loop(lambda: self.config), name="monthly-report")
-        await self.scheduler.start(self.config.jobs())
+        await self.scheduler.start(self._jobs(self.config))
         await self.status.start()
         try:
             await self._start_remote_write()  # push runs beside pull
@@ -315,12 +346,12 @@ class Agent:
                 except ValueError as e:
                     log.error("%s; remote write stays off until the next reload", e)
             if keep_jobs:
-                kept, started = await self.scheduler.update(new.jobs())
+                kept, started = await self.scheduler.update(self._jobs(new))
                 log.info("reload: %d job(s) unchanged and still running, %d (re)started",
                          kept, started)
             else:
                 self.scheduler = Scheduler(self.store, new.max_concurrency)
-                await self.scheduler.start(new.jobs())
+                await self.scheduler.start(self._jobs(new))
             self.status.kick()
             self.reload_ok = True
             self.reload_ts = time.time()

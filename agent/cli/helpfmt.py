@@ -24,7 +24,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from typer import core, rich_utils
+from typer import core
 
 _INSTALLED = False
 
@@ -77,15 +77,39 @@ def install() -> None:
             name += "..."
         return name if self.required else f"[{name}]"
 
-    summary = rich_utils._make_command_help
-
-    def flowing_summary(*, help_text: str, **kwargs: Any) -> Any:
-        first = inspect.cleandoc(help_text).split("\n\n")[0]
-        return summary(help_text=" ".join(first.split()), **kwargs)
-
     # Assigned through setattr: these replace typer's own rendering (see the module docstring).
     setattr(core.TyperOption, "display_type_rich", option_type)  # noqa: B010
     setattr(core.TyperArgument, "display_type_rich", argument_type)  # noqa: B010
     setattr(core.TyperArgument, "_usage_display_name", argument_usage)  # noqa: B010
     setattr(core.TyperArgument, "display_name_raw", property(argument_name))  # noqa: B010
+    # typer.rich_utils imports rich, markdown_it and pygments (~5 MiB of RSS): only a --help
+    # needs them, so its summary is replaced when the first help is rendered, not on the
+    # `pantau run` path.
+    for cls in (core.TyperCommand, core.TyperGroup):
+        setattr(cls, "format_help", _patching_rich_first(cls.format_help))  # noqa: B010
+
+
+def _patch_rich_summary() -> None:
+    try:
+        from typer import rich_utils
+    except ImportError:  # typer without rich renders plain help: nothing to replace
+        return
+
+    summary = rich_utils._make_command_help
+    if getattr(summary, "_pantau", False):
+        return
+
+    def flowing_summary(*, help_text: str, **kwargs: Any) -> Any:
+        first = inspect.cleandoc(help_text).split("\n\n")[0]
+        return summary(help_text=" ".join(first.split()), **kwargs)
+
+    flowing_summary._pantau = True  # type: ignore[attr-defined]
     setattr(rich_utils, "_make_command_help", flowing_summary)  # noqa: B010
+
+
+def _patching_rich_first(format_help: Any) -> Any:
+    def wrapped(self: Any, ctx: Any, formatter: Any) -> Any:
+        _patch_rich_summary()
+        return format_help(self, ctx, formatter)
+
+    return wrapped

@@ -150,10 +150,10 @@ class AgentConfig(StrictModel):
             if c.path is not None and c.type not in AUTO_PATH_TYPES:
                 raise _located(f"path: only http, dns and tcp checks trace their path, "
                                f"not {c.type} checks", ("checks", i, "path"))
-        model = REGISTRY["path"].Config if "path" in REGISTRY else None
-        if model is None:
+        if "path" not in REGISTRY:
             return self
         for item in auto_path_checks(list(self.checks), self.paths):
+            model = REGISTRY["path"].Config  # imported only when a path check is made
             try:
                 self.checks.append(model.model_validate(item))  # type: ignore[arg-type]
             except ValidationError as e:

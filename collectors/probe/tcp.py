@@ -90,7 +90,7 @@ class TcpCollector:
         try:
             host, port = split_host_port(cfg.target, what="target")
             if cfg.tls and self._ssl_ctx is None:
-                self._ssl_ctx = probe_tls_context(cfg.tls_config)
+                self._ssl_ctx = probe_tls_context(cfg.tls_config, "tcp")
             ssl_ctx = self._ssl_ctx
             res = await resolve(host, port, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback,
                                 dl.remaining())

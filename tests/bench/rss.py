@@ -19,6 +19,18 @@ Target: pantau's RSS (host collector alone) no larger than node_exporter's.
 
     .venv/bin/python tests/bench/rss.py            # print the figures
     .venv/bin/python tests/bench/rss.py --append   # ... and append them to BENCHMARKS.md
+
+Where the memory goes (no root needed; --src DIR: another tree, e.g. `git archive <commit> |
+tar -x -C DIR`):
+
+    .venv/bin/python tests/bench/rss.py --imports [--src DIR]      # VmRSS added by each import
+    .venv/bin/python tests/bench/rss.py --tracemalloc [--src DIR]  # Python objects by file
+
+--imports imports the run path's modules one after the other in a fresh interpreter, in the
+order `pantau run` needs them, then builds the host-only Agent, and prints what each step
+added to VmRSS (a module's share includes whatever it imports first). --tracemalloc builds the
+same Agent under tracemalloc and prints the traced memory by the file that allocated it
+(interpreter internals and C libraries such as pydantic-core's validators are not traced).
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -172,10 +185,81 @@ def last_line(proc: subprocess.Popen[bytes]) -> str:
     return err.splitlines()[-1] if err else ""
 
 
+# The run path in the order `pantau run` imports it, then the host-only Agent (argv: state dir).
+IMPORTS = r"""
+import importlib, sys, time
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+prev = rss()
+print(f"{'interpreter':28s} {prev:5.1f}")
+STEPS = ["asyncio", "pydantic", "yaml", "psutil", "typer", "collectors.config",
+         "collectors.host.collector", "collectors.snmp.collector", "collectors.ssh.config",
+         "exporters.notify", "exporters.remote_write", "agent.alerting", "agent.status",
+         "agent.config", "agent.runtime", "agent.cli"]
+for name in STEPS:
+    importlib.import_module(name)
+    now = rss()
+    print(f"{name:28s} {now - prev:+5.1f}")
+    prev = now
+from agent.config import AgentConfig
+from agent.runtime import Agent
+cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
+                                  "host": {"interval": "1s", "timeout": "500ms"}})
+agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
+now = rss()
+print(f"{'config + Agent':28s} {now - prev:+5.1f}")
+print(f"{'total':28s} {now:5.1f}  ({len(sys.modules)} modules)")
+"""
+
+TRACE = r"""
+import sys, tracemalloc
+tracemalloc.start()
+from agent.cli import app  # noqa: F401
+from agent.config import AgentConfig
+from agent.runtime import Agent
+cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
+                                  "host": {"interval": "1s", "timeout": "500ms"}})
+agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
+snap = tracemalloc.take_snapshot()
+by: dict[str, int] = {}
+for stat in snap.statistics("filename"):
+    f = stat.traceback[0].filename
+    for marker in ("site-packages/", "python3.11/", sys.argv[2] + "/"):
+        if marker in f:
+            f = f.split(marker, 1)[1]
+            break
+    top = f.split("/")[0] if "/" in f else f
+    if top.startswith("<frozen importlib"):
+        top = "(import system: code objects, module dicts)"
+    by[top] = by.get(top, 0) + stat.size
+total = sum(by.values())
+print(f"traced {total / 2**20:.1f} MiB")
+for name, size in sorted(by.items(), key=lambda x: -x[1])[:20]:
+    print(f"{name:44s} {size / 2**20:5.2f}")
+"""
+
+
+def where(mode: str, src: Path) -> int:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    with tempfile.TemporaryDirectory(prefix="pantau-rss-") as tmp:
+        code, extra = (IMPORTS, []) if mode == "imports" else (TRACE, [str(src)])
+        r = subprocess.run([sys.executable, "-c", code, tmp, *extra], env=env, cwd=tmp,
+                           capture_output=True, text=True, timeout=120)
+    print(r.stdout + r.stderr, end="")
+    return r.returncode
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--append", action="store_true", help="append the figures to BENCHMARKS.md")
+    ap.add_argument("--imports", action="store_true", help="VmRSS added by each import")
+    ap.add_argument("--tracemalloc", action="store_true", help="Python objects by file")
+    ap.add_argument("--src", type=Path, default=REPO, help="the tree whose pantau is measured")
     args = ap.parse_args()
+    if args.imports or args.tracemalloc:
+        return where("imports" if args.imports else "tracemalloc", args.src)
 
     from tests.lab.office import OfficeLab
 
@@ -195,26 +279,32 @@ def main() -> int:
                 raise OSError(r.stderr.strip() or "no answer")
             return int(r.stdout)
 
-        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "cwd": REPO}
+        pipes: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                 "cwd": REPO}
+        pantau = [str(PANTAU)]
+        if args.src != REPO:  # another tree's pantau, from its sources (same venv)
+            pipes["env"] = {**os.environ, "PYTHONPATH": str(args.src)}
+            pipes["cwd"] = args.src
+            pantau = [sys.executable, "-c", "import sys; sys.argv[0] = 'pantau'; "
+                      "from agent.cli import main; sys.exit(main())"]
         procs: dict[str, subprocess.Popen[bytes]] = {}
         fetchers: dict[str, Getter] = {}
         try:
             procs["pantau"] = subprocess.Popen(
-                [str(PANTAU), "run", "--config", str(cfg), "--listen",
-                 f"127.0.0.1:{ports['pantau']}"], **pipes)  # type: ignore[call-overload]
+                [*pantau, "run", "--config", str(cfg), "--listen",
+                 f"127.0.0.1:{ports['pantau']}"], **pipes)
             # `ip netns exec` gives the command its own mount namespace: /var/lib is private.
             procs["default"] = lab.popen(
                 "office", ["sh", "-c", 'mount --bind "$0" /var/lib && exec "$@"',
-                           str(private_var_lib), str(PANTAU), "run", "--listen",
+                           str(private_var_lib), *pantau, "run", "--listen",
                            f"127.0.0.1:{ports['default']}"], **pipes)
             procs["stand-in"] = subprocess.Popen(
-                [sys.executable, "-c", STAND_IN, str(REPO), str(ports["stand-in"])],
-                **pipes)  # type: ignore[call-overload]
-            procs["floor"] = subprocess.Popen(
-                [sys.executable, "-c", FLOOR], **pipes)  # type: ignore[call-overload]
+                [sys.executable, "-c", STAND_IN, str(args.src), str(ports["stand-in"])],
+                **pipes)
+            procs["floor"] = subprocess.Popen([sys.executable, "-c", FLOOR], **pipes)
             procs["node_exporter"] = subprocess.Popen(
                 [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{ports['node_exporter']}"],
-                **pipes)  # type: ignore[call-overload]
+                **pipes)
             fetchers = {n: (ns_get if n == "default" else get) for n in ports}
             for name, proc in procs.items():
                 if name == "floor":

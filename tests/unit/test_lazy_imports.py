@@ -77,3 +77,37 @@ def test_textfile_parser_loads_only_when_a_directory_is_read(tmp_path: Path) -> 
                        text=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "prometheus_client.parser" in json.loads(r.stdout.splitlines()[-1])
+
+
+def test_check_types_are_the_per_check_entries() -> None:
+    """CHECK_TYPES is written out (knowing it imports nothing); it must be what the classes say."""
+    from collectors import CHECK_TYPES, REGISTRY
+
+    assert CHECK_TYPES == tuple(t for t in REGISTRY if REGISTRY[t].per_check)
+
+
+def test_host_only_agent_loads_no_unused_collector_nor_rich_help(tmp_path: Path) -> None:
+    """The registry is imported entry by entry; typer's rich help only for --help."""
+    mods = loaded_after(PROBE, tmp_path)
+    unused = [m for m in ("collectors.probe.icmp", "collectors.probe.http",
+                          "collectors.probe.tcp", "collectors.probe.dns",
+                          "collectors.probe.path", "collectors.ssh.collector",
+                          "typer.rich_utils", "rich", "markdown_it", "pygments") if m in mods]
+    assert not unused, f"loaded by a host-only agent: {unused}"
+
+
+def test_families_of_unused_collectors_still_belong_to_pantau(tmp_path: Path) -> None:
+    """Only the configured collectors' families are declared at start, but a user-defined
+    family (here a *.prom file's) must not take the name of one of pantau's own families of a
+    collector that is not configured, as when every family was declared at start."""
+    code = PROBE + (
+        "\nfrom agent.store import Result\n"
+        "from collectors.base import MetricSpec, Observation, Sample\n"
+        "name = 'pantau_icmp_packet_loss_ratio'\n"
+        "assert name not in agent.exposition.specs\n"
+        "spec = MetricSpec(name, 'counter', 'from a file', (), foreign=True)\n"
+        "obs = Observation(success=True, samples=[Sample.of(name, 1.0)], specs=[spec])\n"
+        "agent._on_result(Result('host', 'host', 'host', obs, obs.samples))\n"
+        "got = agent.exposition.specs[name]\n"
+        "assert got.kind == 'gauge' and not got.foreign, got\n")
+    loaded_after(code, tmp_path)

@@ -189,3 +189,41 @@ def test_sparkline_text_kept_in_step_with_its_minutes() -> None:
         doc = json.loads("{" + r.spark_json() + "}")
         ms, marks = r.spark(doc["spark_end"])
         assert (doc["spark_ms"], doc["spark_ok"]) == (ms, marks), step
+
+
+def test_ring_without_a_minute_per_slot_answers_as_one_with_it() -> None:
+    """The ring keeps no minute per slot (it zeroes the slots it passes); its minutes must be
+    those of a ring whose every slot carries its minute (what it did before), including late
+    results within the day, silent gaps of hours and of more than a day."""
+    ref: dict[int, tuple[int, list[float]]] = {}  # slot -> (minute, [oks, fails, ms])
+    r = Ring()
+    rng = random.Random(1440)
+    t = 1_800_000_000.0
+    newest = 0.0
+    for step in range(4000):
+        gaps = [0.5, 5.0, 15.0, 61.0, 3600.0 * 5] + [30.0] * 6 + [90_000.0] * (step == 2000)
+        t += rng.choice(gaps)
+        at = t - rng.choice([0.0] * 8 + [90.0, 1200.0, 80_000.0])  # sometimes a late one
+        ok = rng.random() < 0.7
+        ms = rng.random() / 50
+        minute = int(at // 60)
+        newest = max(newest, at)
+        if minute > int(newest // 60) - SLOTS:  # the old ring took results up to a day late
+            cur = ref.get(minute % SLOTS)
+            if cur is None or cur[0] != minute:
+                cur = ref[minute % SLOTS] = (minute, [0, 0, 0.0])
+            cur[1][0 if ok else 1] += 1
+            if ok:
+                cur[1][2] += ms * 1000.0
+        r.add(at, ok, ms, "timeout")
+        if step % 37 == 0 or step == 2001:
+            now = newest + rng.choice([0.0, 30.0, 600.0])
+            last = int(now // 60)
+            want = [(m * 60, int(v[0]), int(v[1]), round(v[2] / v[0], 2) if v[0] else None)
+                    for m, v in sorted(ref.values())
+                    if last - SLOTS < m <= last and m > int(newest // 60) - SLOTS]
+            got = r.minutes(now, SLOTS)
+            assert [g[:3] for g in got] == [w[:3] for w in want], step
+            # the sums are float32 in the ring
+            assert all(g[3] == w[3] or abs((g[3] or 0) - (w[3] or 0)) < 0.02
+                       for g, w in zip(got, want, strict=True)), step

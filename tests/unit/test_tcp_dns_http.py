@@ -24,6 +24,7 @@ from collectors import REGISTRY
 from collectors.base import Context, Deadline, Observation
 from collectors.common.hostport import split_host_port
 from collectors.probe import DnsCollector, HttpCollector, TcpCollector
+from tests.helpers.certs import make_pki
 from tests.lab.office import make_certs
 
 SERVERS = Path(__file__).resolve().parents[1] / "lab" / "servers.py"
@@ -386,3 +387,25 @@ def test_ip_protocol_preference() -> None:
         assert asyncio.run(go("ip6", True)) == "127.0.0.1"  # fell back to IPv4
         with pytest.raises(ProbeError, match="localhost has no IPv6 address"):
             asyncio.run(go("ip6", False))
+
+
+def test_checks_with_the_same_tls_settings_share_one_context(tmp_path: Path) -> None:
+    """One CA store in memory per TLS settings and probe type, not one per check; a CA file
+    rewritten in place gets a new context, as a new check read it anew before."""
+    import os
+
+    from collectors.common.tls import TLSConfig
+    from collectors.probe.net import probe_tls_context
+
+    pki = make_pki(tmp_path)
+    system, ca = TLSConfig(), TLSConfig(ca_file=pki["ca"])
+    first = probe_tls_context(system, "http")
+    assert probe_tls_context(TLSConfig(), "http") is first
+    assert probe_tls_context(system, "tcp") is not first  # httpcore sets ALPN on http's
+    with_ca = probe_tls_context(ca, "http")
+    assert with_ca is not first and probe_tls_context(ca, "http") is with_ca
+    insecure = probe_tls_context(TLSConfig(insecure_skip_verify=True), "http")
+    assert insecure is not first and insecure.verify_mode == 0
+    st = pki["ca"].stat()
+    os.utime(pki["ca"], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert probe_tls_context(ca, "http") is not with_ca
