@@ -388,6 +388,9 @@ class SnmpCollector:
         self._user: User | None = None
         self._target_loop: object = None
         self._module_specs: dict[str, MetricSpec] = {}
+        # (ifindex, ifname, ifalias) -> the interface's label tuple, of the last poll only
+        self._if_labels: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
+        self._if_last: list[Sample] = []  # the last poll's interface samples
 
     async def _get_target(self) -> AnyTarget:
         import asyncio
@@ -590,29 +593,67 @@ class SnmpCollector:
         now = time.time()
         elapsed = now - self.state.last_poll if self.state.last_poll else 0.0
         samples: list[Sample] = []
-        for idx in sorted(cols["oper"]):
+        # The last poll's samples, in the same order: a value that did not change keeps its
+        # Sample object (most interfaces' status, speed, errors and discards, idle ports'
+        # counters). No allocation, and nothing new for the garbage collector to walk: with
+        # 200 devices its full collections were a sixth of the agent's CPU.
+        last = self._if_last
+        n_last = len(last)
+
+        def append(sample: Sample) -> None:
+            i = len(samples)
+            if i < n_last:
+                p = last[i]
+                if (p.value == sample.value and p.labels is sample.labels
+                        and p.name == sample.name):
+                    sample = p
+            samples.append(sample)
+
+        names, descrs, aliases = cols.get("name", {}), cols["descr"], cols.get("alias", {})
+        opers, admins = cols["oper"], cols["admin"]
+        highs, speeds = cols.get("highspeed", {}), cols["speed"]
+        columns = [(metric, vals, width[metric] == 32) for metric, vals in counters.items()]
+        # The label tuple of an interface is the one of the last poll while its name and
+        # alias stay: the store and the exposition then match its series by identity.
+        last_labels = self._if_labels
+        self._if_labels = {}
+        for idx in sorted(opers):
             ifindex = ".".join(map(str, idx))
-            ifname = convert(cols.get("name", {}).get(idx)) or convert(cols["descr"].get(idx))
+            ifname = convert(names.get(idx)) or convert(descrs.get(idx))
             # one label tuple per interface, shared by its 11 samples (Sample.of per sample
             # was a fifth of a 48-port poll's CPU)
-            labels = (("device", dev), ("ifindex", ifindex), ("ifname", str(ifname or ifindex)),
-                      ("ifalias", str(convert(cols.get("alias", {}).get(idx)) or "")))
-            oper = convert(cols["oper"].get(idx))
-            admin = convert(cols["admin"].get(idx))
-            high = convert(cols.get("highspeed", {}).get(idx))
+            key = (ifindex, str(ifname or ifindex), str(convert(aliases.get(idx)) or ""))
+            labels = last_labels.get(key)
+            if labels is None:
+                labels = (("device", dev), ("ifindex", key[0]), ("ifname", key[1]),
+                          ("ifalias", key[2]))
+            self._if_labels[key] = labels
+            oper = convert(opers.get(idx))
+            admin = convert(admins.get(idx))
+            high = convert(highs.get(idx))
             speed = (high * 1_000_000 if isinstance(high, float) and high > 0
-                     else convert(cols["speed"].get(idx)))
-            samples.append(Sample("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels))
-            samples.append(Sample("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels))
+                     else convert(speeds.get(idx)))
+            append(Sample("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels))
+            append(Sample("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels))
             speed_f = speed if isinstance(speed, float) else 0.0
-            samples.append(Sample("pantau_if_speed_bits", speed_f, labels))
-            for metric, vals in counters.items():
-                raw = convert(vals.get(idx))
+            append(Sample("pantau_if_speed_bits", speed_f, labels))
+            for metric, vals, is32 in columns:
+                v = vals.get(idx)
+                # what convert() makes of a number, without the call (8 per interface)
+                raw = float(v) if isinstance(v, int) else convert(v)
                 if not isinstance(raw, float):
                     continue
-                value = (self._extend32(ifindex, metric, raw, speed_f, elapsed)
-                         if width[metric] == 32 else raw)
-                samples.append(Sample(metric, value, labels))
+                if is32:
+                    key32 = (ifindex, metric)
+                    ext = self.state.ext.get(key32)
+                    if ext is not None and raw >= ext[0]:  # no wrap, no reset: the usual case
+                        if raw != ext[0]:
+                            self.state.ext[key32] = (raw, ext[1])
+                        raw += ext[1]
+                    else:
+                        raw = self._extend32(ifindex, metric, raw, speed_f, elapsed)
+                append(Sample(metric, raw, labels))
+        self._if_last = samples
         return samples, n
 
     async def _ucd(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:
