@@ -600,14 +600,14 @@ class SnmpCollector:
         last = self._if_last
         n_last = len(last)
 
-        def append(sample: Sample) -> None:
+        def add(name: str, value: float, labels: tuple[tuple[str, str], ...]) -> None:
             i = len(samples)
             if i < n_last:
                 p = last[i]
-                if (p.value == sample.value and p.labels is sample.labels
-                        and p.name == sample.name):
-                    sample = p
-            samples.append(sample)
+                if p.value == value and p.labels is labels and p.name == name:
+                    samples.append(p)
+                    return
+            samples.append(Sample(name, value, labels))
 
         names, descrs, aliases = cols.get("name", {}), cols["descr"], cols.get("alias", {})
         opers, admins = cols["oper"], cols["admin"]
@@ -633,10 +633,10 @@ class SnmpCollector:
             high = convert(highs.get(idx))
             speed = (high * 1_000_000 if isinstance(high, float) and high > 0
                      else convert(speeds.get(idx)))
-            append(Sample("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels))
-            append(Sample("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels))
+            add("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels)
+            add("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels)
             speed_f = speed if isinstance(speed, float) else 0.0
-            append(Sample("pantau_if_speed_bits", speed_f, labels))
+            add("pantau_if_speed_bits", speed_f, labels)
             for metric, vals, is32 in columns:
                 v = vals.get(idx)
                 # what convert() makes of a number, without the call (8 per interface)
@@ -652,7 +652,7 @@ class SnmpCollector:
                         raw += ext[1]
                     else:
                         raw = self._extend32(ifindex, metric, raw, speed_f, elapsed)
-                append(Sample(metric, raw, labels))
+                add(metric, raw, labels)
         self._if_last = samples
         return samples, n
 

@@ -121,9 +121,34 @@ def _oid(oid: OID) -> bytes:
     return _tlv(0x06, bytes(out))
 
 
+# A poll asks for the same OIDs every interval (the columns, then the same rows of them), and
+# so do devices with the same tables: their encoded varbinds are kept, a bounded number.
+_VARBINDS: dict[OID, bytes] = {}
+_VARBINDS_MAX = 20_000
+
+
+def _null_varbind(oid: OID) -> bytes:
+    """SEQUENCE { oid, NULL }: a request's varbind."""
+    got = _VARBINDS.get(oid)
+    if got is None:
+        if len(_VARBINDS) >= _VARBINDS_MAX:
+            _VARBINDS.clear()
+        got = _VARBINDS[oid] = _encode_null_varbind(oid)
+    return got
+
+
+def _encode_null_varbind(oid: OID) -> bytes:
+    rest = oid[2:]
+    # 1.3.x with one-byte sub-identifiers (every OID a poll asks for here) in one step
+    if oid[:2] == (1, 3) and len(rest) < 120 and (not rest or max(rest) < 0x80):
+        n = len(rest) + 1
+        return bytes((0x30, n + 4, 0x06, n, 43, *rest, 0x05, 0x00))
+    return _tlv(0x30, _oid(oid) + b"\x05\x00")
+
+
 def encode_pdu(request_id: int, oids: Sequence[OID], bulk_repetitions: int = 0) -> bytes:
     """A GetRequest PDU, or a GetBulkRequest (non-repeaters 0) when bulk_repetitions > 0."""
-    vbs = b"".join(_tlv(0x30, _oid(o) + b"\x05\x00") for o in oids)
+    vbs = b"".join([_null_varbind(o) for o in oids])
     if bulk_repetitions > 0:
         return _tlv(0xA5, _int(request_id) + _int(0) + _int(bulk_repetitions) + _tlv(0x30, vbs))
     return _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + _tlv(0x30, vbs))
@@ -384,6 +409,11 @@ def _release(mux: _Mux) -> None:
                 del _MUXES[key]
 
 
+def _expire(fut: asyncio.Future[bytes]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
 class _Silent(SnmpError):
     """No answer within timeout x (retries+1)."""
 
@@ -450,13 +480,17 @@ class V2cTarget:
                 rid = next(_IDS) & 0x7FFFFFFF
                 fut: asyncio.Future[bytes] = loop.create_future()
                 mux.waiting[rid] = (addr, fut)
+                # the timeout is a timer on the reply's own future: asyncio.wait_for made a
+                # second future and callbacks around it for each of a poll's ~10 requests
+                timer = loop.call_later(min(self.timeout, remaining), _expire, fut)
                 try:
                     assert mux.transport is not None
                     mux.transport.sendto(self._encode(rid, oids, reps), addr)
-                    data = await asyncio.wait_for(fut, min(self.timeout, remaining))
+                    data = await fut
                 except TimeoutError:
                     break
                 finally:
+                    timer.cancel()
                     mux.waiting.pop(rid, None)
                 try:
                     status, index, vbs = self._decode(data, rid)

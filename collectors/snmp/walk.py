@@ -195,6 +195,10 @@ def absorb_round(active: list[OID], vbs: Sequence[tuple[Any, Any]],
     # per column position, not per OID: hashing an 11-part OID three times per varbind was
     # most of this function's CPU (active holds each column once)
     lens = [len(r) for r in active]
+    # t is in root's subtree exactly when root <= t < root with its last part + 1; and every
+    # accepted OID is above the column's current one, which is root or in its subtree: so
+    # current < t < upper is the whole test, with no slice made to compare
+    uppers = [(*r[:-1], r[-1] + 1) for r in active]
     outs = [out[r] for r in active]
     cur = [current[r] for r in active]
     done = [False] * k
@@ -203,12 +207,11 @@ def absorb_round(active: list[OID], vbs: Sequence[tuple[Any, Any]],
         if not done[j]:
             # pysnmp's ObjectName; the v2c codec's OIDs are tuples already
             t = oid if type(oid) is tuple else tuple(oid)
-            n = lens[j]
-            if (t[:n] != active[j] or t <= cur[j]
+            if (t <= cur[j] or t >= uppers[j]
                     or (type(value) is not int and type(value).__name__ == "EndOfMibView")):
                 done[j] = True
             else:
-                outs[j][t[n:]] = value
+                outs[j][t[lens[j]:]] = value
                 cur[j] = t
         j += 1
         if j == k:
