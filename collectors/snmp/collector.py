@@ -388,8 +388,9 @@ class SnmpCollector:
         self._user: User | None = None
         self._target_loop: object = None
         self._module_specs: dict[str, MetricSpec] = {}
-        # (ifindex, ifname, ifalias) -> the interface's label tuple, of the last poll only
-        self._if_labels: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
+        # (index, raw ifName, ifDescr, ifAlias) -> (ifindex, the interface's label tuple), of
+        # the last poll only
+        self._if_labels: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] = {}
         self._if_last: list[Sample] = []  # the last poll's interface samples
 
     async def _get_target(self) -> AnyTarget:
@@ -613,21 +614,24 @@ class SnmpCollector:
         opers, admins = cols["oper"], cols["admin"]
         highs, speeds = cols.get("highspeed", {}), cols["speed"]
         columns = [(metric, vals, width[metric] == 32) for metric, vals in counters.items()]
-        # The label tuple of an interface is the one of the last poll while its name and
-        # alias stay: the store and the exposition then match its series by identity.
+        # The label tuple of an interface is the one of the last poll while its index, name
+        # and alias (as the device sent them) stay: the store and the exposition then match
+        # its series by identity, and nothing is decoded or joined again.
         last_labels = self._if_labels
         self._if_labels = {}
         for idx in sorted(opers):
-            ifindex = ".".join(map(str, idx))
-            ifname = convert(names.get(idx)) or convert(descrs.get(idx))
-            # one label tuple per interface, shared by its 11 samples (Sample.of per sample
-            # was a fifth of a 48-port poll's CPU)
-            key = (ifindex, str(ifname or ifindex), str(convert(aliases.get(idx)) or ""))
-            labels = last_labels.get(key)
-            if labels is None:
-                labels = (("device", dev), ("ifindex", key[0]), ("ifname", key[1]),
-                          ("ifalias", key[2]))
-            self._if_labels[key] = labels
+            key = (idx, names.get(idx), descrs.get(idx), aliases.get(idx))
+            known = last_labels.get(key)
+            if known is None:
+                ifindex = ".".join(map(str, idx))
+                ifname = convert(key[1]) or convert(key[2])
+                # one label tuple per interface, shared by its 11 samples (Sample.of per
+                # sample was a fifth of a 48-port poll's CPU)
+                known = (ifindex, (("device", dev), ("ifindex", ifindex),
+                                   ("ifname", str(ifname or ifindex)),
+                                   ("ifalias", str(convert(key[3]) or ""))))
+            self._if_labels[key] = known
+            ifindex, labels = known
             oper = convert(opers.get(idx))
             admin = convert(admins.get(idx))
             high = convert(highs.get(idx))

@@ -10,9 +10,12 @@ CPU per cycle is the window's CPU scaled to exactly N polls (pantau_collector_ru
 varbinds per poll from pantau_snmp_varbinds (snmp_exporter: snmp_scrape_pdus_returned).
 Medians over the windows (pantau) and over REPEATS rounds of N scrapes (snmp_exporter).
 
-Run (root, ~30 min; --before DIR runs an older tree's pantau too, --after DIR a snapshot of
-this one instead of the work tree, each made with `git archive <commit> | tar -x -C DIR`):
-    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR] [--after DIR]
+Run (root, ~35 min; --before DIR runs an older tree's pantau too, --after DIR a snapshot of
+this one instead of the work tree, each made with `git archive <commit> | tar -x -C DIR`;
+--before-commit names that commit in the text written; --v2c-only: the 200-device v2c rows
+alone, nothing written):
+    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR
+        [--before-commit SHA]] [--after DIR] [--v2c-only]
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ SCALE = (10, 100, 500)
 REPEATS = 3
 WINDOWS = (3, 2)  # intervals measured: the 200-device comparison, the scaling rows
 AUTHS = ("v2c", "v3")
+# what --before DIR was made from, for the text written with --write
+BEFORE_COMMIT = (sys.argv[sys.argv.index("--before-commit") + 1]
+                 if "--before-commit" in sys.argv else "60cbd17")
 if "--v2c-only" in sys.argv:  # a quick check of the v2c comparison alone (no v3, no scaling)
     AUTHS, SCALE = ("v2c",), ()
 if "--quick" in sys.argv:  # a smoke run of the script itself, not for figures
@@ -244,8 +250,8 @@ def main() -> int:
         replace_section(
             "## SNMP at scale through `pantau run` (issue 16)\n\nCommand: `.venv/bin/python "
             "tests/bench/agent_snmp_scale.py --write"
-            + (" --before DIR --after DIR2` (DIR: the tree before issue 16, `git archive "
-               "60cbd17`; DIR2: this commit's tree)" if before else "`")
+            + (f" --before DIR --after DIR2` (DIR: `git archive {BEFORE_COMMIT}`, the tree "
+               "before this change; DIR2: this commit's tree)" if before else "`")
             + f" (root; {SNMPDS} snmpd in one namespace with 48 interfaces; the real "
             "`pantau run`, whole-process CPU from /proc/PID/stat over one 60 s interval per "
             "window, scaled to exactly one poll per device, median of 3 windows (2 for the "
