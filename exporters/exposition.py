@@ -122,9 +122,14 @@ class _Family:
         self.order: list[_Block] | None = None  # blocks in source order; None: re-sort
 
 
-# One series of a source as last rendered: (name, labels, family, "name{labels} ", value,
-# its line).
-_Series = tuple[str, Labels, str, str, float, str]
+# One series of a source as last rendered: (name, labels, family, value, its line). Its
+# "name{labels} " is not kept beside the line (10 MiB at 100,000 series): it is the line up
+# to the space before the value, which never holds a space itself.
+_Series = tuple[str, Labels, str, float, str]
+
+
+def _prefix_of(line: str) -> str:
+    return line[:line.rfind(" ") + 1]
 
 
 def _describe(spec: MetricSpec) -> str:
@@ -146,9 +151,9 @@ class Exposition:
         # the source took when it first appeared (a removed and re-added source goes last).
         self._sources: dict[str, tuple[int, dict[str, str]]] = {}
         self._next_order = 0
-        # source key -> its last update's series in sample order, each (name, labels, family,
-        # "name{labels} ", value, line): a source sends the same series in the same order run
-        # after run, so a sample is matched by position and an unchanged value reuses its line
+        # source key -> its last update's series in sample order (_Series): a source sends
+        # the same series in the same order run after run, so a sample is matched by
+        # position and an unchanged value reuses its line
         self._series: dict[str, list[_Series]] = {}
         self._families: dict[str, _Family] = {}
         self._names: list[str] | None = []  # families with lines, sorted; None: re-sort
@@ -225,18 +230,18 @@ class Exposition:
                 if by_series is None:  # a moved series keeps its rendered prefix
                     by_series = {(p[0], p[1]): p for p in prev}
                 e = by_series.get((name, labels))
-                prefix = e[3] if e is not None else render_prefix(s)
-                e = (name, labels, fam, prefix, value, prefix + format_value(value) + "\n")
-            elif value != e[4]:  # NaN never equals itself: rendered again, as it should
-                e = (name, labels, e[2], e[3], value, e[3] + format_value(value) + "\n")
+                prefix = _prefix_of(e[4]) if e is not None else render_prefix(s)
+                e = (name, labels, fam, value, prefix + format_value(value) + "\n")
+            elif value != e[3]:  # NaN never equals itself: rendered again, as it should
+                e = (name, labels, e[2], value, _prefix_of(e[4]) + format_value(value) + "\n")
                 if changed is not None:
                     changed.add(e[2])
             series.append(e)
             got = lines.get(e[2])
             if got is None:
-                lines[e[2]] = [e[5]]
+                lines[e[2]] = [e[4]]
             else:
-                got.append(e[5])
+                got.append(e[4])
         if len(series) != n_prev:
             changed = None
         old = self._sources.get(key)
