@@ -4,7 +4,10 @@ prometheus_client's generate_latest costs ~0.26 s for 24k series on these machin
 re-joining and re-compressing the whole body on every change made rendering continuous once a
 thousand checks spread their results over the interval. So the work is split by what changes:
 
-- a result re-renders only its own source's lines, per family (`update`);
+- a result re-renders only its own source's lines, per family (`update`), and of those only
+  the lines whose value changed: a source's series are matched to its last update's by
+  position (a source sends the same series in the same order run after run), an unchanged
+  value keeps its line and a family with no new line keeps its joined text;
 - each family keeps its lines in blocks of sources, and a block's bytes and its deflate output
   are rebuilt only when one of its sources changed;
 - the body and its gzip are built lazily, when a scrape asks for them and something changed
