@@ -67,7 +67,21 @@ class Store:
         final: dict[Labels, Labels] = {}
         fixed_names: set[str] | None = None
         samples = []
-        for s in observation.samples:
+        # A collector that hands the same Sample object again for an unchanged value (SNMP
+        # does) gets the same final Sample again: nothing new for the garbage collector.
+        prev = self._results.get(key) if cached is not None and cached[0] == fixed else None
+        prev_in = prev.observation.samples if prev is not None else []
+        prev_out = prev.samples if prev is not None else []
+        n_prev = len(prev_in) if len(prev_in) == len(prev_out) else 0
+        last_in: Labels | None = None
+        for i, s in enumerate(observation.samples):
+            if i < n_prev and prev_in[i] is s:
+                out = prev_out[i]
+                if s.labels is not last_in:  # the cache below keeps these labels too
+                    final[s.labels] = out.labels
+                    last_in = s.labels
+                samples.append(out)
+                continue
             labels = final.get(s.labels)
             if labels is None:
                 labels = known.get(s.labels)

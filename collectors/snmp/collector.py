@@ -388,6 +388,10 @@ class SnmpCollector:
         self._user: User | None = None
         self._target_loop: object = None
         self._module_specs: dict[str, MetricSpec] = {}
+        # (index, raw ifName, ifDescr, ifAlias) -> (ifindex, the interface's label tuple), of
+        # the last poll only
+        self._if_labels: dict[tuple[Any, ...], tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._if_last: list[Sample] = []  # the last poll's interface samples
 
     async def _get_target(self) -> AnyTarget:
         import asyncio
@@ -590,29 +594,70 @@ class SnmpCollector:
         now = time.time()
         elapsed = now - self.state.last_poll if self.state.last_poll else 0.0
         samples: list[Sample] = []
-        for idx in sorted(cols["oper"]):
-            ifindex = ".".join(map(str, idx))
-            ifname = convert(cols.get("name", {}).get(idx)) or convert(cols["descr"].get(idx))
-            # one label tuple per interface, shared by its 11 samples (Sample.of per sample
-            # was a fifth of a 48-port poll's CPU)
-            labels = (("device", dev), ("ifindex", ifindex), ("ifname", str(ifname or ifindex)),
-                      ("ifalias", str(convert(cols.get("alias", {}).get(idx)) or "")))
-            oper = convert(cols["oper"].get(idx))
-            admin = convert(cols["admin"].get(idx))
-            high = convert(cols.get("highspeed", {}).get(idx))
+        # The last poll's samples, in the same order: a value that did not change keeps its
+        # Sample object (most interfaces' status, speed, errors and discards, idle ports'
+        # counters). No allocation, and nothing new for the garbage collector to walk: with
+        # 200 devices its full collections were a sixth of the agent's CPU.
+        last = self._if_last
+        n_last = len(last)
+
+        def add(name: str, value: float, labels: tuple[tuple[str, str], ...]) -> None:
+            i = len(samples)
+            if i < n_last:
+                p = last[i]
+                if p.value == value and p.labels is labels and p.name == name:
+                    samples.append(p)
+                    return
+            samples.append(Sample(name, value, labels))
+
+        names, descrs, aliases = cols.get("name", {}), cols["descr"], cols.get("alias", {})
+        opers, admins = cols["oper"], cols["admin"]
+        highs, speeds = cols.get("highspeed", {}), cols["speed"]
+        columns = [(metric, vals, width[metric] == 32) for metric, vals in counters.items()]
+        # The label tuple of an interface is the one of the last poll while its index, name
+        # and alias (as the device sent them) stay: the store and the exposition then match
+        # its series by identity, and nothing is decoded or joined again.
+        last_labels = self._if_labels
+        self._if_labels = {}
+        for idx in sorted(opers):
+            key = (idx, names.get(idx), descrs.get(idx), aliases.get(idx))
+            known = last_labels.get(key)
+            if known is None:
+                ifindex = ".".join(map(str, idx))
+                ifname = convert(key[1]) or convert(key[2])
+                # one label tuple per interface, shared by its 11 samples (Sample.of per
+                # sample was a fifth of a 48-port poll's CPU)
+                known = (ifindex, (("device", dev), ("ifindex", ifindex),
+                                   ("ifname", str(ifname or ifindex)),
+                                   ("ifalias", str(convert(key[3]) or ""))))
+            self._if_labels[key] = known
+            ifindex, labels = known
+            oper = convert(opers.get(idx))
+            admin = convert(admins.get(idx))
+            high = convert(highs.get(idx))
             speed = (high * 1_000_000 if isinstance(high, float) and high > 0
-                     else convert(cols["speed"].get(idx)))
-            samples.append(Sample("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels))
-            samples.append(Sample("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels))
+                     else convert(speeds.get(idx)))
+            add("pantau_if_oper_up", 1.0 if oper == 1.0 else 0.0, labels)
+            add("pantau_if_admin_up", 1.0 if admin == 1.0 else 0.0, labels)
             speed_f = speed if isinstance(speed, float) else 0.0
-            samples.append(Sample("pantau_if_speed_bits", speed_f, labels))
-            for metric, vals in counters.items():
-                raw = convert(vals.get(idx))
+            add("pantau_if_speed_bits", speed_f, labels)
+            for metric, vals, is32 in columns:
+                v = vals.get(idx)
+                # what convert() makes of a number, without the call (8 per interface)
+                raw = float(v) if isinstance(v, int) else convert(v)
                 if not isinstance(raw, float):
                     continue
-                value = (self._extend32(ifindex, metric, raw, speed_f, elapsed)
-                         if width[metric] == 32 else raw)
-                samples.append(Sample(metric, value, labels))
+                if is32:
+                    key32 = (ifindex, metric)
+                    ext = self.state.ext.get(key32)
+                    if ext is not None and raw >= ext[0]:  # no wrap, no reset: the usual case
+                        if raw != ext[0]:
+                            self.state.ext[key32] = (raw, ext[1])
+                        raw += ext[1]
+                    else:
+                        raw = self._extend32(ifindex, metric, raw, speed_f, elapsed)
+                add(metric, raw, labels)
+        self._if_last = samples
         return samples, n
 
     async def _ucd(self, target: AnyTarget, deadline: Deadline) -> tuple[list[Sample], int]:

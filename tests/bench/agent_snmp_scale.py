@@ -10,15 +10,19 @@ CPU per cycle is the window's CPU scaled to exactly N polls (pantau_collector_ru
 varbinds per poll from pantau_snmp_varbinds (snmp_exporter: snmp_scrape_pdus_returned).
 Medians over the windows (pantau) and over REPEATS rounds of N scrapes (snmp_exporter).
 
-Run (root, ~30 min; --before DIR runs an older tree's pantau too, --after DIR a snapshot of
-this one instead of the work tree, each made with `git archive <commit> | tar -x -C DIR`):
-    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR] [--after DIR]
+Run (root, ~35 min; --before DIR runs an older tree's pantau too, --after DIR a snapshot of
+this one instead of the work tree, each made with `git archive <commit> | tar -x -C DIR`;
+--before-commit names that commit in the text written; --v2c-only: the 200-device v2c rows
+alone, nothing written):
+    .venv/bin/python tests/bench/agent_snmp_scale.py [--write] [--before DIR
+        [--before-commit SHA]] [--after DIR] [--v2c-only]
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -49,6 +53,12 @@ COMPARE = 200
 SCALE = (10, 100, 500)
 REPEATS = 3
 WINDOWS = (3, 2)  # intervals measured: the 200-device comparison, the scaling rows
+AUTHS = ("v2c", "v3")
+# what --before DIR was made from, for the text written with --write
+BEFORE_COMMIT = (sys.argv[sys.argv.index("--before-commit") + 1]
+                 if "--before-commit" in sys.argv else "60cbd17")
+if "--v2c-only" in sys.argv:  # a quick check of the v2c comparison alone (no v3, no scaling)
+    AUTHS, SCALE = ("v2c",), ()
 if "--quick" in sys.argv:  # a smoke run of the script itself, not for figures
     INTERVAL, COMPARE, SCALE, REPEATS, WINDOWS = 10.0, 4, (2,), 1, (1, 1)
 LAUNCH = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pantau'; "
@@ -185,6 +195,8 @@ def main() -> int:
 
         trees = [("after", after)] + ([("before", before)] if before else [])
         for auth, module in (("v2c", "if_mib"), ("v3", "if_mib_v3")):
+            if auth not in AUTHS:
+                continue
             results[("exporter", auth, COMPARE)] = run_exporter(exporter.pid, base, module,
                                                                 address, COMPARE)
             for label, src in trees:
@@ -207,6 +219,8 @@ def main() -> int:
     lines = [f"| poller ({COMPARE} devices x 48 ports, if_mib) | CPU s per cycle (min-max) | "
              "varbinds per poll | CPU us/varbind | ratio |", "| --- | --- | --- | --- | --- |"]
     for auth, name in (("v2c", "v2c"), ("v3", "v3 authPriv SHA/AES")):
+        if auth not in AUTHS:
+            continue
         anchor = results[("exporter", auth, COMPARE)]
         lines.append(cmp_row(f"prometheus-snmp-exporter 0.21, {name} (anchor)",
                              ("exporter", auth, COMPARE), anchor))
@@ -225,19 +239,19 @@ def main() -> int:
     v2c = results[("after", "v2c", COMPARE)]["us_per_vb"] / \
         results[("exporter", "v2c", COMPARE)]["us_per_vb"]
     v3 = results[("after", "v3", COMPARE)]["us_per_vb"] / \
-        results[("exporter", "v3", COMPARE)]["us_per_vb"]
+        results[("exporter", "v3", COMPARE)]["us_per_vb"] if "v3" in AUTHS else math.nan
     summary = (f"Targets: v2c <= 1.0x snmp_exporter per varbind -> {v2c:.2f}x "
                f"({'met' if v2c <= 1.0 else 'NOT met'}); v3 authPriv SHA/AES <= 3x -> {v3:.2f}x "
                f"({'met' if v3 <= 3.0 else 'NOT met'}). Load average during the runs "
                f"{min(loads):.1f}-{max(loads):.1f} (2 cores shared with other work).")
     text = "\n".join(lines) + "\n\n" + "\n".join(scale) + "\n\n" + summary
     print(text)
-    if "--write" in sys.argv:
+    if "--write" in sys.argv and AUTHS == ("v2c", "v3"):
         replace_section(
             "## SNMP at scale through `pantau run` (issue 16)\n\nCommand: `.venv/bin/python "
             "tests/bench/agent_snmp_scale.py --write"
-            + (" --before DIR --after DIR2` (DIR: the tree before issue 16, `git archive "
-               "60cbd17`; DIR2: this commit's tree)" if before else "`")
+            + (f" --before DIR --after DIR2` (DIR: `git archive {BEFORE_COMMIT}`, the tree "
+               "before this change; DIR2: this commit's tree)" if before else "`")
             + f" (root; {SNMPDS} snmpd in one namespace with 48 interfaces; the real "
             "`pantau run`, whole-process CPU from /proc/PID/stat over one 60 s interval per "
             "window, scaled to exactly one poll per device, median of 3 windows (2 for the "

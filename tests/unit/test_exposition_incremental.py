@@ -147,3 +147,32 @@ def test_gzip_is_one_ordinary_member() -> None:
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     assert d.decompress(z) == e.body() and d.eof and d.unused_data == b""
     assert len(z) < len(e.body()) / 4  # still compresses like a whole-body gzip would
+
+
+def test_series_matched_by_position_render_as_the_full_renderer() -> None:
+    """A source sending the same series in the same order (what the fast path of update
+    assumes), then values changed, a series put in front (every position moves), a family
+    gone and an undeclared sample in between: always the full renderer's bytes."""
+    new, old = Exposition(SPECS), FullRenderer(SPECS)
+    k1, k2 = (("k", "1"),), (("k", 'x"y'),)
+    base = [Sample("a_gauge", 1.0, k1), Sample("b_total", 5.0, k1), Sample("a_gauge", 2.0, k2),
+            Sample("e_seconds_sum", 0.5), Sample("b_total", 7.0, k2)]
+    steps = [
+        base,
+        list(base),  # the same objects
+        [Sample(s.name, s.value, s.labels) for s in base],  # equal, not identical
+        [*base[:1], Sample("b_total", 6.0, k1), *base[2:]],  # one value changed
+        [Sample("a_gauge", -0.0, k1), *base[1:3], Sample("e_seconds_sum", float("nan")),
+         base[4]],
+        [Sample("d_untyped", 3.0), *base],  # every series one position on
+        [Sample("undeclared_x", 1.0), *base[:2]],  # families gone, a dropped sample first
+        [Sample("undeclared_x", 1.0), *base[:2]],
+        base,
+    ]
+    for samples in steps:
+        new.update("src", samples)
+        old.update("src", samples)
+        new.update("other", base[:2])
+        old.update("other", base[:2])
+        assert new.body() == old.body()
+        assert gzip.decompress(new.body(use_gzip=True)) == old.body()
