@@ -10,7 +10,7 @@ Writers should write to a temporary file and rename it, as for node_exporter.
 
 A file is parsed again only when its bytes differ from the last run's: parsing thousands of
 series took ~0.5 s of Python in a worker thread every run, and while it ran the event loop
-waited for the GIL at every hand-off, which was most of the /metrics p99 (BENCHMARKS.md).
+waited for the GIL at every hand-off: a large part of the /metrics tail (BENCHMARKS.md).
 The outcome of the same bytes is the same (samples, families, or the same error), so the
 answer does not change.
 """
