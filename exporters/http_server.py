@@ -446,13 +446,20 @@ class MetricsServer:
                  f"Connection: {'keep-alive' if keep else 'close'}"]
         for k, v in {**self.web_config.http_server_config.headers, **(extra or {})}.items():
             lines.append(f"{k}: {v}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         async with asyncio.timeout(WRITE_TIMEOUT):
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            if not head_only:
+            if head_only or not body:
+                writer.write(head)
+            else:
+                # The head goes out with the first chunk, in one send: a send of its own woke
+                # the client for a few hundred bytes, and on a busy machine the client then
+                # ran before the agent's next send (seen as the answer's tail over loopback).
                 view = memoryview(body)
                 step = WRITE_CHUNK if writer.get_extra_info("ssl_object") is None \
                     else WRITE_CHUNK_TLS
-                for i in range(0, len(view), step):
+                writer.write(head + view[:step])
+                await writer.drain()
+                for i in range(step, len(view), step):
                     writer.write(view[i:i + step])
                     await writer.drain()
             await writer.drain()

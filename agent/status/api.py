@@ -388,21 +388,23 @@ class StatusService:
         if v is None or v.sig != sig:
             v = self._variants[key] = _Variant(sig, [b""] * len(order),
                                                [_UNKNOWN] * len(order))
+            v.counts = dict.fromkeys(STATES, 0)
+            v.counts[_UNKNOWN[0]] = len(order)
             todo = range(len(order))
         else:
             todo, v.dirty = v.dirty | v.notup, set()
         for i in todo:
             item = order[i]
             st = self._state_of(item, machine, in_maint)
+            v.counts[v.states[i][0]] -= 1
+            v.counts[st[0]] += 1
             v.states[i] = st
             if st[0] == "up":
                 v.notup.discard(i)
             else:
                 v.notup.add(i)
             v.texts[i] = self._item_json(item, st, lang, now, spark, zone)
-        counts = dict.fromkeys(STATES, 0)
-        for st in v.states:
-            counts[st[0]] += 1
+        counts = dict(v.counts)
         open_now = [(v.states[i][1], order[i].name, v.states[i][0]) for i in v.notup]
         down = sorted((s, n) for s, n, state in open_now if state == "down")
         supp = sorted((s, n) for s, n, state in open_now if state == "unreachable")
@@ -700,6 +702,9 @@ class _Variant:
     states: list[tuple[str, float, list[str], str]]
     dirty: set[int] = field(default_factory=set)  # a result arrived since the last build
     notup: set[int] = field(default_factory=set)  # not up at the last build
+    # how many of `states` are in each state, kept as they change: a build no longer counts
+    # a thousand states to say so
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def _span_key(seconds: float) -> tuple[tuple[int, int], ...]:

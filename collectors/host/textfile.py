@@ -7,6 +7,12 @@ syntax, a timestamp, a series another file already has, still being written) is 
 whole, named in a log line (with the line number when the parser can say) and in
 node_textfile_scrape_error; the other files and the rest of the host run are unaffected.
 Writers should write to a temporary file and rename it, as for node_exporter.
+
+A file is parsed again only when its bytes differ from the last run's: parsing thousands of
+series took ~0.5 s of Python in a worker thread every run, and while it ran the event loop
+waited for the GIL at every hand-off: a large part of the /metrics tail (BENCHMARKS.md).
+The outcome of the same bytes is the same (samples, families, or the same error), so the
+answer does not change.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from collectors.base import RESERVED_LABELS, MetricKind, MetricSpec, Sample
 
@@ -120,8 +126,8 @@ def parse_file(path: str, text: str,
     return samples, specs
 
 
-def _read_stable(path: Path) -> tuple[str, float]:
-    """The file's text and mtime, read again if it changed while being read."""
+def _read_stable(path: Path) -> tuple[bytes, float]:
+    """The file's bytes and mtime, read again if it changed while being read."""
     for _ in range(3):
         before = path.stat()
         data = path.read_bytes()
@@ -129,8 +135,14 @@ def _read_stable(path: Path) -> tuple[str, float]:
         if (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size) \
                 and len(data) == after.st_size:
             # Whole seconds, as node_exporter reports them (time.Unix()).
-            return data.decode("utf-8", errors="strict"), float(after.st_mtime_ns // 10**9)
+            return data, float(after.st_mtime_ns // 10**9)
     raise TextfileError("file kept changing while being read (write it and rename it)")
+
+
+class _Parsed(NamedTuple):
+    samples: list[Sample]
+    specs: list[MetricSpec]
+    keys: list[tuple[str, tuple[tuple[str, str], ...]]]
 
 
 class Textfile:
@@ -140,6 +152,26 @@ class Textfile:
         self.directory = directory
         self.reserved = frozenset(reserved)
         self._logged: dict[str, str] = {}
+        # path -> (its bytes, what they parsed to, or the error message they gave)
+        self._parsed: dict[str, tuple[bytes, _Parsed | str]] = {}
+
+    def _parse_cached(self, name: str, data: bytes) -> _Parsed:
+        """parse_file of these bytes, or what it gave for the same bytes last run."""
+        known = self._parsed.get(name)
+        if known is not None and known[0] == data:
+            if isinstance(known[1], str):
+                raise TextfileError(known[1])
+            return known[1]
+        try:
+            samples, specs = parse_file(name, data.decode("utf-8", errors="strict"),
+                                        self.reserved)
+        except (UnicodeDecodeError, TextfileError) as e:
+            msg = str(e) if isinstance(e, TextfileError) else f"{type(e).__name__}: {e}"
+            self._parsed[name] = (data, msg)
+            raise TextfileError(msg) from None
+        parsed = _Parsed(samples, specs, [(s.name, s.labels) for s in samples])
+        self._parsed[name] = (data, parsed)
+        return parsed
 
     def read(self) -> TextfileResult:
         res = TextfileResult()
@@ -154,15 +186,15 @@ class Textfile:
         for path in paths:
             name = str(path)
             try:
-                text, mtime = _read_stable(path)
-                samples, specs = parse_file(name, text, self.reserved)
+                data, mtime = _read_stable(path)
+                samples, specs, keys = self._parse_cached(name, data)
                 for spec in specs:
                     known = kinds.get(spec.name)
                     if known is not None and known.kind != spec.kind:
                         raise TextfileError(f"{spec.name}: {spec.kind} here, {known.kind} in "
                                             "an earlier file")
-                keys = [(s.name, s.labels) for s in samples]
-                dup = next((k for k in keys if k in seen_series), None)
+                dup = next((k for k in keys if k in seen_series), None) if seen_series \
+                    else None
                 if dup is not None:
                     raise TextfileError(f"series {dup[0]}{dict(dup[1])} appears twice "
                                         "(also in an earlier file)")
@@ -180,6 +212,8 @@ class Textfile:
             res.samples.extend(samples)
             res.samples.append(Sample("node_textfile_mtime_seconds", mtime, (("file", name),)))
         res.samples.append(Sample("node_textfile_scrape_error", 1.0 if res.errors else 0.0))
+        for gone in set(self._parsed) - {str(p) for p in paths}:
+            del self._parsed[gone]  # a removed file's bytes are not kept
         self._log(res.errors)
         return res
 

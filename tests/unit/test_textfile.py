@@ -215,3 +215,40 @@ def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
     problems = [ln for ln in lines if ln.split()[0] not in ne_names]
     assert not problems, problems
     assert r.returncode in (0, 3), r  # 3: lint findings only, all of them listed above
+
+
+def test_unchanged_bytes_are_not_parsed_again_and_read_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is parsed only when its bytes change; a run over unchanged bytes gives the same
+    samples, families, errors and exposition as the first (and a file rewritten with other
+    bytes, or fixed, or removed, is read as such)."""
+    import collectors.host.textfile as textfile
+
+    good, bad = tmp_path / "good.prom", tmp_path / "bad.prom"
+    good.write_text(GOOD)
+    bad.write_text("broken{\n")
+    parsed: list[str] = []
+    real = textfile.parse_file
+
+    def counting(path: str, text: str, reserved: object = ()) -> object:
+        parsed.append(Path(path).name)
+        return real(path, text, reserved)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(textfile, "parse_file", counting)
+    tf = Textfile(tmp_path)
+    first = tf.read()
+    assert sorted(parsed) == ["bad.prom", "good.prom"]
+    second = tf.read()
+    assert sorted(parsed) == ["bad.prom", "good.prom"]  # neither parsed again
+    assert second == first
+    assert render(second.samples, second.specs) == render(first.samples, first.specs)
+    assert "line 1" in second.errors[str(bad)]
+
+    good.write_text(GOOD.replace(" 42\n", " 43\n"))  # same size, other bytes
+    bad.write_text("fixed_now 1\n")
+    third = tf.read()
+    assert sorted(parsed[2:]) == ["bad.prom", "good.prom"]
+    assert by_key(third.samples)[("backup_runs_total", (("target", "simpel-db"),))] == 43
+    assert third.errors == {} and ("fixed_now", ()) in by_key(third.samples)
+    bad.unlink()
+    assert ("fixed_now", ()) not in by_key(tf.read().samples)
