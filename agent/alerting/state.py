@@ -213,6 +213,8 @@ class StateMachine:
         # The checks that are down, so a result costs what is down, not how many checks
         # there are; evaluated in the order of `checks` (that order is the notices' order).
         self._down: set[str] = set()
+        # True when the last evaluation of all down checks reached a fixed point.
+        self._settled = False
         self._position = {n: i for i, n in enumerate(self.checks)}
         # For each check, the depends_on_any groups it is a member of (its redundant peers).
         self.peer_groups: dict[str, list[tuple[str, ...]]] = {n: [] for n in graph.groups}
@@ -230,6 +232,7 @@ class StateMachine:
         st = self.checks.get(name)
         if st is None:
             return
+        self._settled = False
         st.state, st.since, st.cause = state, since, cause
         if state == "down":
             self._down.add(name)
@@ -250,6 +253,11 @@ class StateMachine:
         out = Outcome()
         if st is None:
             return out
+        # What other checks' verdicts can read of this one; when none of it moves, only the
+        # checks whose own verdict can move without that (holds waiting out `settle`, and this
+        # check) need evaluating: a result of one of a thousand up checks while fifty are
+        # down costs what is pending, not what is down.
+        before = (st.state, st.failing, st.rechecking, st.cause)
         st.observed = True
         if success:
             st.oks += 1
@@ -271,7 +279,10 @@ class StateMachine:
             st.verdict, st.cause = "pending", name
             st.held_since = at
             st.rechecking = False
-        self._evaluate_all(at, out)
+        if self._settled and before == (st.state, st.failing, st.rechecking, st.cause):
+            self._evaluate_held(name, at, out)
+        else:
+            self._evaluate_all(at, out)
         if st.state != old:
             out.changes.insert(
                 0, Change(name, old, st.state, at, "" if success else st.reason,
@@ -328,6 +339,7 @@ class StateMachine:
     def _evaluate_all(self, at: float, out: Outcome) -> None:
         # Iterate to a fixed point: a verdict depends on ancestors' states, not verdicts, so
         # one pass settles everything; a second pass is cheap insurance for chains.
+        self._settled = True
         if not self._down:
             return
         for _ in range(2):
@@ -337,7 +349,21 @@ class StateMachine:
                 if st.state == "down":
                     changed |= self._evaluate(st, at, out)
             if not changed:
-                break
+                return
+        self._settled = False  # still moving after two passes: the next result looks at all
+
+    def _evaluate_held(self, observed: str, at: float, out: Outcome) -> None:
+        """After a result that changed nothing the others read: a suppressed or firing
+        check's verdict and cause are a function of the others' states, so only the pending
+        ones (time, their own counters) and the observed check can move. If one does, the
+        rest may follow, so everything is evaluated as after any change."""
+        changed = False
+        for name in sorted(self._down, key=self._position.__getitem__):
+            st = self.checks[name]
+            if st.state == "down" and (name == observed or st.verdict == "pending"):
+                changed |= self._evaluate(st, at, out)
+        if changed:
+            self._evaluate_all(at, out)
 
     def _evaluate(self, st: CheckStatus, at: float, out: Outcome) -> bool:
         groups = [self._group_state(g) for g in self.graph.groups.get(st.name, ())]
