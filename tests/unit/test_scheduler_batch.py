@@ -214,3 +214,28 @@ def test_a_large_round_is_committed_in_slices() -> None:
         await sched.stop()
 
     asyncio.run(main())
+
+
+def test_store_labels_follow_site_labels_and_changed_series() -> None:
+    """The store's label cache (by position and by tuple) never hands out stale labels."""
+    store = Store("site-a")
+    same = (("target", "x"),)
+    first = store.put("check:c", "c", "t", Observation(True, [Sample("m", 1.0, same)]),
+                      per_check=True, extra_labels={"role": "r1"})
+    assert first.samples[0].labels == (("site", "site-a"), ("check", "c"), ("role", "r1"),
+                                       ("target", "x"))
+    assert first.observation.samples == first.samples
+    # same tuple at the same position, other check labels: rebuilt
+    again = store.put("check:c", "c", "t", Observation(True, [Sample("m", 2.0, same)]),
+                      per_check=True, extra_labels={"role": "r2"})
+    assert dict(again.samples[0].labels)["role"] == "r2"
+    # another tuple at that position
+    other = store.put("check:c", "c", "t",
+                      Observation(True, [Sample("m", 3.0, (("target", "y"),))]),
+                      per_check=True, extra_labels={"role": "r2"})
+    assert dict(other.samples[0].labels)["target"] == "y"
+    # the site changed by a reload
+    store.site = "site-b"
+    moved = store.put("check:c", "c", "t", Observation(True, [Sample("m", 4.0, same)]),
+                      per_check=True, extra_labels={"role": "r2"})
+    assert dict(moved.samples[0].labels)["site"] == "site-b"
