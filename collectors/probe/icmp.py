@@ -164,14 +164,16 @@ class IcmpCollector:
         rnd = pinger.round(targets, count, interval, deadline)
         try:
             while True:
+                # targets that finished while the last slice was handed on come first: the
+                # round may have no target left by now, but they are still to be reported
                 finished = await rnd.results()
+                if not finished and not rnd.left:
+                    return
                 for j in range(0, len(finished), BATCH_CHUNK):
                     if j:
                         await asyncio.sleep(0)  # a scrape may be waiting
                     for i in finished[j:j + BATCH_CHUNK]:
                         done(i, runs[i][0]._from_round(rnd, i, started))
-                if not rnd.left:
-                    return
         finally:
             rnd.close()
 
