@@ -11,7 +11,7 @@ import asyncio
 import builtins
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -143,6 +143,29 @@ class Collector(Protocol):
     async def collect(self, ctx: Context) -> Observation: ...
 
     async def aclose(self) -> None: ...
+
+
+BatchDone = Callable[[int, "Observation"], None]
+
+
+@runtime_checkable
+class BatchCollector(Collector, Protocol):
+    """Optional on top of `Collector`: runs that can share one round of work.
+
+    Jobs of one collector type with the same interval, timeout and `batch_key()` (None: never
+    batched), due in the same scheduler tick, are run by one `collect_batch` call instead of
+    one `collect` each (the icmp checks: one pinger round). `collect_batch` must call
+    `done(i, observation)` once per run i, as soon as that run's observation is complete (not
+    when the whole batch is), with the observation `collect` would have made; the scheduler
+    enforces each run's deadline as for `collect`, and queues the results (a call to `done`
+    does no work but that).
+    """
+
+    def batch_key(self) -> Hashable | None: ...
+
+    @classmethod
+    async def collect_batch(cls, runs: Sequence[tuple[Any, Context]], done: BatchDone) -> None:
+        ...
 
 
 @dataclass

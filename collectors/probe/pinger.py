@@ -30,11 +30,12 @@ import errno
 import functools
 import logging
 import os
+import platform
 import socket
 import struct
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,6 +59,27 @@ _TTL_CMSG: dict[int, tuple[int, int]] = {
     socket.AF_INET6: (socket.IPPROTO_IPV6, _IPV6_HOPLIMIT),
 }
 _SO_EE_ORIGIN_ICMP: dict[int, int] = {socket.AF_INET: 2, socket.AF_INET6: 3}
+# Raw sockets see every ICMP packet of the host, on loopback our own echo requests too: the
+# kernel drops all but echo replies and the two errors path probes read (ICMP_FILTER,
+# ICMP6_FILTER: a set bit blocks that type), which halves the packets read on loopback.
+_SOL_RAW = 255
+_ICMP_FILTER = 1
+_ICMP6_FILTER = 1
+_WANTED_TYPES: dict[int, tuple[int, ...]] = {socket.AF_INET: (0, 3, 11),
+                                             socket.AF_INET6: (1, 3, 129)}
+# SO_TIMESTAMPNS: the kernel's receive time of each packet, so the round-trip time does not
+# include how long the packet waited for the event loop (a round sending to hundreds of targets
+# reads the first reply only after the last send). 35 on the architectures using the generic
+# socket.h; elsewhere (sparc, alpha, parisc, mips) it is another number: not used there.
+_SO_TIMESTAMPNS: int | None = 35 if platform.machine() in (
+    "x86_64", "i386", "i686", "aarch64", "arm64", "armv6l", "armv7l", "armv8l", "riscv64",
+    "s390x", "loongarch64") else None
+_TIMESPEC = struct.Struct("=qq")
+_ANC_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+# Replies read per readable callback: bounded so a burst of replies does not hold the event
+# loop (a scrape waits for it) for more than about a millisecond.
+_DRAIN = 256
+_RECV_SIZE = 4096  # echo replies are <= 1,448 bytes; a quote never needs more than its start
 # What answered a probe: the target itself, a router on the way whose TTL ran out, or a
 # router saying it cannot go on.
 ReplyKind = Literal["echo", "ttl_exceeded", "unreachable"]
@@ -88,7 +110,34 @@ def _open(family: int, mode: Mode) -> socket.socket:
                 sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
             else:
                 sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+    else:
+        with contextlib.suppress(OSError):
+            _set_type_filter(sock, family)
     return sock
+
+
+def _set_type_filter(sock: socket.socket, family: int) -> None:
+    if family == socket.AF_INET:
+        mask = 0xFFFFFFFF
+        for t in _WANTED_TYPES[family]:
+            mask &= ~(1 << t)
+        sock.setsockopt(_SOL_RAW, _ICMP_FILTER, struct.pack("=I", mask))
+    else:
+        words = [0xFFFFFFFF] * 8
+        for t in _WANTED_TYPES[family]:
+            words[t >> 5] &= ~(1 << (t & 31))
+        sock.setsockopt(socket.IPPROTO_ICMPV6, _ICMP6_FILTER, struct.pack("=8I", *words))
+
+
+def _set_timestamps(sock: socket.socket) -> bool:
+    """Ask for kernel receive timestamps; False where this platform cannot."""
+    if _SO_TIMESTAMPNS is None:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
 
 
 def detect_mode(family: int = socket.AF_INET) -> Mode:
@@ -100,6 +149,13 @@ def detect_mode(family: int = socket.AF_INET) -> Mode:
         except OSError:
             continue
     return "none"
+
+
+_HEADER = struct.Struct("!BBHHH")
+_STAMP = struct.Struct("!d")
+_STAMP_WORDS = struct.Struct("!4H")
+_PAYLOAD_HEAD = len(_MAGIC) + _STAMP.size
+_MAGIC_SUM = sum(struct.unpack(f"!{len(_MAGIC) // 2}H", _MAGIC))
 
 
 def checksum(data: bytes) -> int:
@@ -123,12 +179,23 @@ class Reply:
     hop_limit: int = -1
 
 
-@dataclass
 class _Waiter:
-    future: asyncio.Future[Reply] | None  # probe(): resolved with the reply
-    sent: float
-    address: str
-    on_reply: Callable[[Reply], None] | None = None  # ping(): called with the reply instead
+    """One echo request waiting for its answer: resolves `future` (probe), calls `on_reply`
+    (ping) or counts the answer into `owner` (a PingRound), whichever is set."""
+
+    __slots__ = ("address", "echo", "future", "index", "on_reply", "owner", "sent", "sent_wall")
+
+    def __init__(self, future: asyncio.Future[Reply] | None, sent: float, address: str,
+                 on_reply: Callable[[Reply], None] | None = None,
+                 owner: PingRound | None = None, index: int = 0, echo: int = 0) -> None:
+        self.future = future
+        self.sent = sent  # perf_counter
+        self.sent_wall = time.time()  # against the kernel's receive timestamp
+        self.address = address
+        self.on_reply = on_reply
+        self.owner = owner
+        self.index = index
+        self.echo = echo
 
 
 @dataclass
@@ -138,6 +205,7 @@ class _Family:
     mode: Mode
     ident: int
     waiters: dict[int, _Waiter] = field(default_factory=dict)
+    stamps: bool = False  # the kernel adds a receive timestamp to each packet
 
 
 class Pinger:
@@ -152,6 +220,7 @@ class Pinger:
         self.stray = 0
         self.errors = 0  # time-exceeded / unreachable answers matched to a probe
         self._ttl_cmsg = True  # cleared if this kernel refuses the ancillary TTL
+        self._pad = b""
 
     def mode(self, family: int = socket.AF_INET) -> Mode:
         fam = self._families.get(family)
@@ -173,7 +242,7 @@ class Pinger:
                 ident = sock.getsockname()[1] & 0xFFFF
             else:
                 ident = os.getpid() & 0xFFFF
-            fam = _Family(family, sock, mode, ident)
+            fam = _Family(family, sock, mode, ident, stamps=_set_timestamps(sock))
             asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable, fam)
             self._families[family] = fam
             log.info("ICMP%s: using %s sockets", "v6" if family == socket.AF_INET6 else "v4",
@@ -189,19 +258,39 @@ class Pinger:
         raise RuntimeError("65536 echo requests outstanding")
 
     def _packet(self, fam: _Family, seq: int) -> bytes:
+        """Header, magic, send time, zero padding. The ICMP checksum is summed from parts:
+        the padding's share is zero and the magic's is a constant, so only the header
+        words and the time are added per packet (the kernel fills in the ICMPv6 one)."""
         req, _ = ICMP_ECHO[fam.family]
-        payload = (_MAGIC + struct.pack("!d", time.time())).ljust(self.payload_size, b"\x00")
-        header = struct.pack("!BBHHH", req, 0, 0, fam.ident, seq)
+        stamp = _STAMP.pack(time.time())
+        pad = self._pad
+        if len(pad) != self.payload_size - _PAYLOAD_HEAD:
+            pad = self._pad = bytes(max(0, self.payload_size - _PAYLOAD_HEAD))
+        csum = 0
         if fam.family == socket.AF_INET:
-            csum = checksum(header + payload)
-            header = struct.pack("!BBHHH", req, 0, csum, fam.ident, seq)
-        return header + payload  # the kernel fills in the ICMPv6 checksum
+            s = (_MAGIC_SUM + (req << 8) + fam.ident + seq + sum(_STAMP_WORDS.unpack(stamp)))
+            s = (s >> 16) + (s & 0xFFFF)
+            s += s >> 16
+            csum = ~s & 0xFFFF
+        return _HEADER.pack(req, 0, csum, fam.ident, seq) + _MAGIC + stamp + pad
 
     def _on_readable(self, fam: _Family) -> None:
         now = time.perf_counter()
-        for _ in range(4096):  # bounded: drain what is queued, then yield to the loop
+        sock = fam.sock
+        stamps = fam.stamps
+        wall: float | None = None
+        for _ in range(_DRAIN):  # bounded: drain what is queued, then yield to the loop
             try:
-                data, addr = fam.sock.recvfrom(65535)
+                if stamps:
+                    data, anc, _flags, addr = sock.recvmsg(_RECV_SIZE, _ANC_SPACE)
+                    wall = None
+                    for level, ctype, cdata in anc:
+                        if level == socket.SOL_SOCKET and ctype == _SO_TIMESTAMPNS \
+                                and len(cdata) >= _TIMESPEC.size:
+                            sec, nsec = _TIMESPEC.unpack_from(cdata)
+                            wall = sec + nsec * 1e-9
+                else:
+                    data, addr = sock.recvfrom(_RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
@@ -210,11 +299,12 @@ class Pinger:
                 if fam.mode == "dgram":
                     continue
                 break
-            self._dispatch(fam, data, str(addr[0]), now)
+            self._dispatch(fam, data, str(addr[0]), now, wall)
         if fam.mode == "dgram":
             self._drain_errors(fam, now)
 
-    def _dispatch(self, fam: _Family, data: bytes, source: str, now: float) -> None:
+    def _dispatch(self, fam: _Family, data: bytes, source: str, now: float,
+                  wall: float | None = None) -> None:
         _, reply_type = ICMP_ECHO[fam.family]
         hop_limit = -1
         if fam.family == socket.AF_INET and fam.mode == "raw":
@@ -233,7 +323,7 @@ class Pinger:
         if data[8:8 + len(_MAGIC)] != _MAGIC:
             self.stray += 1
             return
-        self._resolve(fam, seq, Reply("echo", source, 0.0, hop_limit), now)
+        self._resolve(fam, seq, "echo", source, hop_limit, now, wall)
 
     def _quoted(self, fam: _Family, inner: bytes, source: str, type_: int,
                 now: float) -> None:
@@ -254,7 +344,7 @@ class Pinger:
             return
         kind: ReplyKind = "ttl_exceeded" if type_ == ICMP_ERRORS[fam.family][0] \
             else "unreachable"
-        self._resolve(fam, seq, Reply(kind, source, 0.0), now)
+        self._resolve(fam, seq, kind, source, -1, now)
 
     def _drain_errors(self, fam: _Family, now: float) -> None:
         """Datagram sockets: ICMP errors about our requests wait on the error queue."""
@@ -280,18 +370,29 @@ class Pinger:
                     continue
                 kind: ReplyKind = "ttl_exceeded" \
                     if ee_type == ICMP_ERRORS[fam.family][0] else "unreachable"
-                self._resolve(fam, seq, Reply(kind, offender, 0.0), now)
+                self._resolve(fam, seq, kind, offender, -1, now)
 
-    def _resolve(self, fam: _Family, seq: int, reply: Reply, now: float) -> None:
+    def _resolve(self, fam: _Family, seq: int, kind: ReplyKind, responder: str,
+                 hop_limit: int, now: float, wall: float | None = None) -> None:
         waiter = fam.waiters.pop(seq, None)
         if waiter is None or (waiter.future is not None and waiter.future.done()):
             self.stray += 1
             return
-        if reply.kind == "echo":
+        if kind == "echo":
             self.received += 1
         else:
             self.errors += 1
-        answer = Reply(reply.kind, reply.responder, now - waiter.sent, reply.hop_limit)
+        rtt = now - waiter.sent  # when we read it: an upper bound
+        if wall is not None:
+            # the kernel's receive time; a wall clock step between send and receive makes it
+            # wrong, which the bound catches
+            kernel = wall - waiter.sent_wall
+            if 0.0 < kernel < rtt:
+                rtt = kernel
+        if waiter.owner is not None:
+            waiter.owner.reply(waiter.index, waiter.echo, kind, rtt, hop_limit)
+            return
+        answer = Reply(kind, responder, rtt, hop_limit)
         if waiter.on_reply is not None:
             waiter.on_reply(answer)
         elif waiter.future is not None:
@@ -360,7 +461,8 @@ class Pinger:
         except BlockingIOError:
             await asyncio.sleep(0.001)
             try:
-                fam.waiters[seq].sent = time.perf_counter()
+                again = fam.waiters[seq]
+                again.sent, again.sent_wall = time.perf_counter(), time.time()
                 self._send(fam, packet, address, ttl)
                 self.sent += 1
             except (OSError, KeyError):
@@ -398,6 +500,12 @@ class Pinger:
         finally:
             timer.cancel()
             run.close()
+
+    def round(self, targets: Sequence[tuple[str, int]], count: int, interval: float,
+              deadline: float) -> PingRound:
+        """Start pinging every (address, family) of `targets`: `count` echoes `interval` apart,
+        none waited for after `deadline` (loop time). Close the round when done with it."""
+        return PingRound(self, targets, count, interval, deadline)
 
     def close(self) -> None:
         for fam in self._families.values():
@@ -459,7 +567,8 @@ class _PingRun:
         packet = p._packet(fam, seq)
         try:
             if retry:
-                fam.waiters[seq].sent = time.perf_counter()
+                w = fam.waiters[seq]
+                w.sent, w.sent_wall = time.perf_counter(), time.time()
             p._send(fam, packet, self.address, None)
             p.sent += 1
         except BlockingIOError:
@@ -502,6 +611,173 @@ class _PingRun:
         for seq, waiter in self.seqs:
             if waiters.get(seq) is waiter:  # unanswered; a reused sequence is someone else's
                 del waiters[seq]
+
+
+# Echo requests sent per callback of a round: a round of 1,000 targets sends in pieces, one
+# event loop iteration each, so a scrape waiting in between is served after ~0.5 ms, not 10.
+_SEND_CHUNK = 50
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL)
+
+
+class PingRound:
+    """`count` echo requests `interval` apart to each of many targets, as one round.
+
+    What batched icmp checks share (one round per tick for checks with the same count and
+    packet interval): echo k goes out to every target from one callback instead of a timer per
+    target, answers are counted in place, one timer ends the round at its deadline. A target is
+    finished as soon as each of its echoes is answered or given up, so a silent target holds
+    back no result but its own; `results()` hands out the targets finished since its last call.
+    Per target afterwards: `rtts` (None for a lost echo), `hop_limits` (of the last echo reply),
+    `errors` (why it could not be pinged at all) and `ended` (perf_counter when it finished).
+    """
+
+    def __init__(self, pinger: Pinger, targets: Sequence[tuple[str, int]], count: int,
+                 interval: float, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.pinger, self.loop, self.targets = pinger, loop, targets
+        self.count, self.interval, self.deadline = count, interval, deadline
+        n = len(targets)
+        self.rtts: list[list[float | None]] = [[None] * count for _ in range(n)]
+        self.hop_limits = [-1] * n
+        self.errors: list[Exception | None] = [None] * n
+        self.ended = [0.0] * n
+        self.left = n  # targets not finished yet
+        self._open = [count] * n  # echoes per target neither answered nor given up
+        self._done = [False] * n
+        self._finished: list[int] = []  # since the last results()
+        self._wake: asyncio.Future[None] | None = None
+        self._sent: list[tuple[_Family, int, _Waiter]] = []
+        self._timers: list[asyncio.Handle] = []
+        self._started = loop.time()
+        self._fams: list[_Family | None] = []
+        fams: dict[int, _Family | PingUnavailable] = {}
+        failed = []
+        for i, (_address, family) in enumerate(targets):
+            fam = fams.get(family)
+            if fam is None:
+                try:
+                    fam = pinger._family(family)
+                except PingUnavailable as e:
+                    fam = e
+                fams[family] = fam
+            if isinstance(fam, PingUnavailable):
+                self.errors[i] = fam
+                self._fams.append(None)
+                failed.append(i)
+            else:
+                self._fams.append(fam)
+        for i in failed:
+            self._finish(i)
+        self._timers.append(loop.call_at(deadline, self._expire))
+        self._send_step(0, 0)
+
+    async def results(self) -> list[int]:
+        """Targets finished since the last call; waits for one unless all are finished."""
+        if not self._finished and self.left:
+            self._wake = self.loop.create_future()
+            try:
+                await self._wake
+            finally:
+                self._wake = None
+        out, self._finished = self._finished, []
+        return out
+
+    def _send_step(self, k: int, start: int) -> None:
+        """Echo `k` to targets[start:start + _SEND_CHUNK]; then the next piece or echo."""
+        if not self.left:
+            return
+        if self.deadline - self.loop.time() <= 0:
+            self._expire()  # no time left for the rest: they count as lost
+            return
+        p = self.pinger
+        n = len(self.targets)
+        end = min(n, start + _SEND_CHUNK)
+        retry: list[tuple[int, _Family, int, bytes, _Waiter]] = []
+        for i in range(start, end):
+            fam = self._fams[i]
+            if fam is None or self._done[i]:
+                continue
+            address = self.targets[i][0]
+            seq = p._next_seq(fam)
+            packet = p._packet(fam, seq)
+            w = _Waiter(None, time.perf_counter(), address, None, self, i, k)
+            fam.waiters[seq] = w
+            self._sent.append((fam, seq, w))
+            try:
+                p._send(fam, packet, address, None)
+                p.sent += 1
+            except BlockingIOError:  # the socket buffer is full: once more in a millisecond
+                retry.append((i, fam, seq, packet, w))
+            except OSError as e:
+                self._send_failed(i, fam, seq, e)
+        if retry:
+            self._timers.append(self.loop.call_later(0.001, self._resend, retry))
+        if end < n:
+            self._timers.append(self.loop.call_soon(self._send_step, k, end))
+        elif k + 1 < self.count:
+            self._timers.append(self.loop.call_at(self._started + (k + 1) * self.interval,
+                                                  self._send_step, k + 1, 0))
+
+    def _resend(self, items: list[tuple[int, _Family, int, bytes, _Waiter]]) -> None:
+        p = self.pinger
+        for i, fam, seq, packet, w in items:
+            if self._done[i] or fam.waiters.get(seq) is not w:
+                continue
+            w.sent, w.sent_wall = time.perf_counter(), time.time()
+            try:
+                p._send(fam, packet, w.address, None)
+                p.sent += 1
+            except BlockingIOError:
+                fam.waiters.pop(seq, None)
+                self._lost(i)
+            except OSError as e:
+                self._send_failed(i, fam, seq, e)
+
+    def _send_failed(self, i: int, fam: _Family, seq: int, e: OSError) -> None:
+        fam.waiters.pop(seq, None)
+        if e.errno in _UNREACHABLE:
+            self._lost(i)  # no route (yet): that echo is lost, as ping says
+        else:
+            self.errors[i] = e
+            self._finish(i)
+
+    def _lost(self, i: int) -> None:
+        self._open[i] -= 1
+        if self._open[i] == 0 and not self._done[i]:
+            self._finish(i)
+
+    def reply(self, i: int, echo: int, kind: ReplyKind, rtt: float, hop_limit: int) -> None:
+        if self._done[i]:
+            return
+        if kind == "echo":
+            self.rtts[i][echo] = rtt
+            self.hop_limits[i] = hop_limit
+        self._open[i] -= 1
+        if self._open[i] == 0:
+            self._finish(i)
+
+    def _finish(self, i: int) -> None:
+        self._done[i] = True
+        self.ended[i] = time.perf_counter()
+        self.left -= 1
+        self._finished.append(i)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def _expire(self) -> None:
+        for i in range(len(self.targets)):
+            if not self._done[i]:
+                self._finish(i)
+
+    def close(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+        for fam, seq, w in self._sent:
+            if fam.waiters.get(seq) is w:  # unanswered; a reused sequence is someone else's
+                del fam.waiters[seq]
+        self._sent.clear()
 
 
 def _sockaddr(raw: bytes, family: int) -> str | None:
