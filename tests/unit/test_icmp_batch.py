@@ -1,5 +1,5 @@
 """IcmpCollector.collect_batch over a scripted pinger round: the slicing of results (no
-socket here; the real round is tested against the kernel in tests/peers/test_icmp_batch.py).
+socket here; the real round is tested against the kernel in tests/peers/test_icmp_round_peer.py).
 """
 
 from __future__ import annotations

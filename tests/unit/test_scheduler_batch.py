@@ -2,7 +2,7 @@
 collect_batch round, and each keeps its own result, deadline, counters and removal.
 
 The collector here is a test double of the batch *interface* only (the real icmp round is
-tested against the kernel in tests/peers/test_icmp_batch.py); what it does per run is chosen
+tested against the kernel in tests/peers/test_icmp_round_peer.py); what it does per run is chosen
 by the test through its config."""
 
 from __future__ import annotations
