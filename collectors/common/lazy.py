@@ -3,6 +3,7 @@ them (see tests/unit/test_lazy_imports.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -30,3 +31,22 @@ def lazy_import(name: str) -> Any:
     if parent:  # as the import system does, so `import a.b; a.b.x` finds it
         setattr(sys.modules[parent], child, module)
     return module
+
+
+def lazy_exports(package: str, names: Mapping[str, str],
+                 namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """A package's module `__getattr__` (PEP 562) that imports each exported name from its
+    module on first use: importing one submodule (the registry's entry, a section's config
+    model) must not load the whole package. `names` maps name -> module."""
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from collectors.common.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the real names for the type checker
     from collectors.host.collector import HostCollector, HostConfig
@@ -10,20 +12,11 @@ if TYPE_CHECKING:  # the real names for the type checker
 
 __all__ = ["HostCollector", "HostConfig"]
 
-# Names are imported from their module on first use (PEP 562): importing one submodule (the
-# registry's entry, a section's config model) must not load the whole package.
+# Imported from their module on first use (collectors/common/lazy.py).
 _LAZY = {
     "HostCollector": "collectors.host.collector",
     "HostConfig": "collectors.host.collector",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
