@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import platform
 import signal
 import sys
@@ -18,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import psutil
 
 from agent import __version__, process_metrics
 from agent.alerting.engine import METRICS as ALERTING_METRICS
@@ -411,30 +412,23 @@ GC_FULL_GROWTH = 16 * 1024 * 1024
 GC_GROWTH_CHECK = 0.2
 
 
-def _resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 async def _gc_pacer() -> None:
     """The collections described at GC_YOUNG and GC_FULL_GROWTH."""
     full_every = max(1, round(GC_FULL / GC_YOUNG))
     check_every = max(1, round(GC_GROWTH_CHECK / GC_YOUNG))
     n = 0
-    base = _resident_bytes()
+    proc = psutil.Process()  # the same reading as process_resident_memory_bytes
+    base = proc.memory_info().rss
     while True:
         await asyncio.sleep(GC_YOUNG)
         n += 1
         full = n % full_every == 0
         if not full and n % check_every == 0:
-            full = _resident_bytes() - base > GC_FULL_GROWTH
+            full = proc.memory_info().rss - base > GC_FULL_GROWTH
         if full:
             gc.collect(2)
             n = 0
-            base = _resident_bytes()
+            base = proc.memory_info().rss
         else:
             gc.collect(1)
 
