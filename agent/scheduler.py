@@ -98,6 +98,10 @@ class JobState:
     in_round: bool = False
     removed: bool = False  # stopped: a result still on its way is dropped
     self_labels: tuple[tuple[str, str], ...] = ()
+    self_key: str = ""  # its self metrics' store key, "self:<key>"
+    # pantau_collector_success 0 and 1 of this job, made once: a job that keeps succeeding
+    # (or failing) hands the same sample every run
+    self_flags: tuple[Sample, ...] = ()
 
 
 @dataclass(eq=False)
@@ -141,6 +145,9 @@ class Scheduler:
             log.error("%s: cannot start collector: %s", spec.key, e)
             state.last_reason = f"cannot start: {e}"
         state.self_labels = (("collector", spec.type), ("source", spec.name))
+        state.self_key = f"self:{spec.key}"
+        state.self_flags = (Sample("pantau_collector_success", 0.0, state.self_labels),
+                            Sample("pantau_collector_success", 1.0, state.self_labels))
         self.jobs[spec.key] = state
         batch = self._batch_for(state)
         if batch is None:
@@ -212,7 +219,7 @@ class Scheduler:
                 except Exception as e:
                     log.warning("%s: close failed: %s", st.spec.key, e)
             self.store.remove(st.spec.key)
-            self.store.remove(f"self:{st.spec.key}")
+            self.store.remove(st.self_key)
 
     async def wait_first_results(self, timeout: float) -> None:
         """Wait until every job ran once (or `timeout`), so /-/ready means something."""
@@ -303,11 +310,11 @@ class Scheduler:
         labels = st.self_labels
         samples = [
             Sample("pantau_collector_duration_seconds", float(st.last_duration), labels),
-            Sample("pantau_collector_success", 1.0 if st.last_success else 0.0, labels),
+            st.self_flags[st.last_success],
             Sample("pantau_collector_skipped_total", float(st.skipped), labels),
             Sample("pantau_collector_runs_total", float(st.runs), labels),
         ]
-        self.store.put(f"self:{st.spec.key}", st.spec.name, "self", Observation(True, samples),
+        self.store.put(st.self_key, st.spec.name, "self", Observation(True, samples),
                        per_check=False)
 
 
@@ -392,11 +399,14 @@ class Scheduler:
                 started = time.monotonic()
                 reported = [False] * len(members)
                 runs: list[tuple[Collector, Context]] = []
+                # the members start together with the same timeout: one deadline for all
+                deadline = Deadline(b.timeout)
+                site = self.store.site
                 for st in members:
                     st.runs += 1
                     assert st.collector is not None  # only jobs with a collector are batched
-                    runs.append((st.collector, Context(Deadline(b.timeout), self.store.site,
-                                                       st.spec.name, st.threads)))
+                    runs.append((st.collector, Context(deadline, site, st.spec.name,
+                                                       st.threads)))
 
                 def done(i: int, obs: Observation) -> None:
                     if not reported[i]:

@@ -181,13 +181,6 @@ class Store:
         return dict(self._results)
 
 
-def _same_value(a: float, b: float) -> bool:
-    """b may stand for a: equal, of the same type (1 and 1.0 read the same but are not the
-    same sample for every reader), and for zero of the same sign. NaN never is."""
-    return a == b and type(a) is type(b) and (a != 0 or math.copysign(1.0, a)
-                                              == math.copysign(1.0, b))
-
-
 def _same_series(cache: _Relabel, given: list[Sample]) -> list[Sample] | None:
     """The stored samples of `given` if it has the last put's series in the same order (a
     check's run after run: the same label tuple objects, position by position), else None.
@@ -203,9 +196,14 @@ def _same_series(cache: _Relabel, given: list[Sample]) -> list[Sample] | None:
         if s.labels is not src:
             return None
         out = outputs[j]
-        # the same object again (SNMP's unchanged value) has, of course, the same value
-        if out.name != s.name or not _same_value(s.value, out.value):
-            out = Sample(s.name, s.value, labels)
+        # The last stored Sample stands for this one when the value is equal, of the same
+        # type (1 and 1.0 read the same but are not the same for every reader) and, for
+        # zero, of the same sign; NaN never is. (The same object again, SNMP's unchanged
+        # value, has of course the same value.)
+        v, w = s.value, out.value
+        if (v != w or type(v) is not type(w) or out.name != s.name
+                or (not v and math.copysign(1.0, v) != math.copysign(1.0, w))):
+            out = Sample(s.name, v, labels)
         samples.append(out)
     cache.inputs = None  # equal values are found without the collector's objects
     cache.outputs = samples

@@ -100,6 +100,8 @@ class IcmpCollector:
         except ValueError:
             pass
         self._probe_labels = (("type", "icmp"), ("target", config.target))
+        # the same every run: one object for all of them
+        self._sent = Sample(SENT.name, float(config.count))
 
     def batch_key(self) -> Hashable | None:
         """Checks of an IP literal with the same count and packet interval, due in the same
@@ -193,23 +195,27 @@ class IcmpCollector:
                      hop_limit: int, duration: float, resolve_seconds: float) -> Observation:
         cfg = self.config
         got = [r for r in rtts if r is not None]
-        loss = 1.0 - len(got) / cfg.count
+        n = len(got)
+        count = cfg.count
+        loss = 1.0 - n / count
         labels = self._probe_labels
         samples = [
             Sample(PROBE_SUCCESS.name, 1.0 if got else 0.0, labels),
             Sample(PROBE_DURATION.name, max(0.0, duration), labels),
             Sample(LOSS.name, loss),
-            Sample(SENT.name, float(cfg.count)),
-            Sample(RECEIVED.name, float(len(got))),
+            self._sent,
+            Sample(RECEIVED.name, float(n)),
         ]
         if got:
             samples += [
                 Sample(RTT.name, min(got), _STAT_MIN),
-                Sample(RTT.name, sum(got) / len(got), _STAT_AVG),
+                Sample(RTT.name, sum(got) / n, _STAT_AVG),
                 Sample(RTT.name, max(got), _STAT_MAX),
                 Sample(JITTER.name, jitter(got)),
             ]
-        reason = "" if got else f"no reply from {address} ({cfg.count} echo requests lost)"
+            reason = ""
+        else:
+            reason = f"no reply from {address} ({count} echo requests lost)"
         return Observation(bool(got), samples, reason, duration,
                            details={"address": address, "family": family, "loss": loss,
                                     "resolve_seconds": resolve_seconds,

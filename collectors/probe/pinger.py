@@ -187,10 +187,12 @@ class _Waiter:
 
     def __init__(self, future: asyncio.Future[Reply] | None, sent: float, address: str,
                  on_reply: Callable[[Reply], None] | None = None,
-                 owner: PingRound | None = None, index: int = 0, echo: int = 0) -> None:
+                 owner: PingRound | None = None, index: int = 0, echo: int = 0,
+                 sent_wall: float | None = None) -> None:
         self.future = future
         self.sent = sent  # perf_counter
-        self.sent_wall = time.time()  # against the kernel's receive timestamp
+        # against the kernel's receive timestamp
+        self.sent_wall = time.time() if sent_wall is None else sent_wall
         self.address = address
         self.on_reply = on_reply
         self.owner = owner
@@ -257,12 +259,13 @@ class Pinger:
                 return self._seq
         raise RuntimeError("65536 echo requests outstanding")
 
-    def _packet(self, fam: _Family, seq: int) -> bytes:
-        """Header, magic, send time, zero padding. The ICMP checksum is summed from parts:
-        the padding's share is zero and the magic's is a constant, so only the header
-        words and the time are added per packet (the kernel fills in the ICMPv6 one)."""
+    def _packet(self, fam: _Family, seq: int, wall: float | None = None) -> bytes:
+        """Header, magic, send time (`wall`, default now), zero padding. The ICMP checksum is
+        summed from parts: the padding's share is zero and the magic's is a constant, so only
+        the header words and the time are added per packet (the kernel fills in the ICMPv6
+        one)."""
         req, _ = ICMP_ECHO[fam.family]
-        stamp = _STAMP.pack(time.time())
+        stamp = _STAMP.pack(time.time() if wall is None else wall)
         pad = self._pad
         if len(pad) != self.payload_size - _PAYLOAD_HEAD:
             pad = self._pad = bytes(max(0, self.payload_size - _PAYLOAD_HEAD))
@@ -649,6 +652,7 @@ class PingRound:
         self._sent: list[tuple[_Family, int, _Waiter]] = []
         self._timers: list[asyncio.Handle] = []
         self._started = loop.time()
+        self._dests = [(address, 0) for address, _ in targets]  # sendto's, once per round
         self._fams: list[_Family | None] = []
         fams: dict[int, _Family | PingUnavailable] = {}
         failed = []
@@ -693,18 +697,25 @@ class PingRound:
         n = len(self.targets)
         end = min(n, start + _SEND_CHUNK)
         retry: list[tuple[int, _Family, int, bytes, _Waiter]] = []
+        fams, done, targets, sent = self._fams, self._done, self.targets, self._sent
+        dests = self._dests
+        perf, wall = time.perf_counter, time.time
         for i in range(start, end):
-            fam = self._fams[i]
-            if fam is None or self._done[i]:
+            fam = fams[i]
+            if fam is None or done[i]:
                 continue
-            address = self.targets[i][0]
+            address = targets[i][0]
             seq = p._next_seq(fam)
-            packet = p._packet(fam, seq)
-            w = _Waiter(None, time.perf_counter(), address, None, self, i, k)
+            now = wall()  # the packet's stamp and the waiter's send time: one clock read
+            packet = p._packet(fam, seq, now)
+            w = _Waiter(None, perf(), address, None, self, i, k, now)
             fam.waiters[seq] = w
-            self._sent.append((fam, seq, w))
+            sent.append((fam, seq, w))
             try:
-                p._send(fam, packet, address, None)
+                if fam.mode == "raw":  # Pinger._send without its datagram-socket retries
+                    fam.sock.sendto(packet, dests[i])
+                else:
+                    p._send(fam, packet, address, None)
                 p.sent += 1
             except BlockingIOError:  # the socket buffer is full: once more in a millisecond
                 retry.append((i, fam, seq, packet, w))
