@@ -160,3 +160,26 @@ def test_timed_out_probe_still_reports_failure() -> None:
     values = {(smp.name, dict(smp.labels).get("target")): smp.value
               for smp in snap["p"].samples}
     assert values[("pantau_probe_success", "10.0.0.1")] == 0.0
+
+
+def test_self_metrics_every_run_success_sample_kept() -> None:
+    """The self metrics are published with every result, under "self:<key>"; a job that
+    keeps succeeding hands the same pantau_collector_success sample run after run."""
+    good = Behaving("ok")
+    seen: list[Sample] = []
+
+    async def setup(s: Scheduler) -> None:
+        def watch(result: object) -> None:
+            if getattr(result, "key", "") == "self:good":
+                seen.extend(x for x in result.samples  # type: ignore[attr-defined]
+                            if x.name == "pantau_collector_success")
+        s.store.subscribe(watch)
+        await s.start([_spec("good", good, interval=0.1, timeout=0.05)])
+
+    snap, jobs = _run(setup, 0.35)
+    runs = [s.value for s in snap["self:good"].samples
+            if s.name == "pantau_collector_runs_total"]
+    assert runs == [float(jobs["good"].runs)] and jobs["good"].runs >= 3
+    assert len(seen) >= 3 and all(x is seen[0] for x in seen)
+    assert seen[0] == Sample("pantau_collector_success", 1.0,
+                             (("site", "site-a"), ("collector", "test"), ("source", "good")))
