@@ -173,7 +173,8 @@ class Exposition:
         self._lock = threading.Lock()
         self._changed = True  # since the body was last built
         self._gzip_stale = True
-        self._body = b""
+        self._body: bytes | None = b""  # None: join it from the families when asked for
+        self._fams: list[_Family] = []  # in body order, as the last _refresh left them
         self._gzip = b""
         self._deflater = _deflater()
         # the body's CRC-32 running over its families (_build_gzip), valid for the families
@@ -351,7 +352,7 @@ class Exposition:
             hook()
 
     def build_ahead(self) -> bool:
-        """Build what the last scrape asked for (the body; its gzip too if that scrape took
+        """Build what the last scrape asked for (the body, or its gzip if that scrape took
         gzip) if something changed since the last build and a scrape took the body since the
         last build ahead: at most one per scrape, none for an unchanged body. True if built."""
         with self._lock:
@@ -361,6 +362,8 @@ class Exposition:
             self._refresh()
             if self._ahead_gzip:
                 self._build_gzip()
+            else:
+                self._join_body()
             self.ahead_builds += 1
             return True
 
@@ -389,34 +392,45 @@ class Exposition:
         """Build the body now if anything changed since the last build; True if it did.
         The gzip is built on demand, by the first `body(use_gzip=True)` after this."""
         with self._lock:
-            return self._refresh()
+            built = self._refresh()
+            self._join_body()
+            return built
 
     def _refresh(self) -> bool:
+        """Bring every family's text up to date; the plain body and the gzip are joined from
+        them when asked for (a gzip scrape never joins the plain body: the gzip needs only
+        the families' CRCs and lengths)."""
         if not self._changed:
             return False
-        parts: list[bytes] = []
         if self._names is None:
             self._crc_from = 0  # families came or went: every position after them moved
-        for i, fam in enumerate(self._families_in_order()):
-            raw = fam.raw
-            if raw is None:
+        fams = self._families_in_order()
+        for i, fam in enumerate(fams):
+            if fam.raw is None:
                 assert fam.header is not None and fam.order is not None
-                raw = fam.raw = fam.header + b"".join([
+                fam.raw = fam.header + b"".join([
                     b.raw if b.raw is not None else b.build() for b in fam.order])
                 if i < self._crc_from:
                     self._crc_from = i
-            parts.append(raw)
-        self._body = b"".join(parts)
+        self._fams = fams
         self._changed = False
+        self._body = None  # not kept stale: a gzip-only scraper never needs it again
         self._gzip_stale = True
         self.renders += 1
         return True
 
+    def _join_body(self) -> bytes:
+        body = self._body
+        if body is None:
+            body = self._body = b"".join([f.raw for f in self._fams])  # type: ignore[misc]
+        return body
+
     def _build_gzip(self) -> None:
-        # the blocks are exactly those the body was just built from (same lock hold)
+        # the families are exactly those _refresh just brought up to date (same lock hold)
         chunks = [_GZIP_HEADER]
-        fams = self._families_in_order()
+        fams = self._fams
         deflater = self._deflater
+        length = 0
         for fam in fams:
             gz = fam.gz
             if gz is None:
@@ -425,6 +439,7 @@ class Exposition:
                     b.deflated if b.deflated is not None and b.raw is not None
                     else b.compressed(deflater) for b in fam.order])
             chunks.append(gz)
+            length += len(fam.raw)  # type: ignore[arg-type]
         # The CRC runs over the whole body; the CRC up to the first family that changed since
         # the last gzip is kept (per family, running), so only the rest is read again.
         crcs = self._crcs
@@ -435,9 +450,8 @@ class Exposition:
             crc = zlib.crc32(fam.raw, crc)
             crcs.append(crc)
         self._crc_from = len(crcs)
-        body = self._body
         chunks.append(_DEFLATE_END)
-        chunks.append(struct.pack("<II", crc, len(body) & 0xFFFFFFFF))
+        chunks.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
         self._gzip = b"".join(chunks)
         self._gzip_stale = False
 
@@ -451,7 +465,7 @@ class Exposition:
             self._ahead_gzip = use_gzip
             self._hook_due = self._hook is not None
             if not use_gzip:
-                return self._body
+                return self._join_body()
             if self._gzip_stale:
                 self._build_gzip()
             return self._gzip

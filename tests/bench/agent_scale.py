@@ -176,12 +176,16 @@ def _patch(mod):
     cls = mod.Exposition
     body = cls.body
     def timed_body(self, use_gzip=False):
+        fams = getattr(self, "_families", {}).values()
+        dirty_f = sum(1 for f in fams if getattr(f, "raw", 1) is None)
+        dirty_b = sum(1 for f in fams for b in f.blocks.values() if b.raw is None)
         t0 = time.thread_time()
         w0 = time.perf_counter()
         out = body(self, use_gzip)
         _log.write(f"{time.time():.3f} body {'gzip' if use_gzip else 'plain'} "
                    f"cpu {(time.thread_time() - t0) * 1000:.2f} "
-                   f"wall {(time.perf_counter() - w0) * 1000:.2f}\n")
+                   f"wall {(time.perf_counter() - w0) * 1000:.2f} "
+                   f"dirty families {dirty_f} blocks {dirty_b}\n")
         return out
     cls.body = timed_body
 class _Finder(importlib.abc.MetaPathFinder):

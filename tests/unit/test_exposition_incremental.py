@@ -226,6 +226,7 @@ def test_build_ahead_of_a_gzip_scrape_builds_the_gzip() -> None:
     assert not e._gzip_stale
     z = e.body(use_gzip=True)
     assert z is ahead and gzip.decompress(z) == old.body()
+    assert e._body is None  # a gzip scrape never joined the plain body
     e.body()  # a plain scrape
     e.update("s6", [Sample.of("a_gauge", -6, k="6")])
     old.update("s6", [Sample.of("a_gauge", -6, k="6")])
