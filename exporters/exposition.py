@@ -408,8 +408,7 @@ class Exposition:
         for i, fam in enumerate(fams):
             if fam.raw is None:
                 assert fam.header is not None and fam.order is not None
-                fam.raw = fam.header + b"".join([
-                    b.raw if b.raw is not None else b.build() for b in fam.order])
+                fam.raw = fam.header + b"".join([b.build() for b in fam.order])
                 if i < self._crc_from:
                     self._crc_from = i
         self._fams = fams
@@ -435,9 +434,8 @@ class Exposition:
             gz = fam.gz
             if gz is None:
                 assert fam.header_z is not None and fam.order is not None
-                gz = fam.gz = fam.header_z + b"".join([
-                    b.deflated if b.deflated is not None and b.raw is not None
-                    else b.compressed(deflater) for b in fam.order])
+                gz = fam.gz = fam.header_z + b"".join([b.compressed(deflater)
+                                                       for b in fam.order])
             chunks.append(gz)
             length += len(fam.raw)  # type: ignore[arg-type]
         # The CRC runs over the whole body; the CRC up to the first family that changed since
