@@ -150,3 +150,44 @@ def test_agent_exposes_icmp_mode_and_results(tmp_path: Path) -> None:
         info = [dict(ls) for (n, ls), _ in m.items() if n == "pantau_build_info"]
         assert info and info[0]["icmp_mode"] == "raw"
         assert pick(m, "pantau_icmp_packet_loss_ratio", check="gw", site="kantor-icmp") == [0.0]
+
+
+FILTER_SCRIPT = r"""
+import json, select, socket, struct, sys
+sys.path.insert(0, ".")
+from collectors.probe import pinger as P
+
+ours = P._open(socket.AF_INET, "raw")
+attached = P._set_ident_filter(ours, socket.AF_INET, 0x1234)
+other = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+
+def packet(type_, ident, seq):
+    body = b"pantau-filter-test"
+    head = struct.pack("!BBHHH", type_, 0, 0, ident, seq)
+    return struct.pack("!BBHHH", type_, 0, P.checksum(head + body), ident, seq) + body
+
+# another pinger's echo request, ours, another one's again, and an ICMP error (type 3) as a
+# router would send to a path probe: the error must pass whatever it quotes
+for type_, ident, seq in ((8, 0x4321, 1), (8, 0x1234, 2), (8, 0x4321, 3), (3, 0x4321, 4)):
+    other.sendto(packet(type_, ident, seq), ("127.0.0.1", 0))
+got = []
+for _ in range(20):  # bounded: 4 packets at most are expected
+    if not select.select([ours], [], [], 0.5)[0]:
+        break
+    data = ours.recv(4096)
+    got.append(list(struct.unpack_from("!BBHHH", data, (data[0] & 0x0F) * 4)))
+print(json.dumps({"attached": attached, "got": got}))
+"""
+
+
+def test_raw_socket_drops_other_pingers_replies_in_kernel(netns: str) -> None:
+    """The raw socket's BPF filter: an echo reply with another identifier (fping's, another
+    agent's) never reaches pantau; ours and the ICMP errors path probes read still do."""
+    r = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", FILTER_SCRIPT],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["attached"] is True
+    # (type, code, checksum, ident, seq): the echo reply to seq 2 and the type-3 packet only
+    assert [(t, ident, seq) for t, _c, _s, ident, seq in out["got"]] == [
+        (0, 0x1234, 2), (3, 0x4321, 4)], out
