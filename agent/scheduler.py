@@ -102,6 +102,8 @@ class JobState:
     # pantau_collector_success 0 and 1 of this job, made once: a job that keeps succeeding
     # (or failing) hands the same sample every run
     self_flags: tuple[Sample, ...] = ()
+    # its pantau_collector_skipped_total sample while the count stays (it mostly stays 0)
+    self_skipped: Sample | None = None
 
 
 @dataclass(eq=False)
@@ -308,10 +310,14 @@ class Scheduler:
 
     def _publish_self(self, st: JobState) -> None:
         labels = st.self_labels
+        skipped = st.self_skipped
+        if skipped is None or skipped.value != st.skipped:
+            skipped = st.self_skipped = Sample("pantau_collector_skipped_total",
+                                               float(st.skipped), labels)
         samples = [
             Sample("pantau_collector_duration_seconds", float(st.last_duration), labels),
             st.self_flags[st.last_success],
-            Sample("pantau_collector_skipped_total", float(st.skipped), labels),
+            skipped,
             Sample("pantau_collector_runs_total", float(st.runs), labels),
         ]
         self.store.put(st.self_key, st.spec.name, "self", Observation(True, samples),
