@@ -31,7 +31,7 @@ from agent.store import Result, Store
 from collectors import REGISTRY
 from collectors.base import JobSpec, MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
-from exporters.remote_write.writer import METRICS as REMOTE_WRITE_METRICS
+from exporters.remote_write.config import METRICS as REMOTE_WRITE_METRICS
 
 if TYPE_CHECKING:
     from agent.alerting import Alerting

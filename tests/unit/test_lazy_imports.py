@@ -111,3 +111,24 @@ def test_families_of_unused_collectors_still_belong_to_pantau(tmp_path: Path) ->
         "got = agent.exposition.specs[name]\n"
         "assert got.kind == 'gauge' and not got.foreign, got\n")
     loaded_after(code, tmp_path)
+
+
+def test_httpx_loads_without_its_command_line(tmp_path: Path) -> None:
+    """httpx's __init__ imports its CLI (rich, pygments, click: ~5 MiB) when those are
+    installed; bound through lazy_import it leaves the CLI out, and an explicit import of it
+    afterwards still works."""
+    code = (
+        "import json, sys\n"
+        "from collectors.common.lazy import lazy_import\n"
+        "httpx = lazy_import('httpx')\n"
+        "assert httpx.URL('http://127.0.0.1/').host == '127.0.0.1'\n"
+        "first = sorted(sys.modules)\n"
+        "import httpx._main\n"
+        "print(json.dumps([first, 'httpx._main' in sys.modules]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    first, explicit = json.loads(r.stdout)
+    assert "httpx._client" in first
+    assert not {"httpx._main", "rich.console", "pygments"} & set(first)
+    assert explicit
