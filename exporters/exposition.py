@@ -14,7 +14,13 @@ thousand checks spread their results over the interval. So the work is split by 
   since the last one: the body joins the cached block bytes, the gzip joins the cached deflate
   chunks into one ordinary gzip member (each chunk ends in a full flush, so none refers back to
   another; only the CRC runs over the whole body);
-- a scrape of an unchanged body does nothing but hand out the cached bytes.
+- a scrape of an unchanged body does nothing but hand out the cached bytes;
+- at most one build ahead per scrape (`build_ahead`): after a scrape, the first change calls
+  the `on_change` hook once (the HTTP server then waits for the loop to go quiet) and one build
+  of what that scrape asked for (body, and gzip if it took gzip) may run before the next scrape,
+  which then finds it ready; nothing more until a scrape took it, and nothing when nothing
+  changed. A scrape during a burst of results then mostly finds the body built instead of
+  rebuilding the blocks the burst changed while it waits.
 
 The body is byte-identical to joining every source's lines per family in source order
 (tests/unit/test_exposition_incremental.py checks that against the old full renderer).
@@ -26,7 +32,7 @@ import math
 import struct
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from collectors.base import MetricSpec, Sample
 
@@ -116,13 +122,17 @@ class _Block:
 
 
 class _Family:
-    __slots__ = ("blocks", "header", "header_z", "order")
+    __slots__ = ("blocks", "gz", "header", "header_z", "order", "raw")
 
     def __init__(self) -> None:
         self.header: bytes | None = None
         self.header_z: bytes | None = None
         self.blocks: dict[int, _Block] = {}
         self.order: list[_Block] | None = None  # blocks in source order; None: re-sort
+        # the family's whole text and its deflate chunks joined, kept while none of its blocks
+        # changed: a body is then joined from a few hundred families, not every block
+        self.raw: bytes | None = None
+        self.gz: bytes | None = None
 
 
 # One series of a source as last rendered: (name, labels, family, value, its line). Its
@@ -163,11 +173,24 @@ class Exposition:
         self._lock = threading.Lock()
         self._changed = True  # since the body was last built
         self._gzip_stale = True
-        self._body = b""
+        self._body: bytes | None = b""  # None: join it from the families when asked for
+        self._fams: list[_Family] = []  # in body order, as the last _refresh left them
         self._gzip = b""
         self._deflater = _deflater()
+        # the body's CRC-32 running over its families (_build_gzip), valid for the families
+        # before _crc_from (the first one that changed since)
+        self._crcs: list[int] = []
+        self._crc_from = 0
         self.undeclared_samples = 0
         self.renders = 0  # bodies built: a scrape of an unchanged body builds none
+        self.changes = 0  # updates/removals that changed the body (a quiet loop: no new ones)
+        # building ahead: a scrape took the body since the last build ahead (and whether that
+        # scrape asked for gzip); the hook is due at the first change after a scrape
+        self._ahead_ok = False
+        self._ahead_gzip = False
+        self._hook: Callable[[], None] | None = None
+        self._hook_due = False
+        self.ahead_builds = 0
         self.declare(specs)
 
     def declare(self, specs: Iterable[MetricSpec]) -> None:
@@ -198,8 +221,9 @@ class Exposition:
     def _header_changed(self, name: str) -> None:
         fam = self._families.get(name)
         if fam is not None:
-            fam.header = fam.header_z = None
+            fam.header = fam.header_z = fam.raw = fam.gz = None
             self._changed = True
+            self.changes += 1
 
     @property
     def specs(self) -> dict[str, MetricSpec]:
@@ -271,6 +295,8 @@ class Exposition:
             for fam in before:
                 if fam not in text:
                     self._drop(fam, order)
+        if self._hook_due and self._changed:
+            self._call_hook()
 
     def _put(self, name: str, order: int, text: str) -> None:
         fam = self._families.get(name)
@@ -284,19 +310,23 @@ class Exposition:
             fam.order = None
         block.members[order] = text
         block.raw = None
+        fam.raw = fam.gz = None
         self._changed = True
+        self.changes += 1
 
     def _drop(self, name: str, order: int) -> None:
         fam = self._families[name]
         block = fam.blocks[order // BLOCK]
         del block.members[order]
         block.raw = None
+        fam.raw = fam.gz = None
         if not block.members:
             del fam.blocks[order // BLOCK]
             fam.order = None
             if not fam.blocks:
                 self._names = None  # the family leaves the body
         self._changed = True
+        self.changes += 1
 
     def remove(self, key: str) -> None:
         with self._lock:
@@ -306,6 +336,36 @@ class Exposition:
                 order, before = old
                 for fam in before:
                     self._drop(fam, order)
+        if self._hook_due and self._changed:
+            self._call_hook()
+
+    def on_change(self, hook: Callable[[], None] | None) -> None:
+        """`hook()` is called once after each scrape, at the first change since, from the
+        thread that made the change (the loop's); it must only schedule `build_ahead`."""
+        self._hook = hook
+        self._hook_due = False
+
+    def _call_hook(self) -> None:
+        self._hook_due = False
+        hook = self._hook
+        if hook is not None:
+            hook()
+
+    def build_ahead(self) -> bool:
+        """Build what the last scrape asked for (the body, or its gzip if that scrape took
+        gzip) if something changed since the last build and a scrape took the body since the
+        last build ahead: at most one per scrape, none for an unchanged body. True if built."""
+        with self._lock:
+            if not self._ahead_ok or not self._changed:
+                return False
+            self._ahead_ok = False
+            self._refresh()
+            if self._ahead_gzip:
+                self._build_gzip()
+            else:
+                self._join_body()
+            self.ahead_builds += 1
+            return True
 
     def keys(self) -> list[str]:
         with self._lock:
@@ -332,32 +392,64 @@ class Exposition:
         """Build the body now if anything changed since the last build; True if it did.
         The gzip is built on demand, by the first `body(use_gzip=True)` after this."""
         with self._lock:
-            return self._refresh()
+            built = self._refresh()
+            self._join_body()
+            return built
 
     def _refresh(self) -> bool:
+        """Bring every family's text up to date; the plain body and the gzip are joined from
+        them when asked for (a gzip scrape never joins the plain body: the gzip needs only
+        the families' CRCs and lengths)."""
         if not self._changed:
             return False
-        parts: list[bytes] = []
-        for fam in self._families_in_order():
-            assert fam.header is not None and fam.order is not None
-            parts.append(fam.header)
-            parts.extend([b.build() for b in fam.order])
-        self._body = b"".join(parts)
+        if self._names is None:
+            self._crc_from = 0  # families came or went: every position after them moved
+        fams = self._families_in_order()
+        for i, fam in enumerate(fams):
+            if fam.raw is None:
+                assert fam.header is not None and fam.order is not None
+                fam.raw = fam.header + b"".join([b.build() for b in fam.order])
+                if i < self._crc_from:
+                    self._crc_from = i
+        self._fams = fams
         self._changed = False
+        self._body = None  # not kept stale: a gzip-only scraper never needs it again
         self._gzip_stale = True
         self.renders += 1
         return True
 
-    def _build_gzip(self) -> None:
-        # the blocks are exactly those the body was just built from (same lock hold)
-        chunks = [_GZIP_HEADER]
-        for fam in self._families_in_order():
-            assert fam.header_z is not None and fam.order is not None
-            chunks.append(fam.header_z)
-            chunks.extend([b.compressed(self._deflater) for b in fam.order])
+    def _join_body(self) -> bytes:
         body = self._body
+        if body is None:
+            body = self._body = b"".join([f.raw for f in self._fams])  # type: ignore[misc]
+        return body
+
+    def _build_gzip(self) -> None:
+        # the families are exactly those _refresh just brought up to date (same lock hold)
+        chunks = [_GZIP_HEADER]
+        fams = self._fams
+        deflater = self._deflater
+        length = 0
+        for fam in fams:
+            gz = fam.gz
+            if gz is None:
+                assert fam.header_z is not None and fam.order is not None
+                gz = fam.gz = fam.header_z + b"".join([b.compressed(deflater)
+                                                       for b in fam.order])
+            chunks.append(gz)
+            length += len(fam.raw)  # type: ignore[arg-type]
+        # The CRC runs over the whole body; the CRC up to the first family that changed since
+        # the last gzip is kept (per family, running), so only the rest is read again.
+        crcs = self._crcs
+        del crcs[self._crc_from:]
+        crc = crcs[-1] if crcs else 0
+        for fam in fams[len(crcs):]:
+            assert fam.raw is not None
+            crc = zlib.crc32(fam.raw, crc)
+            crcs.append(crc)
+        self._crc_from = len(crcs)
         chunks.append(_DEFLATE_END)
-        chunks.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        chunks.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
         self._gzip = b"".join(chunks)
         self._gzip_stale = False
 
@@ -366,8 +458,12 @@ class Exposition:
         any thread."""
         with self._lock:
             self._refresh()
+            # a scrape took the body: one build ahead of the next is allowed again
+            self._ahead_ok = True
+            self._ahead_gzip = use_gzip
+            self._hook_due = self._hook is not None
             if not use_gzip:
-                return self._body
+                return self._join_body()
             if self._gzip_stale:
                 self._build_gzip()
             return self._gzip

@@ -68,6 +68,12 @@ WRITE_BUFFER_HIGH = 64 * 1024  # per connection, what asyncio keeps before drain
 # per chunk and per buffer keeps the same throughput at a quarter of the memory.
 WRITE_CHUNK_TLS = 16 * 1024
 WRITE_BUFFER_HIGH_TLS = 16 * 1024
+# Building the /metrics body ahead of the next scrape (Exposition.build_ahead, at most once per
+# scrape) waits until no result changed it for AHEAD_QUIET: results come in steps (a round of
+# icmp results, slices of 50 of a larger one), and building after the first step of several
+# would build for nothing. After AHEAD_WAITS checks it builds anyway (results that never stop).
+AHEAD_QUIET = 0.003
+AHEAD_WAITS = 20
 
 _REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
             403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -185,6 +191,8 @@ class MetricsServer:
         self.handshake_timeout = handshake_timeout
         self.refused_connections = 0  # over max_connections_per_peer, or all busy
         self.evicted_connections = 0  # idle ones closed to make room
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ahead: asyncio.Handle | None = None  # the pending build-ahead check
 
     @property
     def open_connections(self) -> int:
@@ -206,6 +214,26 @@ class MetricsServer:
         )
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self.exposition.on_change(self._body_changed)
+
+    # -- /metrics built ahead of the scrape ------------------------------------------------
+    def _body_changed(self) -> None:
+        """The exposition's hook, once after each scrape at its first change (possibly from
+        another thread): check for a quiet loop once this step is over."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and self._ahead is None:
+            self._ahead = loop.call_soon_threadsafe(self._ahead_wait, -1, AHEAD_WAITS)
+
+    def _ahead_wait(self, seen: int, waits: int) -> None:
+        changes = self.exposition.changes
+        if changes == seen or waits <= 0:
+            self._ahead = None
+            self.exposition.build_ahead()  # nothing if a scrape built it meanwhile
+            return
+        assert self._loop is not None
+        self._ahead = self._loop.call_later(AHEAD_QUIET, self._ahead_wait, changes, waits - 1)
 
     async def apply_web_config(self, new: WebConfig) -> None:
         """Take a re-read web config into use, as exporter-toolkit does when its file changes.
@@ -235,6 +263,12 @@ class MetricsServer:
             raise
 
     async def stop(self) -> None:
+        if self._loop is not None:
+            self.exposition.on_change(None)
+            self._loop = None
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
         if self._server is not None:
             self._server.close()
             for task in list(self._conns):

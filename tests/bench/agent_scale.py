@@ -146,6 +146,66 @@ def write_textfile(directory: Path, series: int) -> None:
     (directory / "bench.prom").write_text("\n".join(lines) + "\n")
 
 
+# --stall-log: a sitecustomize put first on the agent's PYTHONPATH (bench only, nothing of it
+# in the agent) that logs every event-loop callback over 2 ms with what it ran, every GC pass
+# over 1 ms, and the CPU of each /metrics body build (Exposition.body), to find where a
+# scrape's time goes.
+STALL_SITECUSTOMIZE = r"""
+import asyncio.events, gc, importlib.abc, importlib.machinery, os, sys, time
+_log = open(os.environ["PANTAU_BENCH_STALL_LOG"], "a", buffering=1)
+_run = asyncio.events.Handle._run
+def _timed_run(self):
+    t0 = time.perf_counter()
+    _run(self)
+    dt = time.perf_counter() - t0
+    if dt > 0.002:
+        cb = getattr(self._callback, "__self__", None)
+        what = repr(cb.get_coro()) if hasattr(cb, "get_coro") else repr(self._callback)
+        _log.write(f"{time.time():.3f} step {dt * 1000:.2f} {what[:160]}\n")
+asyncio.events.Handle._run = _timed_run
+_gc_t = [0.0]
+def _gc(phase, info):
+    if phase == "start":
+        _gc_t[0] = time.perf_counter()
+    else:
+        dt = time.perf_counter() - _gc_t[0]
+        if dt > 0.001:
+            _log.write(f"{time.time():.3f} gc{info['generation']} {dt * 1000:.2f}\n")
+gc.callbacks.append(_gc)
+def _patch(mod):
+    cls = mod.Exposition
+    body = cls.body
+    def timed_body(self, use_gzip=False):
+        fams = getattr(self, "_families", {}).values()
+        dirty_f = sum(1 for f in fams if getattr(f, "raw", 1) is None)
+        dirty_b = sum(1 for f in fams for b in f.blocks.values() if b.raw is None)
+        t0 = time.thread_time()
+        w0 = time.perf_counter()
+        out = body(self, use_gzip)
+        _log.write(f"{time.time():.3f} body {'gzip' if use_gzip else 'plain'} "
+                   f"cpu {(time.thread_time() - t0) * 1000:.2f} "
+                   f"wall {(time.perf_counter() - w0) * 1000:.2f} "
+                   f"dirty families {dirty_f} blocks {dirty_b}\n")
+        return out
+    cls.body = timed_body
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "exporters.exposition":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+        def patched(module):
+            exec_module(module)
+            _patch(module)
+        spec.loader.exec_module = patched
+        return spec
+sys.meta_path.insert(0, _Finder())
+"""
+STALL_LOG: Path | None = None  # --stall-log
+
+
 def start_agent(n: int, *, host: bool = False, labels: int = 0,
                 textfile_series: int = 0) -> Agent:
     tmp = tempfile.TemporaryDirectory(prefix="pantau-scale-")
@@ -163,6 +223,13 @@ def start_agent(n: int, *, host: bool = False, labels: int = 0,
     if SRC is not None:  # another checkout's code (a before/after in one run), same venv
         cmd[:1] = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
         env["PYTHONPATH"] = str(SRC)
+    if STALL_LOG is not None:
+        site = Path(tmp.name) / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(STALL_SITECUSTOMIZE)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+        env["PANTAU_BENCH_STALL_LOG"] = str(STALL_LOG)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=SRC or ROOT, env=env)
     agent = Agent(proc, port, tmp)
     deadline = time.monotonic() + 120
@@ -226,14 +293,20 @@ def scrape_latency(scrapes: int, labels: int, textfile_series: int
         for mode, headers in (("plain", {}), ("gzip", {"Accept-Encoding": "gzip"})):
             c = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=10)
             times: list[float] = []
+            slow: list[str] = []
             for _ in range(scrapes):
                 t0 = time.perf_counter()
                 c.request("GET", "/metrics", headers=headers)
                 r = c.getresponse()
                 r.read()
                 times.append(time.perf_counter() - t0)
+                if times[-1] > 0.003:
+                    slow.append(f"{time.time():.3f} scrape {mode} {times[-1] * 1000:.2f}\n")
                 time.sleep(0.01)  # spread the scrapes over the cycle, between results
             c.close()
+            if STALL_LOG is not None:
+                with STALL_LOG.open("a") as f:
+                    f.writelines(slow)
             times.sort()
             out[mode] = (statistics.median(times) * 1000,
                          times[int(len(times) * 0.99) - 1] * 1000)
@@ -343,10 +416,14 @@ def main() -> int:
                     "collector's textfile part, to bring the body to ~25,000")
     ap.add_argument("--label", default="", help="a tag for the block (e.g. before/after)")
     ap.add_argument("--src", type=Path, help="run the agent from this checkout (PYTHONPATH)")
+    ap.add_argument("--stall-log", type=Path,
+                    help="--scrape: log loop callbacks > 2 ms, GC passes > 1 ms and each "
+                    "body build's CPU to this file (bench-only sitecustomize)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    global SRC
+    global SRC, STALL_LOG
     SRC = args.src
+    STALL_LOG = args.stall_log.resolve() if args.stall_log else None
     if SRC is not None and args.alerting:  # in process: that checkout's agent modules
         sys.path.insert(0, str(SRC))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -652,3 +652,47 @@ def _transports(server: MetricsServer) -> list[asyncio.WriteTransport]:
         if writer is not None:
             out.append(writer.transport)
     return out
+
+
+def test_metrics_built_ahead_once_per_scrape() -> None:
+    """A result after a scrape gets the body (and, after a gzip scrape, its gzip) built once
+    on the server's loop before the next scrape, which then builds nothing; more results
+    before that scrape build nothing ahead, and an unchanged body nothing at all."""
+    expo = _expo()
+    server = MetricsServer(expo, "127.0.0.1", 0)
+
+    def put(value: float) -> None:  # results arrive on the loop's thread, as in the agent
+        done = threading.Event()
+
+        def run() -> None:
+            expo.update("b", [Sample("pantau_check_up", value, (("check", "b"),))])
+            done.set()
+        srv.loop.call_soon_threadsafe(run)
+        assert done.wait(5)
+
+    with _Served(server) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+
+        def scrape() -> bytes:
+            conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+            r = conn.getresponse()
+            return gzip.decompress(r.read())
+
+        scrape()
+        renders, ahead = expo.renders, expo.ahead_builds
+        put(1.0)
+        wait_until(lambda: expo.ahead_builds == ahead + 1, 5, "the body built ahead")
+        assert expo.renders == renders + 1 and not expo._gzip_stale
+        put(0.0)  # changed again before the next scrape: not built ahead again
+        put(1.0)
+        time.sleep(0.3)  # far more than the quiet the server waits for
+        assert expo.ahead_builds == ahead + 1 and expo.renders == renders + 1
+        body = scrape()  # builds the last two results itself
+        assert b'pantau_check_up{check="b"} 1\n' in body and expo.renders == renders + 2
+        assert body == expo.body()
+        renders = expo.renders
+        assert scrape() == body and expo.renders == renders  # unchanged: no work at all
+        time.sleep(0.3)
+        assert expo.ahead_builds == ahead + 1 and expo.renders == renders
+        conn.close()
+    assert expo._hook is None  # the stopped server no longer builds for this exposition

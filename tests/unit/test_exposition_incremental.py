@@ -176,3 +176,105 @@ def test_series_matched_by_position_render_as_the_full_renderer() -> None:
         old.update("other", base[:2])
         assert new.body() == old.body()
         assert gzip.decompress(new.body(use_gzip=True)) == old.body()
+
+
+def test_build_ahead_at_most_once_between_two_scrapes() -> None:
+    """Building ahead runs only after a scrape took the body, only when something changed,
+    and once until the next scrape; the scrape then finds it built (no build of its own) and
+    the bytes are the full renderer's."""
+    new, old = Exposition(SPECS), FullRenderer(SPECS)
+    calls: list[int] = []
+    new.on_change(lambda: calls.append(new.changes))
+    for i in range(40):
+        ss = [Sample.of("a_gauge", i, k=str(i)), Sample.of("b_total", 1, k=str(i))]
+        new.update(f"s{i}", ss)
+        old.update(f"s{i}", ss)
+    assert not new.build_ahead()  # no scrape yet: nobody to build for
+    assert calls == []  # and no hook before the first scrape
+    assert new.body() == old.body()
+    assert not new.build_ahead()  # nothing changed since that scrape
+    renders = new.renders
+    for step in range(3):
+        new.update("s3", [Sample.of("a_gauge", 100 + step, k="3"), Sample.of("b_total", 1, k="3")])
+        old.update("s3", [Sample.of("a_gauge", 100 + step, k="3"), Sample.of("b_total", 1, k="3")])
+        new.update("s7", [Sample.of("a_gauge", 200 + step, k="7")])
+        old.update("s7", [Sample.of("a_gauge", 200 + step, k="7")])
+        assert len(calls) == step + 1  # once per scrape, at the first change after it
+        assert new.build_ahead() and new.renders == renders + 1
+        renders = new.renders
+        new.update("s9", [Sample.of("a_gauge", 300 + step, k="9")])  # changed again
+        old.update("s9", [Sample.of("a_gauge", 300 + step, k="9")])
+        assert not new.build_ahead()  # already built once since the last scrape
+        assert new.renders == renders and len(calls) == step + 1
+        assert new.body() == old.body()  # the scrape builds the rest itself
+        renders = new.renders
+    assert new.ahead_builds == 3
+
+
+def test_build_ahead_of_a_gzip_scrape_builds_the_gzip() -> None:
+    """After a gzip scrape the gzip is built ahead too: the next gzip scrape hands out the
+    bytes built ahead, which decompress to the body; after a plain one only the body is."""
+    e, old = Exposition(SPECS), FullRenderer(SPECS)
+    for i in range(100):
+        e.update(f"s{i}", [Sample.of("a_gauge", i, k=str(i))])
+        old.update(f"s{i}", [Sample.of("a_gauge", i, k=str(i))])
+    e.body(use_gzip=True)
+    e.update("s5", [Sample.of("a_gauge", -5, k="5")])
+    old.update("s5", [Sample.of("a_gauge", -5, k="5")])
+    assert e.build_ahead()
+    ahead = e._gzip  # built ahead, before the scrape asks
+    assert not e._gzip_stale
+    z = e.body(use_gzip=True)
+    assert z is ahead and gzip.decompress(z) == old.body()
+    assert e._body is None  # a gzip scrape never joined the plain body
+    e.body()  # a plain scrape
+    e.update("s6", [Sample.of("a_gauge", -6, k="6")])
+    old.update("s6", [Sample.of("a_gauge", -6, k="6")])
+    assert e.build_ahead() and e._gzip_stale  # the body only
+    assert e.body() == old.body() and gzip.decompress(e.body(use_gzip=True)) == old.body()
+
+
+def test_no_hook_and_no_build_ahead_for_an_unchanged_result() -> None:
+    e = Exposition(SPECS)
+    calls: list[int] = []
+    e.on_change(lambda: calls.append(1))
+    e.update("x", [Sample.of("a_gauge", 1, k="1")])
+    e.body()
+    e.update("x", [Sample.of("a_gauge", 1, k="1")])  # the same result: the body is unchanged
+    assert calls == [] and not e.build_ahead()
+    e.remove("nothing-there")
+    assert calls == [] and not e.build_ahead()
+    e.remove("x")
+    assert calls == [1] and e.build_ahead() and e.body() == b""
+
+
+def test_gzip_after_plain_scrapes_and_family_changes() -> None:
+    """The gzip's CRC is kept per family up to the first one that changed since the last
+    gzip: plain scrapes in between, families appearing and leaving in front of others, and a
+    HELP change must all still give a gzip of exactly the full renderer's body."""
+    specs = [*SPECS, MetricSpec("z_late", "gauge", "Late.", foreign=True)]
+    new, old = Exposition(specs), FullRenderer(specs)
+
+    def put(key: str, samples: list[Sample]) -> None:
+        new.update(key, samples)
+        old.update(key, samples)
+
+    for i in range(150):
+        put(f"s{i}", [Sample.of("b_total", i, k=str(i)), Sample.of("d_untyped", i)])
+    assert gzip.decompress(new.body(use_gzip=True)) == old.body()
+    steps: list[tuple[str, list[Sample]]] = [
+        ("s149", [Sample.of("d_untyped", -1)]),  # the last family only
+        ("s0", [Sample.of("b_total", 9, k="0"), Sample.of("d_untyped", 0)]),  # the first
+        ("s7", [Sample.of("a_gauge", 1, k="7")]),  # a family in front appears, others leave
+        ("s7", []),  # and it leaves again
+        ("s8", [Sample.of("z_late", 2), Sample.of("b_total", 8, k="8")]),
+    ]
+    for n, (key, samples) in enumerate(steps):
+        put(key, samples)
+        assert new.body() == old.body()  # a plain scrape builds the body, not the gzip
+        put(f"s{100 + n}", [Sample.of("d_untyped", 1000 + n)])
+        assert new.body() == old.body()
+        assert gzip.decompress(new.body(use_gzip=True)) == old.body()
+    new.declare([MetricSpec("z_late", "gauge", "Late, reworded.", foreign=True)])
+    old.specs["z_late"] = MetricSpec("z_late", "gauge", "Late, reworded.", foreign=True)
+    assert gzip.decompress(new.body(use_gzip=True)) == old.body()
