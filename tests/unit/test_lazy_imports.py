@@ -16,16 +16,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 # importlib.metadata: pydantic's plugin loader imports it at the first model unless no plugin
 # is installed (collectors/common/pydantic_plugins.py); sqlite3-free remote write config,
-# codec-free snmp config, the e-mail receiver's config without the email package.
+# codec-free snmp config, the e-mail receiver's config without the email package, and no typer.
 HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam", "pysnmp",
          "prometheus_client", "babel", "importlib.metadata", "zipfile", "email.message",
          "collectors.snmp.collector", "collectors.snmp.v2c", "collectors.snmp.exporter",
-         "exporters.remote_write.writer", "exporters.remote_write.queue")
+         "exporters.remote_write.writer", "exporters.remote_write.queue",
+         # the command line: `pantau run` starts without typer (agent/cli/run.py)
+         "typer", "agent.cli.root", "agent.cli.common")
 
 PROBE = r"""
 import json, sys
 from pathlib import Path
-from agent.cli import app  # noqa: F401  (what `pantau run` imports)
+from agent.cli.run import main_without_typer  # noqa: F401  (what `pantau run` imports)
 from agent.config import AgentConfig
 from agent.runtime import Agent
 cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
