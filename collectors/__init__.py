@@ -18,7 +18,7 @@ from collectors.common.lazy import defer_ssl
 
 pydantic_plugins.install()
 # Before asyncio is imported (collectors.base): ssl loads with the first TLS use, not with
-# asyncio (~1.3 MiB of an agent that makes no TLS connection; collectors/common/lazy.py).
+# asyncio (~1.9 MiB of an agent that makes no TLS connection; collectors/common/lazy.py).
 defer_ssl()
 
 from collectors.base import Collector  # noqa: E402

@@ -90,7 +90,7 @@ def lazy_exports(package: str, names: Mapping[str, str],
 
 # --- ssl, loaded by the first TLS use instead of by asyncio --------------------------------
 # asyncio imports ssl at its own import (base_events, selector_events), and asyncio.sslproto
-# reads ssl's names at import; ssl brings libssl and its enums (~1.3 MiB of a host-only agent,
+# reads ssl's names at import; ssl brings libssl and its enums (~1.9 MiB of a host-only agent,
 # BENCHMARKS.md "RSS of host-only `pantau run`"), which an agent that makes no TLS connection
 # and serves /metrics without TLS never uses. (libcrypto itself is loaded anyway: pydantic
 # imports secrets -> hmac -> _hashlib.) defer_ssl() puts stand-ins for both modules in
