@@ -14,12 +14,8 @@ from collections.abc import Iterator, Mapping
 # Before the first model is built (collectors.base): pydantic's plugin lookup without
 # importlib.metadata when no plugin is installed (~1.7 MiB; collectors/common/pydantic_plugins.py).
 from collectors.common import pydantic_plugins
-from collectors.common.lazy import defer_ssl
 
 pydantic_plugins.install()
-# Before asyncio is imported (collectors.base): ssl loads with the first TLS use, not with
-# asyncio (~1.9 MiB of an agent that makes no TLS connection; collectors/common/lazy.py).
-defer_ssl()
 
 from collectors.base import Collector  # noqa: E402
 

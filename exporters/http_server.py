@@ -22,31 +22,23 @@ A scrape never runs a probe: /metrics serves the lines rendered when results cha
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextlib
 import html
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.common.lazy import when_loaded
 from exporters.exposition import CONTENT_TYPE, Exposition
 from exporters.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
 
-
-
-def _small_tls_buffers(sslproto: Any) -> None:
-    # asyncio gives every TLS connection a 256 KiB read buffer; at the connection cap that
-    # alone is 64 MiB (measured: 291 MB RSS under a TLS flood, 128 MB with 16 KiB). 16 KiB is
-    # the largest TLS record, so reads are no less efficient. Applies process-wide, on purpose.
-    sslproto.SSLProtocol.max_size = 16 * 1024
-
-
-# Now, or when the first TLS transport loads asyncio.sslproto (collectors/common/lazy.py).
-when_loaded("asyncio.sslproto", _small_tls_buffers)
+# asyncio gives every TLS connection a 256 KiB read buffer; at the connection cap that alone
+# is 64 MiB (measured: 291 MB RSS under a TLS flood, 128 MB with 16 KiB). 16 KiB is the
+# largest TLS record, so reads are no less efficient. Applies process-wide, on purpose.
+asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
 ProbeHandler = Callable[[str, str, float | None], Awaitable[tuple[int, str, bytes]]]
 # module, target, auth, scrape timeout -> status, content type, body

@@ -29,7 +29,6 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collectors.common import yamlsafe
-from collectors.common.tls import tls_version
 from collectors.config import StrictModel
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,10 @@ ClientAuth = Literal[
     "RequireAndVerifyClientCert",
 ]
 TLSVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
+_TLS = {
+    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 
 
 class TLSServerConfig(StrictModel):
@@ -140,9 +143,9 @@ class WebConfig(StrictModel):
         """Versions and the certificate/key pair: what a handshake needs before client
         certificates come in."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = tls_version(tls.min_version)
+        ctx.minimum_version = _TLS[tls.min_version]
         if tls.max_version:
-            ctx.maximum_version = tls_version(tls.max_version)
+            ctx.maximum_version = _TLS[tls.max_version]
         try:
             # a passphrase callback that refuses: OpenSSL would otherwise prompt on the
             # terminal, and a reload would hang on a key nobody can type the passphrase for

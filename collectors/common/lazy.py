@@ -4,7 +4,6 @@ them (see tests/unit/test_lazy_imports.py)."""
 from __future__ import annotations
 
 import importlib.abc
-import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,81 +85,3 @@ def lazy_exports(package: str, names: Mapping[str, str],
         return value
 
     return __getattr__
-
-
-# --- ssl, loaded by the first TLS use instead of by asyncio --------------------------------
-# asyncio imports ssl at its own import (base_events, selector_events), and asyncio.sslproto
-# reads ssl's names at import; ssl brings libssl and its enums (~1.9 MiB of a host-only agent,
-# BENCHMARKS.md "RSS of host-only `pantau run`"), which an agent that makes no TLS connection
-# and serves /metrics without TLS never uses. (libcrypto itself is loaded anyway: pydantic
-# imports secrets -> hmac -> _hashlib.) defer_ssl() puts stand-ins for both modules in
-# sys.modules before asyncio is imported; the first attribute read from either (a TLS
-# context, asyncio's check that a socket is no SSLSocket in sock_connect and the like, a TLS
-# transport) imports the real module, under a lock, and the stand-in takes on its names, so
-# a module that bound the stand-in sees the real module's objects from then on.
-_DEFERRED = ("ssl", "asyncio.sslproto")
-_deferred_lock: Any = None
-_after_load: dict[str, list[Callable[[Any], None]]] = {}
-
-
-class _Deferred(types.ModuleType):
-    """A module's place-holder in sys.modules until something reads a name from it."""
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__") and attr.endswith("__"):
-            raise AttributeError(attr)  # introspection (copy, pickle, inspect) loads nothing
-        return getattr(_load_deferred(self), attr)
-
-
-def _load_deferred(stand_in: _Deferred) -> Any:
-    import importlib
-    import sys
-
-    name = stand_in.__name__
-    with _deferred_lock:
-        real = sys.modules.get(name)
-        if real is stand_in:
-            del sys.modules[name]
-            try:
-                real = importlib.import_module(name)
-            except BaseException:
-                sys.modules[name] = stand_in
-                raise
-            stand_in.__dict__.update(real.__dict__)
-            stand_in.__class__ = types.ModuleType  # type: ignore[assignment]  # loaded: plain
-            for hook in _after_load.pop(name, []):
-                hook(real)
-    return real
-
-
-def defer_ssl() -> None:
-    """Before asyncio is first imported (collectors/__init__.py); a no-op once it, or ssl, is
-    (under pytest, say): then everything is as without it."""
-    import sys
-    import threading
-
-    global _deferred_lock
-    if any(n in sys.modules for n in ("asyncio", *_DEFERRED)):
-        return
-    _deferred_lock = threading.RLock()
-    for name in _DEFERRED:
-        sys.modules[name] = _Deferred(name)
-    import asyncio
-
-    asyncio.sslproto = sys.modules["asyncio.sslproto"]  # type: ignore[attr-defined]
-
-
-def when_loaded(name: str, hook: Callable[[Any], None]) -> None:
-    """Run hook(module) once the module `name` is loaded: now if it is, else when a deferred
-    stand-in for it loads it (its first use)."""
-    import sys
-
-    module = sys.modules.get(name)
-    if isinstance(module, _Deferred):
-        _after_load.setdefault(name, []).append(hook)
-    else:
-        if module is None:
-            import importlib
-
-            module = importlib.import_module(name)
-        hook(module)

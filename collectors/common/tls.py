@@ -16,14 +16,10 @@ from pydantic import Field, model_validator
 from collectors.config import StrictModel
 
 TLSVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
-# ssl.TLSVersion member names: read when a context is made, not at import (ssl loads with the
-# first TLS use, collectors/common/lazy.py defer_ssl).
-_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
-
-
-def tls_version(name: str) -> ssl.TLSVersion:
-    """The ssl.TLSVersion of a config's TLS10..TLS13."""
-    return ssl.TLSVersion[_VERSIONS[name]]
+_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 
 
 class TLSConfig(StrictModel):
@@ -60,7 +56,7 @@ class TLSConfig(StrictModel):
         except (ssl.SSLError, OSError) as e:
             raise ValueError(f"tls_config: cannot load certificates: {e}") from None
         if self.min_version:
-            ctx.minimum_version = tls_version(self.min_version)
+            ctx.minimum_version = _VERSIONS[self.min_version]
         if self.insecure_skip_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE

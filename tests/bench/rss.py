@@ -197,20 +197,6 @@ def rss():
             return int(line.split()[1]) / 1024
 prev = rss()
 print(f"{'interpreter':30s} {prev:5.1f}")
-# As collectors/__init__.py does before asyncio is imported, in trees that have defer_ssl: ssl
-# then loads with the first TLS use, not with asyncio (lazy.py run alone: importing it through
-# its package would import everything).
-import pathlib
-_lazy = pathlib.Path(importlib.util.find_spec("collectors").submodule_search_locations[0],
-                     "common", "lazy.py")
-if "def defer_ssl" in _lazy.read_text():
-    _spec = importlib.util.spec_from_file_location("_bench_lazy", _lazy)
-    _mod = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_mod)
-    _mod.defer_ssl()  # imports asyncio
-    now = rss()
-    print(f"{'asyncio (ssl deferred)':30s} {now - prev:+5.1f}")
-    prev = now
 # "a|b": the first of them that exists (older trees kept the models beside the code and
 # started `pantau run` through the typer app, agent.cli, which imports typer).
 STEPS = ["asyncio", "pydantic", "yaml", "psutil", "collectors.config",

@@ -22,9 +22,7 @@ HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam"
          "collectors.snmp.collector", "collectors.snmp.v2c", "collectors.snmp.exporter",
          "exporters.remote_write.writer", "exporters.remote_write.queue",
          # the command line: `pantau run` starts without typer (agent/cli/run.py)
-         "typer", "agent.cli.root", "agent.cli.common",
-         # ssl with the first TLS use, not with asyncio (collectors/common/lazy.py defer_ssl)
-         "ssl", "_ssl", "asyncio.sslproto")
+         "typer", "agent.cli.root", "agent.cli.common")
 
 PROBE = r"""
 import json, sys
@@ -35,10 +33,9 @@ from agent.runtime import Agent
 cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
                                   "host": {"interval": "5s", "timeout": "1s"}})
 agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
-# a module bound by lazy_import sits in sys.modules as a _LazyModule until first used (a
-# deferred one, ssl, as a _Deferred)
+# a module bound by lazy_import sits in sys.modules as a _LazyModule until first used
 print(json.dumps(sorted(n for n, m in list(sys.modules.items())
-                        if type(m).__name__ not in ("_LazyModule", "_Deferred"))))
+                        if type(m).__name__ != "_LazyModule")))
 """
 
 
@@ -177,58 +174,3 @@ def test_installed_pydantic_plugin_still_applies(tmp_path: Path) -> None:
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True"]
-
-
-TLS = r"""
-import json, sys
-from agent.cli.run import main_without_typer  # noqa: F401  (what `pantau run` imports)
-import asyncio, ssl  # after it: as the agent's own modules bind them
-import exporters.http_server  # noqa: F401  (registers its TLS buffer size for sslproto)
-from collectors.common.tls import TLSConfig
-from exporters.webconfig import WebConfig
-first = [type(sys.modules[n]).__name__ for n in ("ssl", "asyncio.sslproto")]
-d = sys.argv[1]
-web = WebConfig.model_validate({"tls_server_config": {
-    "cert_file": d + "/server.pem", "key_file": d + "/server.key", "min_version": "TLS12"}})
-server_ctx = web.ssl_context()
-client_ctx = TLSConfig.model_validate({"ca_file": d + "/ca.pem",
-                                       "min_version": "TLS13"}).client_context()
-
-async def main():
-    async def answer(r, w):
-        w.write(b"hello")
-        await w.drain()
-        w.close()
-    srv = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ctx)
-    port = srv.sockets[0].getsockname()[1]
-    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=client_ctx,
-                                         server_hostname="localhost")
-    got = await r.read()
-    version = w.get_extra_info("ssl_object").version()
-    w.close()
-    srv.close()
-    return got.decode(), version
-
-got, version = asyncio.run(main())
-import asyncio.sslproto
-print(json.dumps([first, got, version, asyncio.sslproto.SSLProtocol.max_size,
-                  ssl.SSLContext is sys.modules["ssl"].SSLContext,
-                  isinstance(client_ctx, ssl.SSLContext)]))
-"""
-
-
-def test_tls_works_with_ssl_loaded_on_first_use(tmp_path: Path) -> None:
-    """Deferred until the first TLS use, ssl then serves and connects as ever: a TLS server
-    context from the web config, a client context from tls_config (min_version read through
-    ssl.TLSVersion), a handshake over asyncio, and the 16 KiB TLS read buffer of
-    exporters/http_server.py applied when asyncio.sslproto loads."""
-    from tests.helpers.certs import make_pki
-
-    make_pki(tmp_path)
-    r = subprocess.run([sys.executable, "-c", TLS, str(tmp_path)], capture_output=True,
-                       text=True, cwd=REPO, timeout=60)
-    assert r.returncode == 0, r.stderr
-    first, got, version, max_size, same_class, is_context = json.loads(r.stdout)
-    assert first == ["_Deferred", "_Deferred"]  # nothing before the first TLS context
-    assert (got, version, max_size, same_class, is_context) == (
-        "hello", "TLSv1.3", 16 * 1024, True, True)
