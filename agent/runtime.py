@@ -31,7 +31,7 @@ from agent.store import Result, Store
 from collectors import REGISTRY
 from collectors.base import JobSpec, MetricSpec, Observation, Sample
 from exporters.exposition import Exposition
-from exporters.remote_write.writer import METRICS as REMOTE_WRITE_METRICS
+from exporters.remote_write.config import METRICS as REMOTE_WRITE_METRICS
 
 if TYPE_CHECKING:
     from agent.alerting import Alerting
@@ -129,7 +129,9 @@ class Agent:
         self.server: MetricsServer | None = None
         self.remote_writer: RemoteWriter | None = None
         self._rw_task: asyncio.Task[None] | None = None
-        self._alert_series: dict[str, list[Sample]] = {}  # check -> its alerting series
+        # the alerting engine's last published samples, and them by check (made when needed)
+        self._alert_samples: list[Sample] = []
+        self._alert_series: dict[str, list[Sample]] | None = {}
         self.store.subscribe(self._on_result_push)
         self.alerting: Alerting | None = None
         from agent.status import StatusService
@@ -257,24 +259,36 @@ class Agent:
     # -- remote_write: push every result; the queue outlives restarts --------------------
     def _on_result_push(self, result: Result) -> None:
         if result.key == ALERTING_STORE_KEY:
+            # split by check when remote write first needs it: at 1,000 checks the split is
+            # ~5,000 samples per publish, for nothing when no remote write is configured
+            self._alert_samples = result.samples
+            self._alert_series = None
+        if self.remote_writer is None:
+            return
+        self.remote_writer.enqueue(result.observation.timestamp, result.samples)
+        if result.key.startswith("check:"):
+            mine = self._alert_by_check().get(result.name)
+            if mine is not None:
+                # The alerting engine publishes pantau_check_up and its kin only when
+                # something changes, so pushed alone they were a sample per state change:
+                # nothing said the check was watched in between (a central report's
+                # monitored time and coverage came out short, VictoriaMetrics showed no
+                # value at all). A scrape sees the current state every time; so does remote
+                # write now, with each check result, stamped now as a scrape would be (the
+                # state as of this moment, and never older than what the engine last
+                # published).
+                self.remote_writer.enqueue(time.time(), mine)
+
+    def _alert_by_check(self) -> dict[str, list[Sample]]:
+        """The alerting engine's last published samples by their `check` label."""
+        if self._alert_series is None:
             by_check: dict[str, list[Sample]] = {}
-            for s in result.samples:
+            for s in self._alert_samples:
                 check = dict(s.labels).get("check")
                 if check is not None:
                     by_check.setdefault(check, []).append(s)
             self._alert_series = by_check
-        if self.remote_writer is None:
-            return
-        self.remote_writer.enqueue(result.observation.timestamp, result.samples)
-        if result.key.startswith("check:") and result.name in self._alert_series:
-            # The alerting engine publishes pantau_check_up and its kin only when something
-            # changes, so pushed alone they were a sample per state change: nothing said the
-            # check was watched in between (a central report's monitored time and coverage
-            # came out short, VictoriaMetrics showed no value at all). A scrape sees the
-            # current state every time; so does remote write now, with each check result,
-            # stamped now as a scrape would be (the state as of this moment, and never older
-            # than what the engine last published).
-            self.remote_writer.enqueue(time.time(), self._alert_series[result.name])
+        return self._alert_series
 
     async def _start_remote_write(self) -> None:
         if self.config.remote_write is None:

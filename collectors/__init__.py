@@ -11,7 +11,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
-from collectors.base import Collector
+# Before the first model is built (collectors.base): pydantic's plugin lookup without
+# importlib.metadata when no plugin is installed (~1.7 MiB; collectors/common/pydantic_plugins.py).
+from collectors.common import pydantic_plugins
+
+pydantic_plugins.install()
+
+from collectors.base import Collector  # noqa: E402
 
 _ENTRIES: dict[str, tuple[str, str]] = {
     "host": ("collectors.host.collector", "HostCollector"),

@@ -15,20 +15,15 @@ from typing import TYPE_CHECKING
 
 from collectors.base import Deadline
 from collectors.common.hostport import split_host_port
-from collectors.snmp.collector import SnmpAuth, SnmpCollector, SnmpDevice
-from collectors.snmp.exporter import (
-    Auth,
-    ExporterModule,
-    Series,
-    render,
-    scrape,
-    scrape_target,
-)
-from collectors.snmp.walk import SnmpError
 from exporters.exposition import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
+    from collectors.snmp.config import SnmpAuth
+    from collectors.snmp.exporter import Auth, ExporterModule, Series
+
+# The codec (exporter, v2c, v3) is imported by the first /snmp request that has an snmp.yml to
+# answer from: the handler is made for every agent, most never configure one.
 
 SnmpHandler = Callable[[str, str, str, float | None], Awaitable[tuple[int, str, bytes]]]
 _TEXT = "text/plain; charset=utf-8"
@@ -42,6 +37,9 @@ def make_snmp_handler(get_config: Callable[[], AgentConfig]) -> SnmpHandler:
         yml = section.exporter
         if yml is None:
             return 404, _TEXT, b"no snmp.exporter_modules configured\n"
+        from collectors.snmp.exporter import Auth, render, scrape
+        from collectors.snmp.walk import SnmpError
+
         module = yml.modules.get(module_name)
         if module is None:
             return 400, _TEXT, f"unknown module {module_name!r}\n".encode()
@@ -82,6 +80,8 @@ def make_snmp_handler(get_config: Callable[[], AgentConfig]) -> SnmpHandler:
 
 def v3_credentials(auth: Auth) -> SnmpAuth:
     """snmp_exporter's v3 auth in pantau's terms (its `password` is the auth password)."""
+    from collectors.snmp.config import SnmpAuth
+
     priv = auth.security_level == "authPriv"
     return SnmpAuth.model_validate({
         "version": "3", "username": auth.username, "auth_protocol": auth.auth_protocol,
@@ -94,6 +94,9 @@ async def _scrape_v3(module: ExporterModule, auth: Auth, host: str, port: int,
                      deadline: Deadline) -> tuple[list[Series], dict[str, float]]:
     """Through pantau's own SNMPv3 client (the one configured devices use): the collector
     opens the target, so engine discovery and USM stay in one place."""
+    from collectors.snmp.collector import SnmpCollector, SnmpDevice
+    from collectors.snmp.exporter import scrape_target
+
     device = SnmpDevice(name="snmp-exporter", address=f"[{host}]:{port}" if ":" in host
                         else f"{host}:{port}", auth="snmp.yml", timeout=module.timeout,
                         retries=min(module.retries, 5), interval=3600,

@@ -5,7 +5,6 @@ running agent does not pay for them.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -205,6 +204,8 @@ def to_json(report: Report) -> str:
 def to_csv(report: Report) -> str:
     """One row per check, numbers formatted for the report's language (Excel in id_ID reads
     the comma decimal); the allowance left is a plain number of minutes to sum and sort."""
+    import csv  # here: render is imported by every agent (agent.reports), CSV written by few
+
     from babel.numbers import format_decimal
 
     lang = report.lang

@@ -3,8 +3,42 @@ them (see tests/unit/test_lazy_imports.py)."""
 
 from __future__ import annotations
 
+import importlib.abc
 from collections.abc import Callable, Mapping
 from typing import Any
+
+# Submodules a library imports for its own command line only, kept out of the agent:
+# httpx's __init__ tries `from ._main import main` (its CLI), which loads rich, pygments and
+# click when they are installed (~5 MiB, more than httpx itself); left out, httpx binds its
+# "CLI dependencies not installed" stub instead and nothing the agent calls changes.
+_CLI_ONLY: dict[str, tuple[str, ...]] = {"httpx": ("httpx._main",)}
+
+
+class _WithoutCli(importlib.abc.Loader):
+    """The library's own loader, run with its CLI-only submodules marked absent (a None in
+    sys.modules makes their import raise ImportError, as when their dependencies are not
+    installed); the marks are removed afterwards, so an explicit import later still works."""
+
+    def __init__(self, loader: Any, skip: tuple[str, ...]) -> None:
+        self.loader = loader
+        self.skip = skip
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        import sys
+
+        marked = [n for n in self.skip if n not in sys.modules]
+        for n in marked:
+            sys.modules[n] = None  # type: ignore[assignment]
+        try:
+            self.loader.exec_module(module)
+        finally:
+            for n in marked:
+                if sys.modules.get(n, 0) is None:
+                    del sys.modules[n]
+            module.__spec__.loader = self.loader  # the module's own loader from here on
 
 
 def lazy_import(name: str) -> Any:
@@ -22,7 +56,8 @@ def lazy_import(name: str) -> Any:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         raise ImportError(f"No module named {name!r}")
-    loader = importlib.util.LazyLoader(spec.loader)
+    skip = _CLI_ONLY.get(name)
+    loader = importlib.util.LazyLoader(_WithoutCli(spec.loader, skip) if skip else spec.loader)
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

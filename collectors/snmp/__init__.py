@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from collectors.common.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the real names for the type checker
-    from collectors.snmp.collector import SnmpCollector, SnmpSection
+    from collectors.snmp.collector import SnmpCollector
+    from collectors.snmp.config import SnmpSection
     from collectors.snmp.traps import TrapCollector
     from collectors.snmp.walk import SnmpError, convert, parse_oid
 
@@ -18,7 +19,7 @@ __all__ = ["SnmpCollector", "SnmpError", "SnmpSection", "TrapCollector", "conver
 # Imported from their module on first use (collectors/common/lazy.py).
 _LAZY = {
     "SnmpCollector": "collectors.snmp.collector",
-    "SnmpSection": "collectors.snmp.collector",
+    "SnmpSection": "collectors.snmp.config",
     "TrapCollector": "collectors.snmp.traps",
     "SnmpError": "collectors.snmp.walk",
     "convert": "collectors.snmp.walk",

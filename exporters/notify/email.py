@@ -8,19 +8,25 @@ from the notification id, so a retry after an unclear failure is recognisable as
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import ssl
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from collectors.common.hostport import split_host_port
+from collectors.common.lazy import lazy_import
 from collectors.common.tls import TLSConfig
 from collectors.config import Duration, Secret, StrictModel, resolve_secret
 from exporters.notify.base import DeliveryError, Notification, redact
+
+# smtplib and the email package (~0.5 MiB) load with the first mail: every agent validates
+# `alerts:`, few send e-mail.
+if TYPE_CHECKING:
+    import smtplib
+    from email.message import EmailMessage
+else:
+    smtplib = lazy_import("smtplib")
 
 
 class EmailReceiver(StrictModel):
@@ -63,6 +69,9 @@ class EmailReceiver(StrictModel):
 
 
 def build_message(cfg: EmailReceiver, n: Notification) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
     msg = EmailMessage()
     msg["Subject"] = n.title
     msg["From"] = cfg.from_

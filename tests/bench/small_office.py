@@ -21,8 +21,9 @@ whole-process CPU (utime + stime from /proc/PID/stat, over the same WINDOW secon
 and of the three exporters together. Prometheus itself is the driver, measured on neither side.
 
 Run (root, ~4 min; --src DIR runs another tree's pantau, e.g. `git archive <commit> | tar -x
--C DIR`):
-    .venv/bin/python tests/bench/small_office.py [--write] [--src DIR]
+-C DIR`; the tree's packages are compiled to bytecode first, as an installed agent has them,
+unless --no-bytecode):
+    .venv/bin/python tests/bench/small_office.py [--write] [--src DIR] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.rss import compile_tree  # noqa: E402
 from tests.bench.snmp_poll import exporter_yml, proc_cpu  # noqa: E402
 from tests.helpers.agent import free_port  # noqa: E402
 from tests.helpers.benchmarks import replace_section  # noqa: E402
@@ -137,7 +139,11 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
     ap.add_argument("--src", type=Path, default=ROOT, help="the tree whose pantau runs")
     ap.add_argument("--quick", action="store_true", help="smoke run (no figures)")
+    ap.add_argument("--no-bytecode", action="store_true",
+                    help="do not compile the tree first (its modules compiled at each start)")
     args = ap.parse_args()
+    if not args.no_bytecode:
+        compile_tree(args.src)  # as an installed agent has it (tests/bench/rss.py says why)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # cleanup through the ExitStack
     tmp = Path(tempfile.mkdtemp(prefix="pantau-office-"))
     icmp = [f"127.0.1.{i + 1}" for i in range(ICMP)]
@@ -270,7 +276,8 @@ def main() -> int:
     print(report)
     if args.write and not args.quick:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        src = "" if args.src == ROOT else f" --src {args.src}"
+        src = ("" if args.src == ROOT else f" --src {args.src}") + (
+            " --no-bytecode" if args.no_bytecode else "")
         section = (
             f"{SECTION}\n\nCommand: `.venv/bin/python tests/bench/small_office.py --write{src}` "
             f"({stamp}; root; host + {ICMP} icmp + {HTTP} http + {TCP} tcp checks every "

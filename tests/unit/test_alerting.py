@@ -128,3 +128,81 @@ def test_messages_in_both_languages_with_local_time() -> None:
     _, body = render("resolved", "id", resolve_zone("Asia/Jakarta"), site="s", check="c",
                      at=at + 90, since=at, root_cause="c")
     assert "selama 1 mnt 30 dtk" in body and "WIB" in body
+
+
+def test_published_series_follow_every_change_with_their_cache(tmp_path: Path) -> None:
+    """samples() keeps each check's series while what they show is unchanged; after every
+    step (down, suppressed below its root, acknowledged, muted, its own outage once the root
+    is back, up again, a reload with new labels) they equal the series made from scratch."""
+    def config(role: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            site="kantor", state_dir=tmp_path,
+            checks=[CheckConfig(name="gw", type="tcp", target="x:1", labels={"role": role}),
+                    CheckConfig(name="portal", type="tcp", target="y:1", depends_on=["gw"])],
+            alerts=AlertsConfig.model_validate({"damping": {"failures": 1, "successes": 1}}))
+
+    def fresh(alerting: Alerting) -> list[object]:
+        alerting._series_cache.clear()
+        alerting._base_labels.clear()
+        alerting._flag_cache.clear()
+        return list(alerting.samples())
+
+    def put(store: Store, name: str, ok: bool) -> None:
+        store.put(f"check:{name}", name, "tcp", Observation(ok), per_check=True)
+
+    async def scenario() -> None:
+        store = Store("kantor")
+        alerting = Alerting(config("gateway"), store, None, "kantor")
+        await alerting.start()
+        seen: list[list[object]] = []
+        try:
+            async def step() -> None:
+                await asyncio.sleep(0.3)
+                cached = list(alerting.samples())
+                again = list(alerting.samples())
+                assert all(a is b for a, b in zip(cached, again, strict=True)
+                           if getattr(a, "name", "").startswith("pantau_check_"))
+                assert cached == fresh(alerting)
+                seen.append(cached)
+
+            put(store, "gw", True)
+            put(store, "portal", True)
+            await step()
+            put(store, "portal", False)  # its own outage first
+            await step()
+            put(store, "gw", False)  # then its root: the cause moves, no state change
+            put(store, "portal", False)
+            await step()
+            assert await alerting.acknowledge("gw", "Budi", "1", "test") == "ok"
+            await step()
+            await alerting.mute("portal", 600, "maintenance")
+            await step()
+            put(store, "gw", True)  # the root is back, portal still down: its own outage
+            put(store, "portal", False)
+            await step()
+            put(store, "gw", True)
+            put(store, "portal", True)
+            await step()
+            await alerting.reload(config("uplink"))  # type: ignore[arg-type]
+            await step()
+        finally:
+            await alerting.stop()
+        def value(batch: list[object], name: str, **labels: str) -> float | None:
+            for s in batch:
+                if s.name == name and labels.items() <= dict(s.labels).items():  # type: ignore[attr-defined]
+                    return float(s.value)  # type: ignore[attr-defined]
+            return None
+
+        assert value(seen[1], "pantau_check_root_cause", check="portal", cause="portal") == 1.0
+        assert value(seen[2], "pantau_check_suppressed", check="portal") == 1.0
+        assert value(seen[2], "pantau_check_root_cause", check="portal", cause="gw") == 1.0
+        assert value(seen[3], "pantau_check_acknowledged", check="gw") == 1.0
+        assert value(seen[4], "pantau_check_muted", check="portal") == 1.0
+        assert value(seen[5], "pantau_check_root_cause", check="portal", cause="portal") == 1.0
+        assert value(seen[5], "pantau_check_suppressed", check="portal") == 0.0
+        assert value(seen[6], "pantau_check_up", check="gw", role="gateway") == 1.0
+        assert value(seen[6], "pantau_check_root_cause", check="portal") is None
+        assert value(seen[7], "pantau_check_up", check="gw", role="uplink") == 1.0
+        assert value(seen[7], "pantau_check_up", check="gw", role="gateway") is None
+
+    asyncio.run(scenario())

@@ -14,14 +14,20 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# (importlib.metadata is not listed: pydantic's plugin loader imports it at the first model.)
+# importlib.metadata: pydantic's plugin loader imports it at the first model unless no plugin
+# is installed (collectors/common/pydantic_plugins.py); sqlite3-free remote write config,
+# codec-free snmp config, the e-mail receiver's config without the email package, and no typer.
 HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam", "pysnmp",
-         "prometheus_client", "babel")
+         "prometheus_client", "babel", "importlib.metadata", "zipfile", "email.message",
+         "collectors.snmp.collector", "collectors.snmp.v2c", "collectors.snmp.exporter",
+         "exporters.remote_write.writer", "exporters.remote_write.queue",
+         # the command line: `pantau run` starts without typer (agent/cli/run.py)
+         "typer", "agent.cli.root", "agent.cli.common")
 
 PROBE = r"""
 import json, sys
 from pathlib import Path
-from agent.cli import app  # noqa: F401  (what `pantau run` imports)
+from agent.cli.run import main_without_typer  # noqa: F401  (what `pantau run` imports)
 from agent.config import AgentConfig
 from agent.runtime import Agent
 cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
@@ -111,3 +117,60 @@ def test_families_of_unused_collectors_still_belong_to_pantau(tmp_path: Path) ->
         "got = agent.exposition.specs[name]\n"
         "assert got.kind == 'gauge' and not got.foreign, got\n")
     loaded_after(code, tmp_path)
+
+
+def test_httpx_loads_without_its_command_line(tmp_path: Path) -> None:
+    """httpx's __init__ imports its CLI (rich, pygments, click: ~5 MiB) when those are
+    installed; bound through lazy_import it leaves the CLI out, and an explicit import of it
+    afterwards still works."""
+    code = (
+        "import json, sys\n"
+        "from collectors.common.lazy import lazy_import\n"
+        "httpx = lazy_import('httpx')\n"
+        "assert httpx.URL('http://127.0.0.1/').host == '127.0.0.1'\n"
+        "first = sorted(sys.modules)\n"
+        "import httpx._main\n"
+        "print(json.dumps([first, 'httpx._main' in sys.modules]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    first, explicit = json.loads(r.stdout)
+    assert "httpx._client" in first
+    assert not {"httpx._main", "rich.console", "pygments"} & set(first)
+    assert explicit
+
+
+PLUGIN = """
+from pydantic.plugin import PydanticPluginProtocol
+
+class Plugin:
+    built = []
+
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind,
+                             config, plugin_settings):
+        Plugin.built.append(schema_type_path.name)
+        return None, None, None
+
+plugin = Plugin()
+"""
+
+
+def test_installed_pydantic_plugin_still_applies(tmp_path: Path) -> None:
+    """The stand-in for pydantic's plugin loader hands over as soon as a distribution declares
+    a `pydantic` entry point: the plugin sees pantau's models as before."""
+    (tmp_path / "fakeplug.py").write_text(PLUGIN)
+    dist = tmp_path / "fakeplug-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pydantic]\nfake = fakeplug:plugin\n")
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from collectors.config import StrictModel\n"
+        "class M(StrictModel):\n    x: int = 0\n"
+        "import fakeplug\n"
+        "print('M' in fakeplug.Plugin.built, 'importlib.metadata' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"]

@@ -8,12 +8,13 @@ by the test through its config."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from agent.scheduler import COMMIT_CHUNK, Scheduler
+from agent.scheduler import COMMIT_CHUNK, COMMIT_SLICE, Scheduler
 from agent.store import Result, Store
 from collectors.base import BatchCollector, Context, JobSpec, MetricSpec, Observation, Sample
 from collectors.config import StrictModel
@@ -211,6 +212,41 @@ def test_a_large_round_is_committed_in_slices() -> None:
         await _until(lambda: committed == n)
         assert Member.rounds and len(Member.rounds[0]) == n  # one round for all
         assert max(between) <= COMMIT_CHUNK
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_a_slice_ends_when_its_time_is_up() -> None:
+    """Results slower than a slice's time (a busy machine) go one per slice: a scrape waits
+    for one result, not for COMMIT_CHUNK of them."""
+    n = 12
+
+    async def main() -> None:
+        store, sched = _setup()
+        loop = asyncio.get_running_loop()
+        committed = 0
+        between: list[int] = []
+        last = [0]
+
+        def slow(result: Result) -> None:
+            nonlocal committed
+            if result.key.startswith("check:"):
+                committed += 1
+                time.sleep(2 * COMMIT_SLICE)  # longer than a slice, however fast the box
+
+        def turn() -> None:
+            between.append(committed - last[0])
+            last[0] = committed
+            if committed < n:
+                loop.call_soon(turn)
+
+        store.subscribe(slow)
+        await sched.start([_spec(Member(f"s{i:02d}")) for i in range(n)])
+        loop.call_soon(turn)
+        await _until(lambda: committed == n)
+        assert Member.rounds and len(Member.rounds[0]) == n
+        assert max(between) == 1 and sum(between) == n
         await sched.stop()
 
     asyncio.run(main())

@@ -1,4 +1,4 @@
-"""The `pantau` command line.
+"""The `pantau` command line (typer): the root commands, and the others' groups assembled.
 
 Every command that reads user input turns bad input into a one-line (or one-line-per-problem)
 message and exit code 2; a traceback on a user's typo is a bug.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from agent import __version__
 from agent.cli import alerts as cli_alerts
@@ -32,7 +31,6 @@ from agent.cli import status_page as cli_status_page
 from agent.cli.common import (
     EXIT_BAD_INPUT,
     LANGS,
-    default_state_dir,
     fail,
     load_env_beside,
     note_config_lang,
@@ -75,32 +73,6 @@ def _root(
     set_lang_option(lang)
 
 
-def _effective_config(config: Path | None) -> Any:
-    """Load the file, or build the embedded default (this host, its gateway, its DNS)."""
-    from agent.config import AgentConfig, ConfigError, default_site, load_config
-    from agent.config.discovery import default_config
-
-    if config is not None:
-        load_env_beside(config)
-        try:
-            cfg = load_config(config)
-        except ConfigError as e:
-            typer.echo(e.render(), err=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        note_config_lang(cfg)
-        return cfg
-    data = default_config(default_site())
-    data["state_dir"] = str(default_state_dir())
-    try:
-        return AgentConfig.model_validate(data)
-    except ValidationError as e:
-        # Discovery found something we cannot turn into a check: watch the host alone
-        # rather than refuse to start.
-        typer.echo(tr("discovered_dropped", detail=e.errors()[0]["msg"]), err=True)
-        data["checks"] = []
-        return AgentConfig.model_validate(data)
-
-
 @app.command()
 def run(
     config: Annotated[
@@ -125,59 +97,10 @@ def run(
     ] = False,
 ) -> None:
     """Run the agent: collect, serve /metrics, alert. Reloads its config on SIGHUP."""
-    from agent import logs
-    from agent.config import dump_config, parse_listen
+    # The same start as the console script's typer-free one (agent/cli/run.py).
+    from agent.cli.run import RunArgs, run_agent
 
-    if log_level.lower() not in logs.LEVELS:
-        raise fail(tr("bad_choice", option="--log-level", value=log_level,
-                      choices=", ".join(logs.LEVELS)))
-    if log_format not in logs.FORMATS:
-        raise fail(tr("bad_choice", option="--log-format", value=log_format,
-                      choices=", ".join(logs.FORMATS)))
-    cfg = _effective_config(config)
-    if listen is not None:
-        try:
-            parse_listen(listen)
-        except ValueError as e:
-            raise fail(f"--listen: {e}") from None
-    if print_config:
-        if listen is not None:
-            cfg.listen = listen
-        typer.echo(dump_config(cfg), nl=False)
-        return
-    from agent.statelock import StateDirBusy, StateLock
-
-    # Before anything is written (history, outbox, monthly report): one agent per state dir.
-    try:
-        state_lock = StateLock.acquire(cfg.state_dir)
-    except StateDirBusy as e:
-        raise fail(str(e)) from None
-    except OSError as e:
-        raise fail(tr("state_dir_unusable", path=cfg.state_dir, detail=e.strerror)) from None
-    from collectors.common.timefmt import resolve_zone
-
-    logs.setup(log_level, log_format, resolve_zone(cfg.alerts.timezone))
-    import asyncio
-
-    from agent.runtime import Agent, file_loader
-
-    if config is not None:
-        loader = file_loader(config)
-    else:
-        def loader() -> Any:
-            return _effective_config(None)
-    agent = Agent(loader, config, listen, initial=cfg, enable_lifecycle=enable_lifecycle)
-    try:
-        asyncio.run(agent.run())
-    except OSError as e:
-        raise fail(tr("cannot_listen", addr=listen or cfg.listen, detail=e.strerror), 1
-                   ) from None
-    except ValueError as e:  # e.g. an unreadable web config file
-        raise fail(str(e)) from None
-    except KeyboardInterrupt:
-        pass
-    finally:
-        state_lock.release()
+    run_agent(RunArgs(config, listen, print_config, log_level, log_format, enable_lifecycle))
 
 
 @app.command("check-config")
