@@ -239,7 +239,7 @@ class Agent:
         # checks and showed up as the p99 of every endpoint.
         gc.freeze()
         restore_gc = _tune_for_latency()
-        pacer = asyncio.create_task(_gc_pacer(), name="gc-pacer")
+        pacer = asyncio.create_task(GcPacer(self.store).run(), name="gc-pacer")
         _return_free_memory()
         self._ready = True
         try:
@@ -427,25 +427,73 @@ GC_FULL_GROWTH = 16 * 1024 * 1024
 GC_GROWTH_CHECK = 0.2
 
 
-async def _gc_pacer() -> None:
-    """The collections described at GC_YOUNG and GC_FULL_GROWTH."""
-    full_every = max(1, round(GC_FULL / GC_YOUNG))
-    check_every = max(1, round(GC_GROWTH_CHECK / GC_YOUNG))
-    n = 0
-    proc = psutil.Process()  # the same reading as process_resident_memory_bytes
-    base = proc.memory_info().rss
-    while True:
-        await asyncio.sleep(GC_YOUNG)
-        n += 1
-        full = n % full_every == 0
-        if not full and n % check_every == 0:
-            full = proc.memory_info().rss - base > GC_FULL_GROWTH
-        if full:
-            gc.collect(2)
-            n = 0
-            base = proc.memory_info().rss
-        else:
-            gc.collect(1)
+# An agent with nothing to do paid ~4 ms of CPU a second for waking the pacer 20 times a second
+# (0.11 against 0.03 CPU s per 20 s with one check: BENCHMARKS.md "Idle cost"). So it paces
+# itself: every GC_YOUNG s while results come in or the young generation fills (HTTP clients),
+# the wait doubling up to GC_IDLE while neither happens, and the first result after a quiet
+# spell ends a long wait at once (a burst must not grow the young generation for a second).
+GC_IDLE = 1.0
+GC_BUSY_COUNT = 300  # gc.get_count()[0] above this: objects are being made, keep the pace
+
+
+def next_wait(wait: float, busy: bool) -> float:
+    """The pacer's next sleep after one of `wait` s."""
+    return GC_YOUNG if busy else min(wait * 2, GC_IDLE)
+
+
+class GcPacer:
+    """The collections described at GC_YOUNG, GC_FULL_GROWTH and GC_IDLE."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._wake: asyncio.Future[None] | None = None
+        store.subscribe(self._on_result)
+
+    def _on_result(self, result: Result) -> None:
+        w = self._wake
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
+        if wait <= GC_YOUNG:
+            await asyncio.sleep(wait)
+            return
+        wake = self._wake = loop.create_future()
+        timer = loop.call_later(wait, _resolve, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        proc = psutil.Process()  # the same reading as process_resident_memory_bytes
+        base = proc.memory_info().rss
+        last_full = last_check = loop.time()
+        seen = self.store.version
+        wait = GC_YOUNG
+        while True:
+            await self._sleep(loop, wait)
+            now = loop.time()
+            busy = self.store.version != seen or gc.get_count()[0] > GC_BUSY_COUNT
+            seen = self.store.version
+            full = now - last_full >= GC_FULL
+            if not full and now - last_check >= GC_GROWTH_CHECK:
+                last_check = now
+                full = proc.memory_info().rss - base > GC_FULL_GROWTH
+            if full:
+                gc.collect(2)
+                last_full = now
+                base = proc.memory_info().rss
+            else:
+                gc.collect(1)
+            wait = next_wait(wait, busy)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _return_free_memory() -> None:
