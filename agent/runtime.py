@@ -18,8 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from agent import __version__, process_metrics
 from agent.alerting.engine import METRICS as ALERTING_METRICS
 from agent.alerting.engine import STORE_KEY as ALERTING_STORE_KEY
@@ -467,9 +465,15 @@ class GcPacer:
             self._wake = None
 
     async def run(self) -> None:
+        rss = _Resident()
+        try:
+            await self._pace(rss)
+        finally:
+            rss.close()
+
+    async def _pace(self, rss: _Resident) -> None:
         loop = asyncio.get_running_loop()
-        proc = psutil.Process()  # the same reading as process_resident_memory_bytes
-        base = proc.memory_info().rss
+        base = rss.read()
         last_full = last_check = loop.time()
         seen = self.store.version
         wait = GC_YOUNG
@@ -481,11 +485,11 @@ class GcPacer:
             full = now - last_full >= GC_FULL
             if not full and now - last_check >= GC_GROWTH_CHECK:
                 last_check = now
-                full = proc.memory_info().rss - base > GC_FULL_GROWTH
+                full = rss.read() - base > GC_FULL_GROWTH
             if full:
                 gc.collect(2)
                 last_full = now
-                base = proc.memory_info().rss
+                base = rss.read()
             else:
                 gc.collect(1)
             wait = next_wait(wait, busy)
@@ -494,6 +498,36 @@ class GcPacer:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+class _Resident:
+    """The process's resident size from /proc/self/statm, the file psutil reads for
+    process_resident_memory_bytes, kept open: the pacer reads it five times a second while
+    busy, and psutil's open, read and parse each time cost the 1,000-check agent ~15% of its
+    CPU. 0 where there is no /proc (the growth check then never fires; the 5-min one does)."""
+
+    def __init__(self) -> None:
+        import os
+
+        self._os = os
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def read(self) -> int:
+        if self._fd is None:
+            return 0
+        try:
+            return int(self._os.pread(self._fd, 128, 0).split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._os.close(self._fd)
+            self._fd = None
 
 
 def _return_free_memory() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 
 def test_latency_settings_are_put_back_when_the_agent_stops() -> None:
     """The agent paces GC itself and shortens the GIL switch interval while it runs
@@ -28,7 +30,7 @@ def test_the_pacer_slows_down_when_idle_and_keeps_pace_when_busy() -> None:
     for _ in range(10):
         waits.append(runtime.next_wait(waits[-1], busy=False))
     assert waits[1] == 2 * runtime.GC_YOUNG and waits[-1] == runtime.GC_IDLE
-    assert all(a <= b for a, b in zip(waits, waits[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(waits))
     assert runtime.next_wait(runtime.GC_IDLE, busy=True) == runtime.GC_YOUNG
 
 
@@ -68,3 +70,26 @@ def test_a_result_ends_the_pacers_long_wait() -> None:
             runtime.GC_IDLE, runtime.GC_BUSY_COUNT = saved
 
     asyncio.run(main())
+
+
+def test_the_pacers_resident_size_is_psutils() -> None:
+    """The pacer's own /proc/self/statm reading is the resident size psutil reports (the
+    one process_resident_memory_bytes shows), within what a page or two of allocation in
+    between can move it."""
+    import psutil
+
+    from agent import runtime
+
+    rss = runtime._Resident()
+    try:
+        mine = rss.read()
+        theirs = psutil.Process().memory_info().rss
+        assert mine > 0
+        assert abs(mine - theirs) <= 1024 * 1024
+        block = bytearray(32 * 1024 * 1024)  # touched: resident
+        grown = rss.read()
+        assert grown - mine >= 30 * 1024 * 1024
+        del block
+    finally:
+        rss.close()
+    assert rss.read() == 0  # closed: no reading, no error
