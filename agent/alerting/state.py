@@ -337,8 +337,21 @@ class StateMachine:
         return name
 
     def _evaluate_all(self, at: float, out: Outcome) -> None:
+        self._evaluate_passes(at, out, None)
+
+    def _evaluate_held(self, observed: str, at: float, out: Outcome) -> None:
+        """After a result that changed nothing the others read: a suppressed or firing
+        check's verdict and cause are a function of the others' states, so until something
+        moves only the pending ones (time, their own counters) and the observed check can;
+        from the first that does, the passes go on as after any change."""
+        self._evaluate_passes(at, out, observed)
+
+    def _evaluate_passes(self, at: float, out: Outcome, held: str | None) -> None:
         # Iterate to a fixed point: a verdict depends on ancestors' states, not verdicts, so
-        # one pass settles everything; a second pass is cheap insurance for chains.
+        # one pass settles everything; a second pass is cheap insurance for chains. A held
+        # pass skips, up to its first change, what cannot move, and is otherwise the same
+        # pass in the same order: the same verdicts in the same order as evaluating all
+        # (tests/unit/test_state_held_path.py).
         self._settled = True
         if not self._down:
             return
@@ -346,24 +359,16 @@ class StateMachine:
             changed = False
             for name in sorted(self._down, key=self._position.__getitem__):
                 st = self.checks[name]
-                if st.state == "down":
-                    changed |= self._evaluate(st, at, out)
+                if st.state != "down":
+                    continue
+                if (held is not None and not changed and name != held
+                        and st.verdict != "pending"):
+                    continue
+                changed |= self._evaluate(st, at, out)
+            held = None
             if not changed:
                 return
         self._settled = False  # still moving after two passes: the next result looks at all
-
-    def _evaluate_held(self, observed: str, at: float, out: Outcome) -> None:
-        """After a result that changed nothing the others read: a suppressed or firing
-        check's verdict and cause are a function of the others' states, so only the pending
-        ones (time, their own counters) and the observed check can move. If one does, the
-        rest may follow, so everything is evaluated as after any change."""
-        changed = False
-        for name in sorted(self._down, key=self._position.__getitem__):
-            st = self.checks[name]
-            if st.state == "down" and (name == observed or st.verdict == "pending"):
-                changed |= self._evaluate(st, at, out)
-        if changed:
-            self._evaluate_all(at, out)
 
     def _evaluate(self, st: CheckStatus, at: float, out: Outcome) -> bool:
         groups = [self._group_state(g) for g in self.graph.groups.get(st.name, ())]
