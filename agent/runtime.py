@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import platform
 import signal
 import sys
@@ -425,8 +426,8 @@ GC_FULL_GROWTH = 16 * 1024 * 1024
 GC_GROWTH_CHECK = 0.2
 
 
-# An agent with nothing to do paid ~4 ms of CPU a second for waking the pacer 20 times a second
-# (0.11 against 0.03 CPU s per 20 s with one check: BENCHMARKS.md "Idle cost"). So it paces
+# An agent with nothing to do paid ~5 ms of CPU a second for waking the pacer 20 times a second
+# (0.11-0.14 against 0.03 CPU s per 20 s with one check: BENCHMARKS.md "Idle cost"). So it paces
 # itself: every GC_YOUNG s while results come in or the young generation fills (HTTP clients),
 # the wait doubling up to GC_IDLE while neither happens, and the first result after a quiet
 # spell ends a long wait at once (a burst must not grow the young generation for a second).
@@ -501,15 +502,12 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 
 class _Resident:
-    """The process's resident size from /proc/self/statm, the file psutil reads for
-    process_resident_memory_bytes, kept open: the pacer reads it five times a second while
-    busy, and psutil's open, read and parse each time cost the 1,000-check agent ~15% of its
-    CPU. 0 where there is no /proc (the growth check then never fires; the 5-min one does)."""
+    """The process's resident size from /proc/self/statm (the file psutil reads for
+    process_resident_memory_bytes), kept open: the pacer reads it five times a second while
+    busy, one pread instead of psutil's open, read and parse each time. 0 where there is no
+    /proc (the growth check then never fires; the 5-min collection still runs)."""
 
     def __init__(self) -> None:
-        import os
-
-        self._os = os
         self._page = os.sysconf("SC_PAGE_SIZE")
         try:
             self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY)
@@ -520,13 +518,13 @@ class _Resident:
         if self._fd is None:
             return 0
         try:
-            return int(self._os.pread(self._fd, 128, 0).split()[1]) * self._page
+            return int(os.pread(self._fd, 128, 0).split()[1]) * self._page
         except (OSError, IndexError, ValueError):
             return 0
 
     def close(self) -> None:
         if self._fd is not None:
-            self._os.close(self._fd)
+            os.close(self._fd)
             self._fd = None
 
 
