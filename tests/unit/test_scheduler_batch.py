@@ -184,21 +184,24 @@ def test_job_added_by_reload_joins_later_rounds() -> None:
     asyncio.run(main())
 
 
-def test_a_large_round_is_committed_in_slices() -> None:
-    """Between two slices of results the event loop runs other callbacks (a scrape)."""
-    n = 3 * COMMIT_CHUNK + 7
+def _committed_between_turns(n: int, per_result: float = 0.0) -> list[int]:
+    """One round of `n` members; how many results were committed between two turns of a
+    callback that keeps rescheduling itself (what a scrape waiting on the loop sees).
+    `per_result` s of blocking work per stored result stands in for a busy machine."""
+    between: list[int] = []
 
     async def main() -> None:
         store, sched = _setup()
         loop = asyncio.get_running_loop()
         committed = 0
-        between: list[int] = []  # results committed between two turns of a callback
         last = [0]
 
         def count(result: Result) -> None:
             nonlocal committed
             if result.key.startswith("check:"):
                 committed += 1
+                if per_result:
+                    time.sleep(per_result)
 
         def turn() -> None:
             between.append(committed - last[0])
@@ -211,45 +214,24 @@ def test_a_large_round_is_committed_in_slices() -> None:
         loop.call_soon(turn)
         await _until(lambda: committed == n)
         assert Member.rounds and len(Member.rounds[0]) == n  # one round for all
-        assert max(between) <= COMMIT_CHUNK
         await sched.stop()
 
     asyncio.run(main())
+    return between
+
+
+def test_a_large_round_is_committed_in_slices() -> None:
+    """Between two slices of results the event loop runs other callbacks (a scrape)."""
+    between = _committed_between_turns(3 * COMMIT_CHUNK + 7)
+    assert max(between) <= COMMIT_CHUNK
 
 
 def test_a_slice_ends_when_its_time_is_up() -> None:
     """Results slower than a slice's time (a busy machine) go one per slice: a scrape waits
     for one result, not for COMMIT_CHUNK of them."""
     n = 12
-
-    async def main() -> None:
-        store, sched = _setup()
-        loop = asyncio.get_running_loop()
-        committed = 0
-        between: list[int] = []
-        last = [0]
-
-        def slow(result: Result) -> None:
-            nonlocal committed
-            if result.key.startswith("check:"):
-                committed += 1
-                time.sleep(2 * COMMIT_SLICE)  # longer than a slice, however fast the box
-
-        def turn() -> None:
-            between.append(committed - last[0])
-            last[0] = committed
-            if committed < n:
-                loop.call_soon(turn)
-
-        store.subscribe(slow)
-        await sched.start([_spec(Member(f"s{i:02d}")) for i in range(n)])
-        loop.call_soon(turn)
-        await _until(lambda: committed == n)
-        assert Member.rounds and len(Member.rounds[0]) == n
-        assert max(between) == 1 and sum(between) == n
-        await sched.stop()
-
-    asyncio.run(main())
+    between = _committed_between_turns(n, per_result=2 * COMMIT_SLICE)  # longer than a slice
+    assert max(between) == 1 and sum(between) == n
 
 
 def test_store_labels_follow_site_labels_and_changed_series() -> None:
