@@ -181,8 +181,12 @@ class ChainLab(NetnsLab):
 
     def ecmp(self) -> None:
         """Per-packet load balancing at isp_edge over isp_core and isp_alt (at random: a
-        round-robin counter would alias with probes sent in rounds of a fixed size)."""
-        self.use_primary()
+        round-robin counter would alias with probes sent in rounds of a fixed size).
+
+        The marked half goes through isp_alt before the main table goes back to the primary:
+        done the other way round, a loaded machine left a second or two of primary only after
+        a move to isp_alt, which an agent rightly counted as one more route change."""
+        self.no_ecmp()
         edge = self.ns["isp_edge"]
         _run(["ip", "-n", edge, "route", "replace", "default", "via", addr("alt1", "far"),
               "table", "101"])
@@ -191,6 +195,7 @@ class ChainLab(NetnsLab):
                               f"prerouting priority -150; policy accept;\n"
                               f"    ip daddr {self.target} meta mark set numgen random mod 2\n"
                               f"  }}\n}}\n")
+        self._routes()
 
     def no_ecmp(self) -> None:
         edge = self.ns["isp_edge"]

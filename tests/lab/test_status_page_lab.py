@@ -132,14 +132,27 @@ def test_isp_cut_in_the_lab_shown_live_on_the_page(lab: OfficeLab,  # noqa: F811
         assert b.js("window.__sameDocument") is True  # no reload happened
         assert b.js(STATES_JS) == {"uplink": "down", "portal": "unreachable",
                                    "dns": "unreachable"}
-        # the reason: the agent's own, shown through the reason codes in Indonesian
-        api = {i["name"]: i for i in status_doc(forwarded)["items"]}
-        reason = api["uplink"]["reason"]
-        assert parse_reason(reason) is not None, reason  # a known wording, not raw text
-        shown = reason_text(reason, "id")
-        assert shown != reason
+        # The reason: the agent's own, shown through the reason codes in Indonesian. It may
+        # move from one result to the next (the router answers "network unreachable" until
+        # the kernel's ICMP rate limit holds it back, then the connects time out), and the
+        # page shows what the API said up to one refresh and STATUS_MAX_AGE ago: so the page
+        # must come to show one of the reasons the API gave from here on, within that lag.
         assert "TURUN" in opened["uplink"].upper()
-        assert f"alasan: {shown}" in opened["uplink"], opened["uplink"]
+        given: dict[str, str] = {}  # the API's reason -> its Indonesian wording
+        page = ""
+        lag_end = time.monotonic() + REFRESH + STATUS_MAX_AGE + 5.0  # + a loaded machine
+        for _ in range(200):
+            reason = {i["name"]: i for i in status_doc(forwarded)["items"]}["uplink"]["reason"]
+            assert parse_reason(reason) is not None, reason  # a known wording, not raw text
+            given[reason] = reason_text(reason, "id")
+            assert given[reason] != reason
+            page = b.js(OPEN_JS).get("uplink", "")
+            if any(f"alasan: {shown}" in page for shown in given.values()) \
+                    or time.monotonic() > lag_end:
+                break
+            time.sleep(0.1)
+        assert any(f"alasan: {shown}" in page for shown in given.values()), (page, given)
+        print("reasons the API gave during the cut:", given)
         for name in ("dns", "portal"):
             assert "TAK TERJANGKAU" in opened[name].upper()  # the state word
             assert "ditekan karena akar masalah uplink" in opened[name], opened[name]

@@ -172,8 +172,11 @@ MAX_UNREAD_GROWTH_MB = 48  # what 200 stuck responses may add to the agent's pea
 
 
 def _established(port: int) -> int:
-    """Server-side TCP connections of the agent's port, by the kernel's own table."""
-    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+    """Server-side TCP connections of the agent's port, by the kernel's own table. By its
+    address as well as its port: a client bound to 127.0.2.x may be given the same port
+    number, and its socket stays established while its unread bytes are in flight."""
+    out = subprocess.run(["ss", "-Htn", "state", "established",
+                          f"( src 127.0.0.1 and sport = :{port} )"],
                          capture_output=True, text=True, timeout=10, check=True).stdout
     return len([ln for ln in out.splitlines() if ln.strip()])
 
