@@ -28,6 +28,7 @@ from agent.i18n import parse_reason, reason_text
 from agent.status.api import STATUS_MAX_AGE
 from tests.helpers.agent import run_agent
 from tests.helpers.browser import Browser
+from tests.helpers.waiting import wait_until
 from tests.lab.office import OfficeLab
 from tests.lab.test_alerting_lab import lab, office_config  # noqa: F401  (the `lab` fixture)
 
@@ -139,19 +140,17 @@ def test_isp_cut_in_the_lab_shown_live_on_the_page(lab: OfficeLab,  # noqa: F811
         # must come to show one of the reasons the API gave from here on, within that lag.
         assert "TURUN" in opened["uplink"].upper()
         given: dict[str, str] = {}  # the API's reason -> its Indonesian wording
-        page = ""
-        lag_end = time.monotonic() + REFRESH + STATUS_MAX_AGE + 5.0  # + a loaded machine
-        for _ in range(200):
+
+        def page_shows_a_reason_the_api_gave() -> bool:
             reason = {i["name"]: i for i in status_doc(forwarded)["items"]}["uplink"]["reason"]
             assert parse_reason(reason) is not None, reason  # a known wording, not raw text
             given[reason] = reason_text(reason, "id")
             assert given[reason] != reason
             page = b.js(OPEN_JS).get("uplink", "")
-            if any(f"alasan: {shown}" in page for shown in given.values()) \
-                    or time.monotonic() > lag_end:
-                break
-            time.sleep(0.1)
-        assert any(f"alasan: {shown}" in page for shown in given.values()), (page, given)
+            return any(f"alasan: {shown}" in page for shown in given.values())
+
+        wait_until(page_shows_a_reason_the_api_gave, REFRESH + STATUS_MAX_AGE + 5.0,
+                   "the page showing a reason the API gave", interval=0.1)  # + a loaded box
         print("reasons the API gave during the cut:", given)
         for name in ("dns", "portal"):
             assert "TAK TERJANGKAU" in opened[name].upper()  # the state word
