@@ -2,8 +2,27 @@
 their inputs from the history or a Prometheus server (history_source, prometheus_source,
 build), the HTML/PDF/CSV/JSON output (render, templates/) and the monthly run (schedule)."""
 
-from agent.reports.build import Report, build, config_maintenance, parse_period
-from agent.reports.config import ReportsConfig
-from agent.reports.render import render
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collectors.common.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names for the type checker
+    from agent.reports.build import Report, build, config_maintenance, parse_period
+    from agent.reports.config import ReportsConfig
+    from agent.reports.render import render
 
 __all__ = ["Report", "ReportsConfig", "build", "config_maintenance", "parse_period", "render"]
+
+# Imported from their module on first use (collectors/common/lazy.py): the config models need
+# ReportsConfig alone, and an agent builds and renders a report once a month at most.
+_LAZY = {
+    "Report": "agent.reports.build",
+    "build": "agent.reports.build",
+    "config_maintenance": "agent.reports.build",
+    "parse_period": "agent.reports.build",
+    "ReportsConfig": "agent.reports.config",
+    "render": "agent.reports.render",
+}
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -10,14 +10,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exporters.notify import EmailReceiver
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ def _mailed_marker(cfg: AgentConfig, now: datetime) -> Path:
 def monthly_message(cfg: AgentConfig, now: datetime) -> EmailMessage:
     """Subject and a short summary in the report language, the report files attached; the
     Message-ID is derived from site and month, so a resent report is recognisably the same."""
+    # email (~0.5 MiB) only in the agent that mails a report, once a month
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
     from agent.reports.build import build
     from agent.reports.render import fmt_avail, fmt_percent, t
 

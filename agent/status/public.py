@@ -10,7 +10,6 @@ no script, so it works from file://, from a cheap static host, and offline.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import logging
 import os
@@ -195,6 +194,8 @@ def _pct(ratio: float | None, lang: str) -> str:
 
 
 def _bars(svc: PublicService, data: PublicData, lang: str) -> str:
+    import html
+
     zone = resolve_zone(data.zone)
     n = max(len(svc.daily), 1)
     parts = []
@@ -212,6 +213,8 @@ def _bars(svc: PublicService, data: PublicData, lang: str) -> str:
 
 def render_public(data: PublicData, lang: str, other_href: str | None = None) -> str:
     """One self-contained HTML page. `other_href`: where the other language is."""
+    import html  # ~0.5 MiB (html.entities): loaded by the first page, not by every agent
+
     w = WORDS[lang]
     zone = resolve_zone(data.zone)
     esc = html.escape

@@ -3,7 +3,6 @@ them (see tests/unit/test_lazy_imports.py)."""
 
 from __future__ import annotations
 
-import importlib.abc
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,7 +13,9 @@ from typing import Any
 _CLI_ONLY: dict[str, tuple[str, ...]] = {"httpx": ("httpx._main",)}
 
 
-class _WithoutCli(importlib.abc.Loader):
+# Not an importlib.abc.Loader subclass: importing importlib.abc loads importlib.resources,
+# tempfile, shutil, bz2 and lzma (~1 MiB) into every agent; LazyLoader only needs exec_module.
+class _WithoutCli:
     """The library's own loader, run with its CLI-only submodules marked absent (a None in
     sys.modules makes their import raise ImportError, as when their dependencies are not
     installed); the marks are removed afterwards, so an explicit import later still works."""
@@ -57,7 +58,8 @@ def lazy_import(name: str) -> Any:
     if spec is None or spec.loader is None:
         raise ImportError(f"No module named {name!r}")
     skip = _CLI_ONLY.get(name)
-    loader = importlib.util.LazyLoader(_WithoutCli(spec.loader, skip) if skip else spec.loader)
+    inner: Any = _WithoutCli(spec.loader, skip) if skip else spec.loader
+    loader = importlib.util.LazyLoader(inner)
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

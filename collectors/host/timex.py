@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from typing import Any
 
@@ -95,7 +94,9 @@ _libc: Any = None
 def adjtimex() -> tuple[int, Timex]:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols (libc is linked into every CPython): no find_library,
+        # which runs `ldconfig -p` and loads shutil and tempfile for a name we already have.
+        _libc = ctypes.CDLL(None, use_errno=True)
     tx = Timex()  # modes 0: read only, needs no privilege
     state = _libc.adjtimex(ctypes.byref(tx))
     if state < 0:

@@ -22,7 +22,12 @@ HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam"
          "collectors.snmp.collector", "collectors.snmp.v2c", "collectors.snmp.exporter",
          "exporters.remote_write.writer", "exporters.remote_write.queue",
          # the command line: `pantau run` starts without typer (agent/cli/run.py)
-         "typer", "agent.cli.root", "agent.cli.common")
+         "typer", "agent.cli.root", "agent.cli.common",
+         # issue 16's memory: html.entities (~0.5 MiB) for the pages only; report building and
+         # rendering once a month; importlib.abc and ctypes.util drag in importlib.resources,
+         # tempfile, shutil, bz2 and lzma (~1 MiB); email for a mailed report only
+         "html.entities", "agent.reports.build", "agent.reports.render", "importlib.abc",
+         "importlib.resources", "ctypes.util", "tempfile", "shutil", "lzma", "email")
 
 PROBE = r"""
 import json, sys
@@ -33,6 +38,11 @@ from agent.runtime import Agent
 cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
                                   "host": {"interval": "5s", "timeout": "1s"}})
 agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
+# what Agent.run imports before its loop runs
+import importlib
+for m in ("agent.logs", "agent.oncall", "agent.reports.schedule", "agent.status.public",
+          "exporters.http_server", "exporters.webconfig"):
+    importlib.import_module(m)
 # a module bound by lazy_import sits in sys.modules as a _LazyModule until first used
 print(json.dumps(sorted(n for n, m in list(sys.modules.items())
                         if type(m).__name__ != "_LazyModule")))
