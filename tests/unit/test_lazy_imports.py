@@ -27,7 +27,9 @@ HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam"
          # rendering once a month; importlib.abc and ctypes.util drag in importlib.resources,
          # tempfile, shutil, bz2 and lzma (~1 MiB); email for a mailed report only
          "html.entities", "agent.reports.build", "agent.reports.render", "importlib.abc",
-         "importlib.resources", "ctypes.util", "tempfile", "shutil", "lzma", "email")
+         "importlib.resources", "ctypes.util", "tempfile", "shutil", "lzma", "email",
+         # the Telegram bot and its commands: loaded when a receiver enables the bot
+         "agent.oncall")
 
 PROBE = r"""
 import json, sys
@@ -40,7 +42,7 @@ cfg = AgentConfig.model_validate({"site": "t", "state_dir": sys.argv[1],
 agent = Agent(lambda: cfg, None, "127.0.0.1:0", initial=cfg)
 # what Agent.run imports before its loop runs
 import importlib
-for m in ("agent.logs", "agent.oncall", "agent.reports.schedule", "agent.status.public",
+for m in ("agent.logs", "agent.reports.schedule", "agent.status.public",
           "exporters.http_server", "exporters.webconfig"):
     importlib.import_module(m)
 # a module bound by lazy_import sits in sys.modules as a _LazyModule until first used
@@ -60,6 +62,22 @@ def test_host_only_agent_loads_no_client_library(tmp_path: Path) -> None:
     mods = loaded_after(PROBE, tmp_path)
     eager = [h for h in HEAVY if h in mods]
     assert not eager, f"loaded by a host-only agent: {eager}; bind them with lazy_import"
+
+
+def test_alerting_without_a_bot_loads_no_bot_code(tmp_path: Path) -> None:
+    """Alerting.start loads agent.oncall (the Telegram bot and its commands) only when a
+    receiver enables the bot; tests/unit/test_oncall.py starts the bots that are enabled."""
+    code = PROBE.replace("# a module bound", (
+        "from agent.alerting import Alerting\n"
+        "async def cycle():\n"
+        "    al = Alerting(cfg, agent.store, None, cfg.site)\n"
+        "    await al.start()\n"
+        "    assert al.bots == []\n"
+        "    await al.stop()\n"
+        "import asyncio\n"
+        "asyncio.run(cycle())\n"
+        "# a module bound"))
+    assert "agent.oncall" not in loaded_after(code, tmp_path)
 
 
 def test_lazy_module_loads_on_first_use(tmp_path: Path) -> None:
