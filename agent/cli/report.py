@@ -41,7 +41,9 @@ def report(
 
     Availability, SLO met, error budget, outages, downtime, MTTR and the list of outages with
     their root cause."""
-    from agent.reports import build, parse_period, render
+    from agent.reports import parse_period
+    from agent.reports.build import build
+    from agent.reports.render import render
     from collectors.common.timefmt import resolve_zone
 
     if fmt not in ("html", "pdf", "csv", "json"):

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.i18n import REASONS
-from agent.reports import ReportsConfig, render
+from agent.reports import ReportsConfig
 from agent.reports.availability import Maintenance, Outage, SiteData
 from agent.reports.build import Report, build_report
+from agent.reports.render import render
 
 WITA = ZoneInfo("Asia/Makassar")
 A4_PT = (595.28, 841.89)

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.reports import ReportsConfig, render
+from agent.reports import ReportsConfig
 from agent.reports.availability import Maintenance, Outage, SiteData
 from agent.reports.build import build_report
-from agent.reports.render import CHROMIUM_FLAGS, chromium, fmt_percent, to_csv, to_json
+from agent.reports.render import CHROMIUM_FLAGS, chromium, fmt_percent, render, to_csv, to_json
 
 WITA = ZoneInfo("Asia/Makassar")
 

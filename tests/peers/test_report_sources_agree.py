@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.config import load_config
-from agent.reports import build
+from agent.reports.build import build
 from tests.helpers.agent import pick, run_agent
 from tests.helpers.prometheus import run_prometheus
 

@@ -202,3 +202,37 @@ def test_installed_pydantic_plugin_still_applies(tmp_path: Path) -> None:
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True"]
+
+
+LAZY_PACKAGES = ("agent.reports", "collectors.host", "collectors.probe", "collectors.snmp",
+                 "collectors.ssh", "exporters.remote_write")
+
+
+def test_no_lazy_export_is_named_like_a_submodule() -> None:
+    """A lazily exported name that is also a submodule's (agent.reports.build) means the
+    function until that submodule is imported and the module from then on: importing a
+    submodule sets the package attribute of its name. `from agent.reports import build` then
+    handed `pantau report` a module to call. Such a name must be imported from its module."""
+    import importlib
+    import pkgutil
+
+    for name in LAZY_PACKAGES:
+        pkg = importlib.import_module(name)
+        lazy = vars(pkg).get("_LAZY")
+        assert isinstance(lazy, dict), f"{name} exports nothing lazily: update LAZY_PACKAGES"
+        subs = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+        clash = sorted(set(lazy) & subs)
+        assert not clash, f"{name}: lazy exports named like its submodules: {clash}"
+
+
+def test_lazy_exports_stay_what_they_name_after_their_module_loads() -> None:
+    """The other half: every lazy name, asked for after its module was imported directly,
+    is still the object of that module, not the module itself."""
+    import importlib
+
+    for name in LAZY_PACKAGES:
+        pkg = importlib.import_module(name)
+        for export, module in vars(pkg)["_LAZY"].items():
+            importlib.import_module(module)
+            assert getattr(pkg, export) is getattr(importlib.import_module(module), export), \
+                f"{name}.{export}"
