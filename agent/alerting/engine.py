@@ -268,12 +268,12 @@ class Alerting:
         if any(isinstance(n, AlertmanagerNotifier) for n in self.notifiers.values()):
             self._tasks.append(asyncio.create_task(self._am_refresher(), name="am-refresh"))
         await self._load_windows()
-        # agent.oncall (the bot, its commands) is loaded by the agents that run a bot only
-        if any(isinstance(n, TelegramNotifier) and n.cfg.bot.enabled
-               for n in self.notifiers.values()):
+        with_bot = [n for n in self.notifiers.values()
+                    if isinstance(n, TelegramNotifier) and n.cfg.bot.enabled]
+        if with_bot:  # agent.oncall (the bot, its commands): loaded by agents that run a bot
             from agent.oncall import start_bots
 
-            self.bots = start_bots(self)
+            self.bots = start_bots(self, with_bot)
         self._started = True
         self._refresh_view()
         self.publish()

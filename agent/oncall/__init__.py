@@ -6,20 +6,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agent.oncall.bot import TelegramBot
-from exporters.notify.telegram import TelegramNotifier
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from agent.alerting.engine import Alerting
+    from exporters.notify.telegram import TelegramNotifier
 
 
-def start_bots(alerting: Alerting) -> list[TelegramBot]:
-    """One bot per Telegram receiver with `bot.enabled`, started on the running loop."""
+def start_bots(alerting: Alerting, receivers: Iterable[TelegramNotifier]) -> list[TelegramBot]:
+    """One bot per Telegram receiver given (those with `bot.enabled`), started on the running
+    loop."""
     bots = []
-    for n in alerting.notifiers.values():
-        if isinstance(n, TelegramNotifier) and n.cfg.bot.enabled:
-            bot = TelegramBot(alerting, n)
-            bot.start()
-            bots.append(bot)
+    for n in receivers:
+        bot = TelegramBot(alerting, n)
+        bot.start()
+        bots.append(bot)
     return bots
 
 
