@@ -13,9 +13,12 @@ from collections.abc import Iterator, Mapping
 
 # Before the first model is built (collectors.base): pydantic's plugin lookup without
 # importlib.metadata when no plugin is installed (~1.7 MiB; collectors/common/pydantic_plugins.py).
-from collectors.common import pydantic_plugins
+from collectors.common import openssl_on_demand, pydantic_plugins
 
 pydantic_plugins.install()
+# Before asyncio's first import (collectors.base): OpenSSL (~3.4 MiB) is mapped only once
+# something makes a TLS connection (collectors/common/openssl_on_demand.py).
+openssl_on_demand.install()
 
 from collectors.base import Collector  # noqa: E402
 

@@ -25,12 +25,16 @@ import asyncio
 import asyncio.sslproto
 import contextlib
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from collectors.common.tls import is_ssl_error
 from exporters.exposition import CONTENT_TYPE, Exposition
 from exporters.webconfig import BasicAuth, WebConfig
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -336,11 +340,14 @@ class MetricsServer:
                                   keep=False), 2)
                 return
             await self._serve(reader, writer, conn)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError,
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError,
                 asyncio.CancelledError) as e:
             _forget(e)
-        except Exception as e:  # a bug in one request must not take the server down
-            log.error("HTTP connection failed: %s: %s", type(e).__name__, e)
+        except Exception as e:
+            if is_ssl_error(e):  # a failed handshake; ssl is loaded only when TLS is on
+                _forget(e)
+            else:  # a bug in one request must not take the server down
+                log.error("HTTP connection failed: %s: %s", type(e).__name__, e)
         finally:
             if self._conns.pop(task, None) is not None:
                 self._release(peer)

@@ -19,17 +19,20 @@ import hmac
 import logging
 import os
 import re
-import ssl
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from collectors.common import yamlsafe
+from collectors.common.tls import TLSVersion, is_ssl_error, tls_version
 from collectors.config import StrictModel
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +40,6 @@ ClientAuth = Literal[
     "NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
     "RequireAndVerifyClientCert",
 ]
-TLSVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
-_TLS = {
-    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
-}
 
 
 class TLSServerConfig(StrictModel):
@@ -117,7 +115,9 @@ class WebConfig(StrictModel):
         reload said it succeeded. So one handshake is run here, in memory."""
         tls = self.tls_server_config
         if tls is None:
-            return None
+            return None  # ssl stays unloaded (collectors/common/openssl_on_demand.py)
+        import ssl
+
         ctx = self._server_context(tls)
         _self_handshake(ctx, tls)  # before client certificates are asked for
         if tls.client_ca_file is not None:
@@ -142,10 +142,12 @@ class WebConfig(StrictModel):
     def _server_context(tls: TLSServerConfig) -> ssl.SSLContext:
         """Versions and the certificate/key pair: what a handshake needs before client
         certificates come in."""
+        import ssl
+
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = _TLS[tls.min_version]
+        ctx.minimum_version = tls_version(tls.min_version)
         if tls.max_version:
-            ctx.maximum_version = _TLS[tls.max_version]
+            ctx.maximum_version = tls_version(tls.max_version)
         try:
             # a passphrase callback that refuses: OpenSSL would otherwise prompt on the
             # terminal, and a reload would hang on a key nobody can type the passphrase for
@@ -268,6 +270,8 @@ def _no_passphrase() -> bytes:
 def _self_handshake(server: ssl.SSLContext, tls: TLSServerConfig) -> None:
     """One TLS handshake between `server` and a client that accepts any certificate, in
     memory: ValueError naming the versions when no handshake is possible."""
+    import ssl
+
     client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     client.check_hostname = False
     client.verify_mode = ssl.CERT_NONE
@@ -305,10 +309,11 @@ def _yaml_reason(e: yaml.YAMLError) -> str:
 
 
 def _ssl_reason(e: Exception) -> str:
-    if isinstance(e, ssl.SSLError):
-        if "PEM" in str(e) or e.reason in ("NO_START_LINE", "KEY_VALUES_MISMATCH"):
-            return f"not a readable PEM certificate/key pair ({e.reason or e})"
-        return str(e.reason or e)
+    if is_ssl_error(e):
+        reason = getattr(e, "reason", None)
+        if "PEM" in str(e) or reason in ("NO_START_LINE", "KEY_VALUES_MISMATCH"):
+            return f"not a readable PEM certificate/key pair ({reason or e})"
+        return str(reason or e)
     if isinstance(e, OSError):
         return e.strerror or str(e)
     return str(e)

@@ -7,19 +7,35 @@ error when the context is built, naming the file.
 
 from __future__ import annotations
 
-import ssl
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from collectors.config import StrictModel
 
+if TYPE_CHECKING:
+    import ssl
+
+# ssl itself is imported where a context is built: an agent that makes no TLS connection
+# never loads it (collectors/common/openssl_on_demand.py).
 TLSVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
-_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
-}
+# The config's spelling -> the name of ssl.TLSVersion's member.
+_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
+
+
+def tls_version(name: TLSVersion) -> ssl.TLSVersion:
+    import ssl
+
+    return ssl.TLSVersion[_VERSIONS[name]]
+
+
+def is_ssl_error(e: BaseException, kind: str = "SSLError") -> bool:
+    """isinstance(e, ssl.<kind>) without importing ssl: no such error exists before it is
+    loaded."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(e, getattr(ssl, kind))
 
 
 class TLSConfig(StrictModel):
@@ -49,6 +65,8 @@ class TLSConfig(StrictModel):
 
     def client_context(self) -> ssl.SSLContext:
         """A client context; insecure_skip_verify still handshakes, it just doesn't judge."""
+        import ssl
+
         try:
             ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
             if self.cert_file and self.key_file:
@@ -56,7 +74,7 @@ class TLSConfig(StrictModel):
         except (ssl.SSLError, OSError) as e:
             raise ValueError(f"tls_config: cannot load certificates: {e}") from None
         if self.min_version:
-            ctx.minimum_version = _VERSIONS[self.min_version]
+            ctx.minimum_version = tls_version(self.min_version)
         if self.insecure_skip_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE

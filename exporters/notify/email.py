@@ -8,7 +8,6 @@ from the notification id, so a retry after an unclear failure is recognisable as
 from __future__ import annotations
 
 import asyncio
-import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +23,7 @@ from exporters.notify.base import DeliveryError, Notification, redact
 # `alerts:`, few send e-mail.
 if TYPE_CHECKING:
     import smtplib
+    import ssl
     from email.message import EmailMessage
 else:
     smtplib = lazy_import("smtplib")
@@ -127,7 +127,7 @@ class EmailNotifier:
         except smtplib.SMTPRecipientsRefused as e:
             raise DeliveryError(f"smtp {self.cfg.smarthost}: recipients refused: "
                                 f"{', '.join(e.recipients)}", permanent=True) from None
-        except (smtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as e:
+        except (smtplib.SMTPException, OSError, TimeoutError) as e:  # ssl.SSLError is an OSError
             msg = redact(f"smtp {self.cfg.smarthost}: {type(e).__name__}: {e}", self._secret)
             raise DeliveryError(msg) from None
 

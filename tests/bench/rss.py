@@ -12,7 +12,8 @@ binaries/libraries), peak VmHWM and CPU seconds used are read from /proc/PID/sta
 - a stand-in: the same host collector + exposition behind http.server, no CLI/config/scheduler;
 - the floor: a bare interpreter that imports only what the issue itself prescribes for the run
   path (asyncio for the scheduler, pydantic + PyYAML for the config, psutil for the host) and
-  sleeps: no pantau code at all. No design under these constraints can weigh less;
+  sleeps: no pantau code at all, and OpenSSL unmapped as in the agent
+  (collectors/common/openssl_on_demand.py). No design under these constraints can weigh less;
 - `prometheus-node-exporter` with its default collectors.
 
 Target: pantau's RSS (host collector alone) no larger than node_exporter's.
@@ -104,7 +105,13 @@ asyncio.run(main())
 
 # What the issue prescribes for the run path, imported and idle: the floor for any design.
 FLOOR = r"""
-import asyncio, psutil, pydantic, yaml, signal
+import sys
+for n in ("ssl", "_hashlib"):  # OpenSSL unmapped, as the agent starts (openssl_on_demand.py)
+    sys.modules[n] = None
+import asyncio, hashlib, hmac
+for n in ("ssl", "_hashlib"):
+    del sys.modules[n]
+import psutil, pydantic, yaml, signal
 class C(pydantic.BaseModel):
     x: int = 0
 C()

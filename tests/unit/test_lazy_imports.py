@@ -29,7 +29,10 @@ HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam"
          "html.entities", "agent.reports.build", "agent.reports.render", "importlib.abc",
          "importlib.resources", "ctypes.util", "tempfile", "shutil", "lzma", "email",
          # the Telegram bot and its commands: loaded when a receiver enables the bot
-         "agent.oncall")
+         "agent.oncall",
+         # OpenSSL (~3.4 MiB): mapped once something uses TLS
+         # (collectors/common/openssl_on_demand.py)
+         "ssl", "_ssl", "_hashlib")
 
 PROBE = r"""
 import json, sys
