@@ -217,3 +217,34 @@ def test_upstream_downtime_counted_apart() -> None:
     assert r.downtime_seconds == 9000 + 1200 + 600
     assert r.upstream_downtime_seconds == 9000 + 600
     assert r.upstream_causes == ["uplink-a", "uplink-b", "uplink-telkom"]
+
+
+def test_a_check_never_down_gets_the_general_paths_figures() -> None:
+    """compute() answers a check with no outage and no maintenance of its own without the
+    interval arithmetic; on random periods, clocks and first-seen times, its figures are the
+    general path's to the type (0 is not 0.0). An outage of the check after the period sends
+    the same inputs down the general path without changing what it counts."""
+    import random
+
+    rng = random.Random(16)
+    for _ in range(400):
+        start = d(1) + timedelta(seconds=rng.randint(-86400, 86400))
+        period = (start, start + timedelta(days=rng.choice((1, 7, 30))))
+        now = (None if rng.random() < 0.2
+               else start + timedelta(seconds=rng.randint(-3 * 86400, 40 * 86400)))
+        first = (None if rng.random() < 0.3
+                 else start + timedelta(seconds=rng.randint(-86400, 35 * 86400)))
+        others = [Outage("lain", start + timedelta(hours=h), start + timedelta(hours=h + 1))
+                  for h in range(rng.randint(0, 3))]
+        maint = [Maintenance(start + timedelta(hours=2), start + timedelta(hours=5), ("lain",))
+                 for _ in range(rng.randint(0, 1))]
+        kw = {"min_coverage": rng.choice((0.0, 0.5, 0.9)),
+              "ignore_shorter_than": rng.choice((0.0, 120.0)),
+              "max_outages": rng.choice((None, 0, 3))}
+        fast = compute("portal", "kantor", 0.995, period, others, maint, first, now, **kw)
+        later = Outage("portal", period[1] + timedelta(days=400), None)
+        full = compute("portal", "kantor", 0.995, period, [*others, later], maint, first, now,
+                       **kw)
+        assert repr(fast) == repr(full)
+        assert (fast.availability, fast.coverage, fast.slo_met, fast.budget_left_minutes) \
+            == (full.availability, full.coverage, full.slo_met, full.budget_left_minutes)
