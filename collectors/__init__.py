@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from collectors.common import openssl_on_demand, pydantic_plugins
 
 pydantic_plugins.install()
-# Before asyncio's first import (collectors.base): OpenSSL (~3.4 MiB) is mapped only once
+# Before asyncio's first import (collectors.base): OpenSSL (~4.5 MiB) is mapped only once
 # something makes a TLS connection (collectors/common/openssl_on_demand.py).
 openssl_on_demand.install()
 

@@ -3,18 +3,20 @@
 A host-only agent, or one that only pings, resolves and traces, never needs OpenSSL, but two
 imports load it into every process at start: asyncio's (base_events, selector_events and
 sslproto each `try: import ssl`) and hashlib's and hmac's (`import _hashlib`, which pydantic
-reaches through `secrets`). Together ~3.4 MiB of RSS, mostly libcrypto's pages
-(BENCHMARKS.md, "2026-12-03 (2)").
+reaches through `secrets`). Together ~4.5 MiB of RSS, mostly libcrypto's pages: a host-only
+agent is 37.9 MiB without them, 42.4 with (BENCHMARKS.md, "2026-12-03 (2)").
 
 `install()`, called before asyncio's first import, imports asyncio, hashlib and hmac with ssl
 and _hashlib marked absent (a None in sys.modules makes their import raise ImportError, as on
 a Python built without OpenSSL; the marks are removed at once):
 
-- hashlib and hmac then use CPython's own implementations, for the process's life: md5, sha1,
-  the sha2 and sha3 families and blake2, the same digests -- everything pantau and its
-  libraries ask for (SNMPv3 USM, webhook signatures, SSH key fingerprints); only OpenSSL-only
-  names (md4, ripemd160) are missing from `hashlib.new`. cryptography (paramiko, the SNMP
-  ciphers) carries its own OpenSSL and is not affected.
+- hashlib and hmac then use CPython's own implementations: md5, sha1, the sha2 and sha3
+  families and blake2, the same digests as OpenSSL's, ~6x slower on a 1,400-byte message.
+  `openssl_digests()` puts them back on OpenSSL (it re-executes hashlib and hmac once
+  _hashlib can be imported): SNMPv3, which computes an HMAC per message, calls it when it
+  makes its first user, an SSH session before paramiko binds hashlib's functions, and so
+  does the first import of ssl (OpenSSL is mapped by then anyway). cryptography (paramiko,
+  the SNMP ciphers) carries its own OpenSSL throughout.
 - asyncio waits for ssl: a finder on sys.meta_path watches for the first real `import ssl`
   -- by pantau (TLS on /metrics, the tcp and http probes, remote write, mail) or by a library
   (httpx, smtplib). When that import has run, the finder hands ssl to the asyncio modules that
@@ -22,22 +24,44 @@ a Python built without OpenSSL; the marks are removed at once):
   is exactly as if ssl had been there from the start.
 
 tests/unit/test_openssl_on_demand.py drives TLS through asyncio's server, client and
-start_tls after such a start, and checks every digest pantau uses. If asyncio, ssl or hashlib
-is already imported (pytest, an embedding program), nothing is deferred.
+start_tls after such a start, and checks every digest pantau uses, before and after
+`openssl_digests()`. If asyncio, ssl or hashlib is already imported (pytest, an embedding
+program), nothing is deferred.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+_DIGESTS_LOCK = threading.Lock()
+
+
+def openssl_digests() -> None:
+    """hashlib and hmac on OpenSSL from here on, if `install()` left them on CPython's own
+    digests (nothing otherwise, or on a Python without _hashlib). What already holds one of
+    their functions (`from hashlib import sha1`) keeps it: the same digest, slower."""
+    with _DIGESTS_LOCK:  # SSH sessions connect in threads
+        hmac = sys.modules.get("hmac")
+        if hmac is None or getattr(hmac, "_hashopenssl", 0) is not None:
+            return
+        try:
+            import _hashlib  # noqa: F401
+        except ImportError:
+            return
+        # hmac imports hashlib: hashlib first
+        importlib.reload(sys.modules["hashlib"])
+        importlib.reload(hmac)
+
 
 def _reconnect(ssl: ModuleType, binders: Sequence[str]) -> None:
     """Give the modules that went without ssl the real one, and sslproto what it computes
-    from ssl at import."""
+    from ssl at import; and hashlib and hmac OpenSSL's digests, now mapped anyway."""
     for name in binders:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "ssl", 0) is None:
@@ -46,6 +70,7 @@ def _reconnect(ssl: ModuleType, binders: Sequence[str]) -> None:
     if sslproto is not None and not hasattr(sslproto, "SSLAgainErrors"):
         sslproto.SSLAgainErrors = (  # type: ignore[attr-defined]
             ssl.SSLWantReadError, ssl.SSLSyscallError)
+    openssl_digests()
 
 
 class _Loader:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from collectors.common.hostport import split_host_port
 from collectors.common.lazy import lazy_import
+from collectors.common.openssl_on_demand import openssl_digests
 
 if TYPE_CHECKING:
     import paramiko
@@ -176,6 +177,9 @@ class SshSession:
         except OSError as e:
             self.close()
             raise SshError(f"{where}: cannot connect: {e.strerror or e}") from None
+        # before paramiko binds hashlib's functions at its import: a MAC per packet, on
+        # OpenSSL's digests rather than CPython's own (the agent starts without them)
+        openssl_digests()
         client = paramiko.SSHClient()
         # Only pantau's own file: ~/.ssh/known_hosts of whoever runs the agent is not consulted.
         if self.known_hosts.exists():

@@ -204,6 +204,18 @@ def rss():
             return int(line.split()[1]) / 1024
 prev = rss()
 print(f"{'interpreter':30s} {prev:5.1f}")
+# asyncio as the agent imports it: without OpenSSL, where the tree defers it (its first
+# import is inside collectors/__init__.py, which would bring pydantic along with it here)
+import os
+for entry in sys.path:
+    deferral = os.path.join(entry or ".", "collectors", "common", "openssl_on_demand.py")
+    if os.path.exists(deferral):
+        spec = importlib.util.spec_from_file_location("_openssl_on_demand", deferral)
+        assert spec is not None and spec.loader is not None
+        deferring = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(deferring)
+        deferring.install()
+        break
 # "a|b": the first of them that exists (older trees kept the models beside the code and
 # started `pantau run` through the typer app, agent.cli, which imports typer).
 STEPS = ["asyncio", "pydantic", "yaml", "psutil", "collectors.config",

@@ -30,7 +30,7 @@ HEAVY = ("paramiko", "cryptography", "httpx", "dns.message", "jinja2", "cramjam"
          "importlib.resources", "ctypes.util", "tempfile", "shutil", "lzma", "email",
          # the Telegram bot and its commands: loaded when a receiver enables the bot
          "agent.oncall",
-         # OpenSSL (~3.4 MiB): mapped once something uses TLS
+         # OpenSSL (~4.5 MiB): mapped once something uses TLS
          # (collectors/common/openssl_on_demand.py)
          "ssl", "_ssl", "_hashlib")
 

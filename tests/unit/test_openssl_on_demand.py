@@ -42,6 +42,25 @@ print(json.dumps({
 }))
 """
 
+# SNMPv3 puts hashlib and hmac back on OpenSSL without loading ssl.
+DIGESTS_BACK = r"""
+import json, sys
+import collectors
+import hashlib, hmac
+before = hmac._hashopenssl is None and "openssl" not in hashlib.sha1.__name__
+from collectors.snmp.usm import User
+User.make("u", "SHA", "kata-sandi-1", "AES", "kata-sandi-2")
+msg = b"pantau " * 100
+print(json.dumps({
+    "before_builtin": before,
+    "hmac_openssl": hmac._hashopenssl is not None,
+    "hashlib_openssl": "openssl" in hashlib.sha1.__name__,
+    "ssl_loaded": "ssl" in sys.modules,
+    "digests": {n: hashlib.new(n, msg).hexdigest() for n in %(digests)r},
+    "hmacs": {n: hmac.digest(b"kunci", msg, n).hex() for n in %(digests)r},
+}))
+"""
+
 # After such a start: ssl imported, then asyncio's own TLS server, client and start_tls.
 TLS = r"""
 import json, sys
@@ -93,8 +112,9 @@ async def main():
     return got
 
 got = asyncio.run(asyncio.wait_for(main(), 20))
+import hmac
 print(json.dumps({"was_deferred": was_deferred, "deferred": openssl_on_demand.deferred(),
-                  "got": got}))
+                  "got": got, "hmac_openssl": hmac._hashopenssl is not None}))
 """
 
 
@@ -126,6 +146,16 @@ def test_a_start_maps_no_openssl_and_the_digests_are_the_same() -> None:
     assert got["usm"]["md5"] == "526f5eed9fcce26f8964c2930787d82b"  # type: ignore[index]
 
 
+def test_snmpv3_puts_the_digests_back_on_openssl() -> None:
+    got = _run(DIGESTS_BACK % {"digests": DIGESTS})
+    assert got["before_builtin"] is True
+    assert got["hmac_openssl"] is True and got["hashlib_openssl"] is True
+    assert got["ssl_loaded"] is False  # the digests need libcrypto, not ssl
+    msg = b"pantau " * 100
+    assert got["digests"] == {n: hashlib.new(n, msg).hexdigest() for n in DIGESTS}
+    assert got["hmacs"] == {n: hmac.digest(b"kunci", msg, n).hex() for n in DIGESTS}
+
+
 def test_asyncio_tls_works_once_ssl_is_imported(tmp_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     ca, ca_key = new_ca("pantau test CA", now + dt.timedelta(days=1))
@@ -138,6 +168,7 @@ def test_asyncio_tls_works_once_ssl_is_imported(tmp_path: Path) -> None:
     got = _run(TLS, str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), str(tmp_path / "ca.pem"))
     assert got["was_deferred"] is True  # asyncio did start without ssl...
     assert got["deferred"] is False  # ...and the first `import ssl` handed it over
+    assert got["hmac_openssl"] is True  # OpenSSL's digests too, now that it is mapped
     replies = got["got"]
     assert isinstance(replies, list)
     assert replies[0::2] == ["HALO KANTOR\n", "HALO KANTOR\n"]
