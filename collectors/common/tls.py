@@ -31,11 +31,11 @@ def tls_version(name: TLSVersion) -> ssl.TLSVersion:
     return ssl.TLSVersion[_VERSIONS[name]]
 
 
-def is_ssl_error(e: BaseException, kind: str = "SSLError") -> bool:
-    """isinstance(e, ssl.<kind>) without importing ssl: no such error exists before it is
+def is_ssl_error(e: BaseException) -> bool:
+    """isinstance(e, ssl.SSLError) without importing ssl: no such error exists before it is
     loaded."""
     ssl = sys.modules.get("ssl")
-    return ssl is not None and isinstance(e, getattr(ssl, kind))
+    return ssl is not None and isinstance(e, ssl.SSLError)
 
 
 class TLSConfig(StrictModel):
