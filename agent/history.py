@@ -315,6 +315,13 @@ class History:
             return None
         return st.st_dev, st.st_ino
 
+    def file_unchanged(self) -> bool:
+        """True while the history file is the one open (one stat, safe from any thread: it
+        only reads). The engine's check every second asks this first, in the event loop,
+        and hands the work to the history's thread only when it says False."""
+        now = self._stat_inode()
+        return now is not None and now == self._inode
+
     def check_file(self) -> bool:
         """SQLite keeps writing into a deleted file through its open descriptor, and all of
         it is gone at the next start. Notice (one stat per write, and the engine asks every

@@ -319,7 +319,7 @@ class Alerting:
     async def _check_history_file(self) -> None:
         """A deleted history.db is noticed within a second, not at the next state change
         (which may be days away), and shows as pantau_history_lost_total."""
-        if self.history is None:
+        if self.history is None or self.history.file_unchanged():
             return
         try:
             lost = await self._db(self.history.check_file)

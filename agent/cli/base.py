@@ -126,19 +126,21 @@ def load_env_beside(config: Path) -> None:
             os.environ.setdefault(key, value)
 
 
+SYSTEM_STATE_DIR = Path("/var/lib/pantau")
+
+
 def default_state_dir() -> Path:
     """/var/lib/pantau when we may write there (root, packaged), else the user's state dir.
 
-    Asked with access(2), not by writing a probe file: a second agent must not touch the
-    state dir another one owns before it finds the lock (agent.statelock)."""
-    system = Path("/var/lib/pantau")
+    Only decided here, never made: printing a config (`run --print-config`) or enrolling a
+    host key into a file given on the command line must leave no directory behind; the agent
+    makes its state dir when it takes it (agent.statelock). Asked with access(2), not by
+    writing a probe file: a second agent must not touch the state dir another one owns
+    before it finds the lock."""
+    system = SYSTEM_STATE_DIR
     if system.is_dir():
         if os.access(system, os.W_OK | os.X_OK):
             return system
-    else:
-        try:
-            system.mkdir(parents=True)
-            return system
-        except OSError:
-            pass
+    elif not system.exists() and os.access(system.parent, os.W_OK | os.X_OK):
+        return system
     return Path.home() / ".local" / "state" / "pantau"
