@@ -63,12 +63,19 @@ class TLSConfig(StrictModel):
     def is_default(self) -> bool:
         return self == TLSConfig()
 
-    def client_context(self) -> ssl.SSLContext:
-        """A client context; insecure_skip_verify still handshakes, it just doesn't judge."""
+    def client_context(self, defer_system_ca: bool = False) -> ssl.SSLContext:
+        """A client context; insecure_skip_verify still handshakes, it just doesn't judge.
+        `defer_system_ca`: without a ca_file, the system's CA store is not loaded yet (the
+        caller loads it before the first handshake, collectors/probe/net.py)."""
         import ssl
 
         try:
-            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if defer_system_ca and self.ca_file is None:
+                # what create_default_context makes, less load_default_certs()
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            else:
+                ctx = ssl.create_default_context(
+                    cafile=str(self.ca_file) if self.ca_file else None)
             if self.cert_file and self.key_file:
                 ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
         except (ssl.SSLError, OSError) as e:

@@ -45,6 +45,7 @@ from collectors.probe.net import (
     resolve,
     tls_facts,
     tls_samples,
+    with_system_ca,
 )
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class HttpCollector:
         samples: list[Sample] = []
         details: dict[str, Any] = {}
         try:
-            if self._ssl_ctx is None:  # the CA store: ~10 ms, ~0.8 MiB; shared (net.py)
+            if self._ssl_ctx is None:  # shared (net.py); its CA store at the first https URL
                 self._ssl_ctx = probe_tls_context(cfg.tls_config, "http")
             ssl_ctx = self._ssl_ctx
             async with (
@@ -291,6 +292,9 @@ class HttpCollector:
             if url.scheme not in ("http", "https"):
                 return f"redirect to unsupported URL {url}"
             port = url.port or (443 if url.scheme == "https" else 80)
+            if url.scheme == "https":
+                assert self._ssl_ctx is not None  # the client was made with it
+                with_system_ca(self._ssl_ctx)
             trace.step = "resolving"
             res = await resolve(url.host, port, cfg.preferred_ip_protocol,
                                 cfg.ip_protocol_fallback, dl.remaining())

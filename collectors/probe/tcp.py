@@ -29,6 +29,7 @@ from collectors.probe.net import (
     short,
     tls_facts,
     tls_samples,
+    with_system_ca,
 )
 
 EXPECT_IDLE = 1.0  # seconds of silence after some data that end a banner wait
@@ -90,7 +91,7 @@ class TcpCollector:
         try:
             host, port = split_host_port(cfg.target, what="target")
             if cfg.tls and self._ssl_ctx is None:
-                self._ssl_ctx = probe_tls_context(cfg.tls_config, "tcp")
+                self._ssl_ctx = with_system_ca(probe_tls_context(cfg.tls_config, "tcp"))
             ssl_ctx = self._ssl_ctx
             res = await resolve(host, port, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback,
                                 dl.remaining())

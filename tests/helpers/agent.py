@@ -112,8 +112,23 @@ def write_config(config: dict[str, Any] | str, tmp_path: Path) -> Path:
         config.setdefault("state_dir", str(tmp_path / "state"))
         path.write_text(yaml.safe_dump(config, sort_keys=False))
     else:
-        path.write_text(config)
+        path.write_text(_with_state_dir(config, tmp_path / "state"))
     return path
+
+
+def _with_state_dir(text: str, state: Path) -> str:
+    """A YAML config without `state_dir` gets the test's own: without one the agent would
+    take the machine's /var/lib/pantau (tests/conftest.py fails a session that makes it).
+    Text that is not a mapping, or is meant to be invalid, is left as it is."""
+    try:
+        loaded = yaml.safe_load(text)
+        if not isinstance(loaded, dict) or "state_dir" in loaded:
+            return text
+        added = text.rstrip("\n") + f"\nstate_dir: {state}\n"
+        again = yaml.safe_load(added)
+    except yaml.YAMLError:
+        return text
+    return added if isinstance(again, dict) and again.get("state_dir") == str(state) else text
 
 
 @contextlib.contextmanager

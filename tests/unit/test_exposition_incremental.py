@@ -88,6 +88,8 @@ ops = st.lists(
     st.one_of(
         st.tuples(st.just("update"), keys, st.lists(samples, max_size=4)),
         st.tuples(st.just("again"), keys, st.just([])),  # the same samples once more
+        # the same series (the very label tuples, as the store hands them) with new values
+        st.tuples(st.just("values"), keys, st.lists(samples, min_size=4, max_size=4)),
         st.tuples(st.just("remove"), keys, st.just([])),
     ),
     min_size=1, max_size=60,
@@ -115,7 +117,11 @@ def test_same_bytes_as_the_full_renderer(sequence: list[tuple[str, str, list[Sam
                 old.remove(key)
                 last.pop(key, None)
             else:
-                ss = last.get(key, []) if op == "again" else ss
+                if op == "again":
+                    ss = last.get(key, [])
+                elif op == "values":  # values drawn from `ss`, series from the last update
+                    ss = [Sample(p.name, v.value if j % 2 else p.value, p.labels)
+                          for j, (p, v) in enumerate(zip(last.get(key, []), ss, strict=False))]
                 new.update(key, ss)
                 old.update(key, ss)
                 last[key] = ss

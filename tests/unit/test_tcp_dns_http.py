@@ -409,3 +409,35 @@ def test_checks_with_the_same_tls_settings_share_one_context(tmp_path: Path) -> 
     st = pki["ca"].stat()
     os.utime(pki["ca"], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert probe_tls_context(ca, "http") is not with_ca
+
+
+def test_system_ca_store_loaded_at_the_first_https_url_only(peers: Peers) -> None:
+    """A check of a plain http:// URL never parses the system's CA store (~1.3 MiB); the
+    first https URL it reaches, through a redirect here, loads it into the check's context."""
+    import ssl
+
+    system_cas = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert system_cas > 0, "no system CA store to compare with (ca-certificates)"
+    tls = {"min_version": "TLS12"}  # settings of this test alone: a context of its own
+    plain = HttpCollector(HttpCollector.Config.model_validate(
+        {"name": "p", "type": "http", "target": f"http://{LO}:{peers.http}/",
+         "tls_config": tls}))
+    obs = asyncio.run(plain.collect(Context(Deadline(5), "s", "p")))
+    assert obs.success, obs.reason
+    ctx = plain._ssl_ctx
+    assert ctx is not None and ctx.cert_store_stats()["x509_ca"] == 0
+    to_https = HttpCollector(HttpCollector.Config.model_validate(
+        {"name": "r", "type": "http", "tls_config": tls,
+         "target": f"http://{LO}:{peers.http}/redirect-to?url=https://{LO}:{peers.https}/"}))
+    obs = asyncio.run(to_https.collect(Context(Deadline(5), "s", "r")))
+    assert to_https._ssl_ctx is ctx  # the same settings share it
+    assert obs.reason.startswith("certificate signed by an unknown authority"), obs.reason
+    assert ctx.cert_store_stats()["x509_ca"] == system_cas
+    # a tcp check with tls handshakes at once: its context has the store from its first run
+    tcp = TcpCollector(TcpCollector.Config.model_validate(
+        {"name": "t", "type": "tcp", "target": f"{LO}:{peers.https}", "tls": True,
+         "tls_config": tls}))
+    obs = asyncio.run(tcp.collect(Context(Deadline(5), "s", "t")))
+    assert obs.reason.startswith("certificate signed by an unknown authority"), obs.reason
+    assert tcp._ssl_ctx is not None and tcp._ssl_ctx is not ctx
+    assert tcp._ssl_ctx.cert_store_stats()["x509_ca"] == system_cas
