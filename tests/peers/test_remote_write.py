@@ -356,11 +356,14 @@ def test_agent_pulls_and_pushes_together(tmp_path: Path) -> None:
             run_agent(config, tmp_path / "a") as agent:
         _wait(lambda: _get(f"{base}/-/ready", None, 2), 30, "Prometheus ready")
 
-        def pushed() -> bool:
-            q = urllib.parse.urlencode({"query": 'node_load1{site="kab-bogor"}'})
+        def pushed(query: str) -> bool:
+            q = urllib.parse.urlencode({"query": query})
             return bool(json.loads(_get(f"{base}/api/v1/query?{q}", None))["data"]["result"])
 
-        _wait(pushed, 30, "node_load1 pushed to Prometheus")
+        _wait(lambda: pushed('node_load1{site="kab-bogor"}'), 30, "node_load1 pushed")
+        # a run's own self metrics travel in its result's put (Result.telemetry)
+        _wait(lambda: pushed('pantau_collector_runs_total{site="kab-bogor",collector="host"}'
+                             ' > 1'), 30, "the host collector's self metrics pushed")
         m = agent.wait_for(lambda m: pick(m, "pantau_remote_write_samples_total", result="sent")
                            and pick(m, "pantau_remote_write_samples_total",
                                     result="sent")[0] > 0 and m, timeout=30)
