@@ -38,6 +38,17 @@ def is_ssl_error(e: BaseException) -> bool:
     return ssl is not None and isinstance(e, ssl.SSLError)
 
 
+def _default_context_without_ca() -> ssl.SSLContext:
+    """What ssl.create_default_context() makes, less its load_default_certs() (the same
+    settings: tests/unit/test_tcp_dns_http.py compares them on the running Python)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if sys.version_info >= (3, 13):  # 3.13's create_default_context sets these too
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+    return ctx
+
+
 class TLSConfig(StrictModel):
     """`tls_config:` as Prometheus, Alertmanager and blackbox_exporter spell it."""
 
@@ -71,8 +82,7 @@ class TLSConfig(StrictModel):
 
         try:
             if defer_system_ca and self.ca_file is None:
-                # what create_default_context makes, less load_default_certs()
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx = _default_context_without_ca()
             else:
                 ctx = ssl.create_default_context(
                     cafile=str(self.ca_file) if self.ca_file else None)

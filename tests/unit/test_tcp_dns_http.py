@@ -416,8 +416,17 @@ def test_system_ca_store_loaded_at_the_first_https_url_only(peers: Peers) -> Non
     first https URL it reaches, through a redirect here, loads it into the check's context."""
     import ssl
 
-    system_cas = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    default = ssl.create_default_context()
+    system_cas = default.cert_store_stats()["x509_ca"]
     assert system_cas > 0, "no system CA store to compare with (ca-certificates)"
+    from collectors.common.tls import TLSConfig
+
+    deferred = TLSConfig().client_context(defer_system_ca=True)
+    settings = ("protocol", "verify_mode", "check_hostname", "verify_flags", "options",
+                "minimum_version", "maximum_version", "post_handshake_auth")
+    assert {a: getattr(deferred, a) for a in settings} == {
+        a: getattr(default, a) for a in settings}  # create_default_context's, less its CAs
+    assert deferred.cert_store_stats()["x509_ca"] == 0
     tls = {"min_version": "TLS12"}  # settings of this test alone: a context of its own
     plain = HttpCollector(HttpCollector.Config.model_validate(
         {"name": "p", "type": "http", "target": f"http://{LO}:{peers.http}/",
