@@ -327,8 +327,7 @@ class History:
         it is gone at the next start. Notice (one stat per write, and the engine asks every
         second too) and start a new file; True when a loss was noticed now. HistoryError
         when the new file cannot be made (tried again at the next call, counted once)."""
-        now = self._stat_inode()
-        if now is not None and now == self._inode:
+        if self.file_unchanged():
             return False
         noticed = self._inode is not None
         if noticed:

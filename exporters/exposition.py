@@ -235,7 +235,7 @@ class Exposition:
         if not isinstance(samples, list):
             samples = list(samples)
         prev = self._series.get(key)
-        if prev is not None and len(samples) == len(prev) and self._same_series(
+        if prev is not None and len(samples) == len(prev) and self._update_in_place(
                 key, samples, prev):
             if self._hook_due and self._changed:
                 self._call_hook()
@@ -306,7 +306,7 @@ class Exposition:
         if self._hook_due and self._changed:
             self._call_hook()
 
-    def _same_series(self, key: str, samples: list[Sample], prev: list[_Series]) -> bool:
+    def _update_in_place(self, key: str, samples: list[Sample], prev: list[_Series]) -> bool:
         """`update` of a source that sends the series of its last update in the same order,
         with the same label tuples (what the store hands a check run after run): only the
         lines whose value changed are rendered, only their families joined again, and

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The machine's path itself, not agent.cli.base.SYSTEM_STATE_DIR: importing the agent here
+# would install its import hooks (collectors/common/openssl_on_demand.py) into pytest before
+# any test ran, and a test monkeypatching the constant must not move what is guarded.
 SYSTEM_STATE_DIR = Path("/var/lib/pantau")
 _existed_before: bool | None = None
 

@@ -361,7 +361,7 @@ def test_agent_pulls_and_pushes_together(tmp_path: Path) -> None:
             return bool(json.loads(_get(f"{base}/api/v1/query?{q}", None))["data"]["result"])
 
         _wait(lambda: pushed('node_load1{site="kab-bogor"}'), 30, "node_load1 pushed")
-        # a run's own self metrics travel in its result's put (Result.telemetry)
+        # each run's own pantau_collector_* samples are pushed beside its result
         _wait(lambda: pushed('pantau_collector_runs_total{site="kab-bogor",collector="host"}'
                              ' > 1'), 30, "the host collector's self metrics pushed")
         m = agent.wait_for(lambda m: pick(m, "pantau_remote_write_samples_total", result="sent")
