@@ -8,20 +8,15 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from agent.probe.blackbox import BlackboxJudge
 from collectors import CHECK_TYPES, REGISTRY
 from collectors.common.hostport import join_host_port, split_host_port
-from collectors.common.lazy import lazy_import
+from collectors.common.url import URL, InvalidURL
 from collectors.config import CheckConfig, Duration, StrictModel
-
-if TYPE_CHECKING:
-    import httpx
-else:
-    httpx = lazy_import("httpx")
 
 
 class ProbeModule(StrictModel):
@@ -136,20 +131,18 @@ _STAND_IN = {"http": "http://probe.invalid/", "tcp": "probe.invalid:1", "dns": "
 
 
 def parse_target(check_type: str, target: str) -> ProbeTarget:
-    """Parse a target the way its collector will (httpx.URL for http, split_host_port for
+    """Parse a target the way its collector will (URL.parse for http, split_host_port for
     host:port), and refuse any spelling whose meaning depends on who reads it."""
     if check_type == "http":
         try:
-            url = httpx.URL(target)
-        except (httpx.InvalidURL, TypeError) as e:
+            url = URL.parse(target)
+        except InvalidURL as e:
             raise ValueError(f"invalid URL: {e}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected http://host/ or https://host/")
         if url.userinfo:
             raise ValueError("credentials in the URL")
         text = str(url)
-        again = httpx.URL(text)
-        if (again.host, again.port, again.scheme) != (url.host, url.port, url.scheme):
+        again = URL.parse(text)
+        if again.origin != url.origin:
             raise ValueError("the URL does not parse the same way twice")
         return ProbeTarget(text, *_host(url.host))
     if check_type == "icmp":

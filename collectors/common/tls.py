@@ -38,6 +38,12 @@ def is_ssl_error(e: BaseException) -> bool:
     return ssl is not None and isinstance(e, ssl.SSLError)
 
 
+def is_cert_verification_error(e: BaseException) -> bool:
+    """isinstance(e, ssl.SSLCertVerificationError), as is_ssl_error."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(e, ssl.SSLCertVerificationError)
+
+
 def _default_context_without_ca() -> ssl.SSLContext:
     """What ssl.create_default_context() makes, less its load_default_certs() (the same
     settings: tests/unit/test_tcp_dns_http.py compares them on the running Python)."""

@@ -1,18 +1,17 @@
 """`type: http` checks: does the permit portal answer, how fast, and is its certificate sound?
 
-Phase timings. httpx reports no timings of its own, so the check measures them in two ways it
-controls: the name is resolved by the check itself (`resolve`, with the IP-protocol preference)
-and the request goes to that address with the original Host header and SNI name (httpcore's
-`sni_hostname` extension), so "dns" is exact and certificate names are still verified against
-the real host; then httpcore's `trace` request extension reports connect / TLS / request /
-response-header events, which give "connect", "tls" and "first_byte" (request sent -> response
-headers, blackbox's "processing"). "transfer" is the body read, "total" the whole run. With
-redirects each phase sums over the hops, as blackbox_exporter does. A fresh client per run means
-every run pays (and measures) its own connection; nothing is pooled between runs.
+Phase timings. The check resolves the name itself (`resolve`, with the IP-protocol preference),
+so "dns" is exact, and sends its request to that address with the original Host header and SNI
+name, so certificate names are still verified against the real host. The exchange
+(http_client.py) times "connect", "tls" and "first_byte" (request sent -> response headers,
+blackbox's "processing"); "transfer" is the body read, "total" the whole run. With redirects
+each phase sums over the hops, as blackbox_exporter does. Every run opens its own connection;
+nothing is pooled between runs, so every run pays (and measures) its own.
 
-The trace callback also hands over the TLS stream, from which the check reads the presented
-chain for the earliest certificate expiry. A verification failure fails the run with the exact
-cause ("certificate expired") and `pantau_tls_chain_valid 0`.
+The TLS stream's ssl object gives the presented chain for the earliest certificate expiry. A
+verification failure fails the run with the exact cause ("certificate expired") and
+`pantau_tls_chain_valid 0`. ssl is imported by the first https URL, not before: an office
+whose checks are plain http:// never maps OpenSSL for them.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import re
-import ssl
+import socket
 import time
 import zlib
 from collections.abc import Callable
@@ -29,16 +28,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from collectors.base import Context, Deadline, MetricSpec, Observation, Sample
-from collectors.common.lazy import lazy_import
-from collectors.common.tls import TLSConfig
+from collectors.common.tls import TLSConfig, is_cert_verification_error
+from collectors.common.url import URL, InvalidURL
 from collectors.common.version import USER_AGENT
 from collectors.config import CheckConfig, Secret
 from collectors.probe.common import PROBE_METRICS, probe_samples
+from collectors.probe.http_client import HttpProtocolError, Response, Trace, exchange
 from collectors.probe.net import (
     TLS_CHAIN_VALID,
     TLS_METRICS,
     IpProtocol,
-    ProbeError,
     error_reason,
     own_deadline,
     probe_tls_context,
@@ -49,11 +48,8 @@ from collectors.probe.net import (
 )
 
 if TYPE_CHECKING:
-    import httpx
-else:
-    httpx = lazy_import("httpx")
+    import ssl
 
-PHASES = ("dns", "connect", "tls", "first_byte", "transfer", "total")
 _REDIRECTS = {301, 302, 303, 307, 308}
 _STATUS_RE = re.compile(r"^\s*([1-5])xx\s*$|^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$", re.IGNORECASE)
 
@@ -96,11 +92,9 @@ class HttpConfig(CheckConfig):
     @classmethod
     def _target_valid(cls, v: str) -> str:
         try:
-            url = httpx.URL(v)
-        except httpx.InvalidURL as e:
+            url = URL.parse(v)
+        except InvalidURL as e:
             raise ValueError(f"invalid URL {v!r}: {e}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"invalid URL {v!r}: expected http://host/... or https://host/...")
         if url.userinfo:
             raise ValueError("credentials in the URL would end up in labels: use headers "
                              "(e.g. Authorization: ${TOKEN})")
@@ -148,68 +142,6 @@ class _BoundedDecoder:
         return bytes(self._d.decompress(data, max(0, room) + 1))
 
 
-class _Trace:
-    """Collects httpcore trace events into phase durations and the step now running."""
-
-    _STEP = {
-        "connection.connect_tcp": ("connect", "connecting"),
-        "connection.start_tls": ("tls", "in the TLS handshake"),
-        "http11.send_request_headers": ("", "sending the request"),
-        "http11.send_request_body": ("", "sending the request"),
-        "http11.receive_response_headers": ("", "waiting for the response"),
-        "http11.receive_response_body": ("", "reading the body"),
-    }
-
-    def __init__(self) -> None:
-        self.phases = dict.fromkeys(PHASES, 0.0)
-        self.step = "resolving"
-        self.ssl_object: Any = None
-        self._started: dict[str, float] = {}
-        self._request_at = 0.0
-
-    async def __call__(self, event: str, info: dict[str, Any]) -> None:
-        now = time.monotonic()
-        base, _, state = event.rpartition(".")
-        phase, step = self._STEP.get(base, ("", ""))
-        if state == "started":
-            if step:
-                self.step = step
-            self._started[base] = now
-            if base == "http11.send_request_headers":
-                self._request_at = now
-        elif state == "complete":
-            began = self._started.pop(base, now)
-            if phase:
-                self.phases[phase] += now - began
-            if base == "connection.start_tls":
-                stream = info.get("return_value")
-                if stream is not None:
-                    self.ssl_object = stream.get_extra_info("ssl_object")
-            if base == "http11.receive_response_headers" and self._request_at:
-                self.phases["first_byte"] += now - self._request_at
-
-
-def _root_cause(e: BaseException) -> BaseException:
-    """httpx wraps httpcore wraps the OSError/SSLError that says what happened; find it."""
-    seen = 0
-    cur: BaseException | None = e
-    while cur is not None and seen < 10:
-        seen += 1
-        if isinstance(cur, BaseExceptionGroup) and cur.exceptions:
-            cur = cur.exceptions[0]
-            continue
-        specific = isinstance(cur, ssl.SSLError | ProbeError) or (
-            isinstance(cur, OSError) and cur.errno is not None)
-        if specific and not isinstance(cur, httpx.HTTPError):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-    return e
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port
-
-
 def _codes_text(ranges: list[tuple[int, int]]) -> str:
     return "[" + ", ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in ranges) + "]"
 
@@ -248,31 +180,21 @@ class HttpCollector:
         cfg = self.config
         started = time.monotonic()
         dl, budget = own_deadline(ctx)
-        trace = _Trace()
+        trace = Trace()
         samples: list[Sample] = []
         details: dict[str, Any] = {}
         try:
-            if self._ssl_ctx is None:  # shared (net.py); its CA store at the first https URL
-                self._ssl_ctx = probe_tls_context(cfg.tls_config, "http")
-            ssl_ctx = self._ssl_ctx
-            async with (
-                asyncio.timeout(dl.remaining()),
-                httpx.AsyncClient(verify=ssl_ctx, trust_env=False, follow_redirects=False,
-                                  timeout=dl.remaining()) as client,
-            ):
-                reason = await self._run(dl, client, trace, samples, details)
+            async with asyncio.timeout(dl.remaining()):
+                reason = await self._run(dl, trace, samples, details)
         except Exception as e:
-            cause = _root_cause(e)
-            if isinstance(e, httpx.TimeoutException):
-                cause = TimeoutError()
             if not any(x.name == "pantau_http_status_code" for x in samples):
                 samples.append(Sample.of("pantau_http_status_code", 0))  # no response
-            if isinstance(cause, ssl.SSLCertVerificationError):
+            if is_cert_verification_error(e):
                 samples.append(Sample.of(TLS_CHAIN_VALID.name, 0))
-            if isinstance(cause, httpx.ProtocolError):
-                reason = f"HTTP protocol error while {trace.step}: {cause}"
+            if isinstance(e, HttpProtocolError):
+                reason = f"HTTP protocol error while {trace.step}: {e}"
             else:
-                reason = error_reason(cause, phase=trace.step, budget=budget)
+                reason = error_reason(e, phase=trace.step, budget=budget)
         duration = time.monotonic() - started
         trace.phases["total"] = duration
         samples.extend(Sample.of("pantau_http_phase_seconds", v, phase=p)
@@ -281,48 +203,45 @@ class HttpCollector:
         samples.extend(probe_samples(self.type, cfg.target, success, duration))
         return Observation(success, samples, reason=reason, duration=duration, details=details)
 
-    async def _run(self, dl: Deadline, client: httpx.AsyncClient, trace: _Trace,
-                   samples: list[Sample], details: dict[str, Any]) -> str:
+    def _context(self) -> ssl.SSLContext:
+        """The checks' shared context (net.py), made at the first https URL: ssl and OpenSSL
+        are not loaded before one."""
+        if self._ssl_ctx is None:
+            ctx = probe_tls_context(self.config.tls_config, "http")
+            ctx.set_alpn_protocols(["http/1.1"])  # the only version this client speaks
+            self._ssl_ctx = ctx
+        return with_system_ca(self._ssl_ctx)
+
+    async def _run(self, dl: Deadline, trace: Trace, samples: list[Sample],
+                   details: dict[str, Any]) -> str:
         cfg = self.config
-        url = httpx.URL(cfg.target)
+        first = url = URL.parse(cfg.target)
         method = cfg.method
-        body = cfg.body.get_secret_value() if cfg.body is not None else None
+        body = cfg.body.get_secret_value().encode() if cfg.body is not None else None
         redirects = 0
         while True:
-            if url.scheme not in ("http", "https"):
-                return f"redirect to unsupported URL {url}"
-            port = url.port or (443 if url.scheme == "https" else 80)
-            if url.scheme == "https":
-                assert self._ssl_ctx is not None  # the client was made with it
-                with_system_ca(self._ssl_ctx)
+            ssl_ctx = self._context() if url.scheme == "https" else None
             trace.step = "resolving"
-            res = await resolve(url.host, port, cfg.preferred_ip_protocol,
+            res = await resolve(url.host, url.port, cfg.preferred_ip_protocol,
                                 cfg.ip_protocol_fallback, dl.remaining())
             trace.phases["dns"] += res.seconds
             details.update(address=res.address, family=res.family)
-            headers = httpx.Headers({k: v.get_secret_value() for k, v in cfg.headers.items()})
-            if redirects and _origin(url) != _origin(httpx.URL(cfg.target)):
-                # Like browsers and httpx: credentials never follow a redirect elsewhere.
-                for name in ("authorization", "cookie", "proxy-authorization"):
-                    headers.pop(name, None)
-            headers["Host"] = url.netloc.decode("ascii")
-            headers.setdefault("User-Agent", USER_AGENT)
-            headers.setdefault("Accept-Encoding", "gzip, deflate")  # what _BoundedDecoder reads
-            request = client.build_request(
-                method, url.copy_with(host=res.address), headers=headers,
-                content=body.encode() if body is not None else None,
-                extensions={"trace": trace, "sni_hostname": cfg.tls_config.server_name or url.host},
-                timeout=httpx.Timeout(max(0.001, dl.remaining())),
-            )
-            response = await client.send(request, stream=True)
+            elsewhere = redirects > 0 and url.origin != first.origin
+            response = await exchange(
+                method, url, res.address, self._headers(url, elsewhere), body, trace,
+                ssl_context=ssl_ctx,
+                server_hostname=cfg.tls_config.server_name or url.host)
             try:
-                location = response.headers.get("location")
+                location = response.header("location")
                 if (cfg.follow_redirects and response.status_code in _REDIRECTS
                         and location is not None):
                     redirects += 1
                     if redirects > cfg.max_redirects:
                         return f"too many redirects (more than {cfg.max_redirects})"
-                    url = url.join(location)
+                    try:
+                        url = url.join(location)
+                    except InvalidURL as e:
+                        return f"redirect to an invalid URL {location!r}: {e}"
                     if self.redirect_guard is not None and not self.redirect_guard(str(url)):
                         return f"redirect to {url} is not allowed by the probe module"
                     if response.status_code == 303 or (
@@ -334,18 +253,30 @@ class HttpCollector:
             finally:
                 await response.aclose()
 
-    async def _final(self, response: httpx.Response, family: int, redirects: int,
-                     trace: _Trace, samples: list[Sample], details: dict[str, Any],
-                     url: httpx.URL) -> str:
-        import socket
+    def _headers(self, url: URL, elsewhere: bool) -> list[tuple[str, str]]:
+        headers = {k.lower(): (k, v.get_secret_value()) for k, v in self.config.headers.items()}
+        if elsewhere:
+            # Like browsers and httpx: credentials never follow a redirect elsewhere.
+            for name in ("authorization", "cookie", "proxy-authorization"):
+                headers.pop(name, None)
+        headers["host"] = ("Host", url.netloc)  # h11 sends them in this order: Host first
+        headers.setdefault("user-agent", ("User-Agent", USER_AGENT))
+        headers.setdefault("accept", ("Accept", "*/*"))
+        # what _BoundedDecoder reads
+        headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip, deflate"))
+        host = headers.pop("host")
+        return [host, *headers.values()]
 
+    async def _final(self, response: Response, family: int, redirects: int,
+                     trace: Trace, samples: list[Sample], details: dict[str, Any],
+                     url: URL) -> str:
         cfg = self.config
         status = response.status_code
         samples.append(Sample.of("pantau_http_status_code", status))
         samples.append(Sample.of("pantau_http_redirects", redirects))
         samples.append(Sample.of("pantau_http_ip_protocol",
                                  6 if family == socket.AF_INET6 else 4))
-        length = response.headers.get("content-length", "")
+        length = response.header("content-length") or ""
         samples.append(Sample.of("pantau_http_content_length",
                                  int(length) if length.isdigit() else -1))
         if url.scheme == "https":
@@ -359,12 +290,11 @@ class HttpCollector:
         chunks: list[bytes] = []
         size = 0
         too_big = False
-        encoding = response.headers.get("content-encoding", "")
+        encoding = response.header("content-encoding") or ""
         try:
             decoder = _BoundedDecoder(encoding)
-            # our own decoder, not httpx's: that one inflates a whole network chunk at once,
-            # and 64 KiB of a gzip bomb is 64 MiB
-            async for raw in response.aiter_raw():
+            # bounded per chunk: 64 KiB of a gzip bomb inflated at once would be 64 MiB
+            async for raw in response.iter_raw():
                 chunk = decoder.feed(raw, cfg.max_body_bytes - size)
                 size += len(chunk)
                 if size > cfg.max_body_bytes:
@@ -382,7 +312,7 @@ class HttpCollector:
         if too_big:
             return f"body larger than max_body_bytes ({cfg.max_body_bytes})"
         if self._must or self._must_not:
-            text = b"".join(chunks).decode(response.encoding or "utf-8", "replace")
+            text = b"".join(chunks).decode(response.encoding, "replace")
             for pat in self._must:
                 if not pat.search(text):
                     details["regex_failed"] = True

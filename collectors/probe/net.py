@@ -10,14 +10,16 @@ import asyncio
 import errno
 import ipaddress
 import socket
-import ssl
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from collectors.base import Context, Deadline, MetricSpec, Sample
-from collectors.common.tls import TLSConfig
+from collectors.common.tls import TLSConfig, is_cert_verification_error, is_ssl_error
+
+if TYPE_CHECKING:
+    import ssl
 
 IpProtocol = Literal["ip4", "ip6"]
 
@@ -150,6 +152,8 @@ def earliest_expiry(ssl_object: Any) -> float | None:
     Python 3.11 keeps get_unverified_chain private (public in 3.13); the leaf from
     getpeercert() is the fallback.
     """
+    import ssl  # loaded already: there is an ssl object
+
     from cryptography import x509
 
     ders: list[bytes] = []
@@ -176,6 +180,8 @@ def earliest_expiry(ssl_object: Any) -> float | None:
 
 
 def _chain(ssl_object: Any, name: str) -> list[bytes]:
+    import ssl  # loaded already: there is an ssl object
+
     inner = getattr(ssl_object, "_sslobj", None)
     getter = getattr(ssl_object, name, None) or getattr(inner, name, None)
     if getter is None:
@@ -265,10 +271,10 @@ def error_reason(e: BaseException, *, phase: str, budget: float) -> str:
         return str(e)
     if isinstance(e, TimeoutError | asyncio.TimeoutError):
         return f"timeout after {budget:.1f}s while {phase}"
-    if isinstance(e, ssl.SSLCertVerificationError):
-        return cert_reason(e)
-    if isinstance(e, ssl.SSLError):
-        return f"TLS handshake failed: {e.reason or e}"
+    if is_cert_verification_error(e):
+        return cert_reason(e)  # type: ignore[arg-type]
+    if is_ssl_error(e):
+        return f"TLS handshake failed: {getattr(e, 'reason', None) or e}"
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
     if isinstance(e, OSError) and e.errno in _ERRNO_TEXT:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import builtins
 import re
-import ssl
 import time
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from collectors.base import Context, MetricSpec, Observation, Sample
 from collectors.common.hostport import split_host_port
-from collectors.common.tls import TLSConfig
+from collectors.common.tls import TLSConfig, is_cert_verification_error
 from collectors.config import CheckConfig, Regex
 from collectors.probe.common import PROBE_METRICS, probe_samples
 from collectors.probe.net import (
@@ -31,6 +30,9 @@ from collectors.probe.net import (
     tls_samples,
     with_system_ca,
 )
+
+if TYPE_CHECKING:
+    import ssl
 
 EXPECT_IDLE = 1.0  # seconds of silence after some data that end a banner wait
 
@@ -107,8 +109,9 @@ class TcpCollector:
                     try:
                         await writer.start_tls(ssl_ctx, server_hostname=cfg.tls_config.server_name
                                                or host)
-                    except ssl.SSLCertVerificationError:
-                        samples.append(Sample.of(TLS_CHAIN_VALID.name, 0))
+                    except Exception as e:
+                        if is_cert_verification_error(e):
+                            samples.append(Sample.of(TLS_CHAIN_VALID.name, 0))
                         raise
                     verified = None if cfg.tls_config.insecure_skip_verify else True
                     ssl_object = writer.get_extra_info("ssl_object")

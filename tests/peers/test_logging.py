@@ -1,5 +1,5 @@
 """What the agent's log says: a start-up summary, one WARNING per outage (not a line per
-failed run), no httpx request lines below debug, timestamps in the configured zone with its
+failed run), no request lines below debug, timestamps in the configured zone with its
 offset, and `--log-format json` one parseable object per line."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _two_outages(agent: object, portal: OkHttpServer) -> None:
         _wait_log(agent, r"check portal: down -> up", n)
 
 
-def test_one_warning_per_outage_no_httpx_at_info(tmp_path: Path) -> None:
+def test_one_warning_per_outage_no_request_lines_at_info(tmp_path: Path) -> None:
     port = free_port()
     portal = OkHttpServer(port).start()
     try:
@@ -55,6 +55,7 @@ def test_one_warning_per_outage_no_httpx_at_info(tmp_path: Path) -> None:
     assert len(warnings) == 2, "\n".join(warnings)
     assert all("is down" in w for w in warnings)
     assert not [ln for ln in lines if re.search(r" (INFO|DEBUG) (httpx|httpcore)", ln)]
+    assert not [ln for ln in lines if "collectors.probe.http_client" in ln]
     # the start-up summary names the config, the state dir and the check with its target
     assert f"start-up: config: {agent.config_path}" in log
     assert f"start-up: state dir: {tmp_path / 'state'}" in log
@@ -67,7 +68,7 @@ def test_one_warning_per_outage_no_httpx_at_info(tmp_path: Path) -> None:
     assert stamps and all(s.endswith("+08:00") for s in stamps), stamps[:3]
 
 
-def test_debug_shows_httpx_and_json_is_parseable(tmp_path: Path) -> None:
+def test_debug_shows_each_request_and_json_is_parseable(tmp_path: Path) -> None:
     port = free_port()
     portal = OkHttpServer(port).start()
     try:
@@ -82,7 +83,9 @@ def test_debug_shows_httpx_and_json_is_parseable(tmp_path: Path) -> None:
     records = [json.loads(ln) for ln in log.splitlines() if ln.strip()]
     assert records and all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
     assert all(r["ts"].endswith("+08:00") for r in records)
-    assert any(r["logger"].startswith("httpx") for r in records), "debug shows httpx"
+    requests = [r for r in records if r["logger"] == "collectors.probe.http_client"]
+    assert requests and requests[0]["level"] == "debug", "debug shows each request"
+    assert f"GET http://127.0.0.1:{port}/ (127.0.0.1) -> 200" in requests[0]["msg"]
     down = [r for r in records if r["level"] == "warning" and "portal is down" in r["msg"]]
     assert len(down) == 1
     # failed runs within the outage are debug lines

@@ -1,6 +1,6 @@
 """/probe must refuse every spelling of a target outside the module's allow-list before a
 connection is made: the allow check and the connection use one parse of the target, the HTTP
-client's own (httpx.URL) for URLs and split_host_port for host:port."""
+check's own (collectors.common.url.URL) for URLs and split_host_port for host:port."""
 
 from __future__ import annotations
 

@@ -245,3 +245,40 @@ def test_lazy_exports_stay_what_they_name_after_their_module_loads() -> None:
             importlib.import_module(module)
             assert getattr(pkg, export) is getattr(importlib.import_module(module), export), \
                 f"{name}.{export}"
+
+
+def test_plain_http_and_tcp_checks_load_neither_httpx_nor_openssl(tmp_path: Path) -> None:
+    """An office whose portal checks are http:// and whose port checks are plain TCP runs them
+    on h11 and asyncio alone (collectors/probe/http_client.py): httpx, httpcore, anyio and
+    OpenSSL stay out (~9 MiB, BENCHMARKS.md "Small office"). The checks really run here,
+    against a loopback server on a bare socket (http.server would import ssl itself)."""
+    server = (
+        "import socket, threading\n"
+        "lsock = socket.create_server(('127.0.0.1', 0))\n"
+        "def serve():\n"
+        "    while True:\n"
+        "        c, _ = lsock.accept()\n"
+        "        c.recv(65536)\n"
+        "        c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')\n"
+        "        c.close()\n"
+        "threading.Thread(target=serve, daemon=True).start()\n"
+        "port = lsock.getsockname()[1]\n")
+    checks = [{"name": "web", "type": "http", "target": "http://127.0.0.1:PORT/x",
+               "body_must_match": ["ok"], "interval": "5s", "timeout": "2s"},
+              {"name": "port", "type": "tcp", "target": "127.0.0.1:PORT",
+               "interval": "5s", "timeout": "2s"}]
+    run = (
+        "import asyncio\n"
+        "from collectors import REGISTRY\n"
+        "from collectors.base import Context, Deadline\n"
+        "for c in cfg.checks:\n"
+        "    obs = asyncio.run(REGISTRY[c.type](c).collect(Context(Deadline(2), 't', c.name)))\n"
+        "    assert obs.success, (c.name, obs.reason)\n")
+    code = PROBE.replace("cfg = AgentConfig", server + "cfg = AgentConfig").replace(
+        '"host": {"interval": "5s", "timeout": "1s"}',
+        f'"checks": {json.dumps(checks)}'.replace("PORT", '" + str(port) + "')).replace(
+        "# a module bound", run + "# a module bound")
+    mods = loaded_after(code, tmp_path)
+    assert "collectors.probe.http_client" in mods and "h11" in mods
+    loaded = [m for m in ("httpx", "httpcore", "anyio", "ssl", "_ssl", "_hashlib") if m in mods]
+    assert not loaded, f"loaded by plain http and tcp checks: {loaded}"

@@ -412,8 +412,9 @@ def test_checks_with_the_same_tls_settings_share_one_context(tmp_path: Path) -> 
 
 
 def test_system_ca_store_loaded_at_the_first_https_url_only(peers: Peers) -> None:
-    """A check of a plain http:// URL never parses the system's CA store (~1.3 MiB); the
-    first https URL it reaches, through a redirect here, loads it into the check's context."""
+    """A check of a plain http:// URL makes no TLS context at all (and so never parses the
+    system's CA store, ~1.3 MiB); the first https URL it reaches, through a redirect here,
+    makes one with the store loaded, shared with the other checks of the same settings."""
     import ssl
 
     default = ssl.create_default_context()
@@ -433,15 +434,20 @@ def test_system_ca_store_loaded_at_the_first_https_url_only(peers: Peers) -> Non
          "tls_config": tls}))
     obs = asyncio.run(plain.collect(Context(Deadline(5), "s", "p")))
     assert obs.success, obs.reason
-    ctx = plain._ssl_ctx
-    assert ctx is not None and ctx.cert_store_stats()["x509_ca"] == 0
+    assert plain._ssl_ctx is None
     to_https = HttpCollector(HttpCollector.Config.model_validate(
         {"name": "r", "type": "http", "tls_config": tls,
          "target": f"http://{LO}:{peers.http}/redirect-to?url=https://{LO}:{peers.https}/"}))
     obs = asyncio.run(to_https.collect(Context(Deadline(5), "s", "r")))
-    assert to_https._ssl_ctx is ctx  # the same settings share it
     assert obs.reason.startswith("certificate signed by an unknown authority"), obs.reason
-    assert ctx.cert_store_stats()["x509_ca"] == system_cas
+    ctx = to_https._ssl_ctx
+    assert ctx is not None and ctx.cert_store_stats()["x509_ca"] == system_cas
+    direct = HttpCollector(HttpCollector.Config.model_validate(
+        {"name": "d", "type": "http", "tls_config": tls,
+         "target": f"https://{LO}:{peers.https}/"}))
+    obs = asyncio.run(direct.collect(Context(Deadline(5), "s", "d")))
+    assert obs.reason.startswith("certificate signed by an unknown authority"), obs.reason
+    assert direct._ssl_ctx is ctx  # the same settings share it
     # a tcp check with tls handshakes at once: its context has the store from its first run
     tcp = TcpCollector(TcpCollector.Config.model_validate(
         {"name": "t", "type": "tcp", "target": f"{LO}:{peers.https}", "tls": True,
