@@ -106,13 +106,14 @@ def free_subnet() -> str:
 
 
 def pantau_config(state: Path, icmp: list[str], http: list[str], tcp: list[str],
-                  snmp: list[str]) -> dict[str, Any]:
+                  snmp: list[str], ca: Path | None = None) -> dict[str, Any]:
     every = f"{INTERVAL}s"
+    tls = {"tls_config": {"ca_file": str(ca)}} if ca is not None else {}
     checks: list[dict[str, Any]] = (
         [{"name": f"ping-{i}", "type": "icmp", "target": a, "interval": every,
           "timeout": "5s", "count": 1} for i, a in enumerate(icmp)]
         + [{"name": f"web-{i}", "type": "http", "target": u, "interval": every,
-            "timeout": "5s"} for i, u in enumerate(http)]
+            "timeout": "5s", **tls} for i, u in enumerate(http)]
         + [{"name": f"port-{i}", "type": "tcp", "target": t, "interval": every,
             "timeout": "5s"} for i, t in enumerate(tcp)])
     return {"site": "bench", "state_dir": str(state), "host": {"interval": every},
@@ -139,6 +140,9 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="put the table into BENCHMARKS.md")
     ap.add_argument("--src", type=Path, default=ROOT, help="the tree whose pantau runs")
     ap.add_argument("--quick", action="store_true", help="smoke run (no figures)")
+    ap.add_argument("--https", action="store_true",
+                    help="the 5 portals over https (the test CA as each side's ca_file): "
+                         "OpenSSL is then mapped on both sides")
     ap.add_argument("--no-bytecode", action="store_true",
                     help="do not compile the tree first (its modules compiled at each start)")
     args = ap.parse_args()
@@ -160,7 +164,9 @@ def main() -> int:
             snmpd.start()
             snmp.append(snmpd.target)
         peers = stack.enter_context(probe_peers(tmp))
-        http = [f"{peers.http}/office/{i}" for i in range(HTTP)]
+        web = peers.https if args.https else peers.http
+        http = [f"{web}/office/{i}" for i in range(HTTP)]
+        ca = peers.ca if args.https else None
         listeners = tcp_listeners(TCP)
         for s in listeners:
             stack.callback(s.server_close)
@@ -169,7 +175,8 @@ def main() -> int:
 
         # pantau
         cfg = tmp / "pantau.yml"
-        cfg.write_text(yaml.safe_dump(pantau_config(tmp / "state", icmp, http, tcp, snmp)))
+        cfg.write_text(yaml.safe_dump(pantau_config(tmp / "state", icmp, http, tcp, snmp,
+                                                 ca)))
         pport = free_port()
         plog = (tmp / "agent.log").open("wb")
         agent = subprocess.Popen([sys.executable, "-c", LAUNCH.format(src=str(args.src)), "run",
@@ -179,7 +186,9 @@ def main() -> int:
         stack.callback(stop_process, agent, group=True)
         # the three exporters
         (tmp / "blackbox.yml").write_text(yaml.safe_dump({"modules": {
-            "icmp": {"prober": "icmp"}, "http_2xx": {"prober": "http"},
+            "icmp": {"prober": "icmp"},
+            "http_2xx": {"prober": "http", **(
+                {"http": {"tls_config": {"ca_file": str(ca)}}} if ca is not None else {})},
             "tcp_connect": {"prober": "tcp"}}}))
         (tmp / "snmp.yml").write_text(yaml.safe_dump(exporter_yml()))
         ports = {n: free_port() for n in ("node", "blackbox", "snmp")}
@@ -274,9 +283,12 @@ def main() -> int:
               f"{min(loads):.2f}-{max(loads):.2f} (2 cores, shared)"]
     report = "\n".join(lines)
     print(report)
-    if args.write and not args.quick:
+    if args.write and args.https:
+        print("--write records the plain-http office only; copy this table by hand")
+    elif args.write and not args.quick:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         src = ("" if args.src == ROOT else f" --src {args.src}") + (
+            " --https" if args.https else "") + (
             " --no-bytecode" if args.no_bytecode else "")
         section = (
             f"{SECTION}\n\nCommand: `.venv/bin/python tests/bench/small_office.py --write{src}` "

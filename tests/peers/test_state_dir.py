@@ -69,7 +69,16 @@ class Flapper:
         while not self.stop.is_set():
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", self.port))
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                # While the port is closed, a check's connect can be given that very port
+                # as its own ephemeral one and connect to itself (TCP simultaneous open);
+                # the port is free again as soon as the check closes that socket. An
+                # exception here would end the flapping for good.
+                s.close()
+                self.stop.wait(0.05)
+                continue
             s.listen(64)
             s.settimeout(0.05)
             until = time.monotonic() + self.period
