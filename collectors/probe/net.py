@@ -146,50 +146,66 @@ def with_system_ca(ctx: ssl.SSLContext) -> ssl.SSLContext:
     return ctx
 
 
-def earliest_expiry(ssl_object: Any) -> float | None:
-    """Earliest notAfter of the chain the server presented (leaf only if the chain is hidden).
-
-    Python 3.11 keeps get_unverified_chain private (public in 3.13); the leaf from
-    getpeercert() is the fallback.
-    """
-    import ssl  # loaded already: there is an ssl object
-
-    from cryptography import x509
-
-    ders: list[bytes] = []
-    inner = getattr(ssl_object, "_sslobj", None)
-    getter = getattr(ssl_object, "get_unverified_chain", None) or getattr(
-        inner, "get_unverified_chain", None)
-    if getter is not None:
-        try:
-            for cert in getter() or []:
-                ders.append(cert if isinstance(cert, bytes) else cert.public_bytes(2))
-        except (ssl.SSLError, ValueError, AttributeError):
-            ders = []
-    if not ders:
-        leaf = ssl_object.getpeercert(binary_form=True)
-        if leaf:
-            ders = [leaf]
-    stamps = []
-    for der in ders:
-        try:
-            stamps.append(x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp())
-        except ValueError:
-            continue
-    return min(stamps) if stamps else None
+# The presented and verified chains as OpenSSL decodes them (`_ssl.Certificate.get_info()`,
+# the dict getpeercert() gives): no X.509 library needed. cryptography's x509 module cost an
+# https-checking agent 10.5 MiB of RSS for four fields (BENCHMARKS.md, "Small office").
+_RDN_KEYS = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU",
+             "countryName": "C", "stateOrProvinceName": "ST", "localityName": "L",
+             "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID"}
 
 
-def _chain(ssl_object: Any, name: str) -> list[bytes]:
+def _certificates(ssl_object: Any, name: str) -> list[dict[str, Any]]:
+    """`name` ("get_unverified_chain", "get_verified_chain") of the handshake, each
+    certificate decoded; [] when Python does not say. The private `_sslobj` methods come
+    first: they hand certificate objects on 3.11 and 3.13 alike (3.13's public ones give DER
+    bytes)."""
     import ssl  # loaded already: there is an ssl object
 
     inner = getattr(ssl_object, "_sslobj", None)
-    getter = getattr(ssl_object, name, None) or getattr(inner, name, None)
+    getter = getattr(inner, name, None) or getattr(ssl_object, name, None)
     if getter is None:
         return []
     try:
-        return [c if isinstance(c, bytes) else c.public_bytes(2) for c in getter() or []]
+        return [c.get_info() for c in getter() or [] if hasattr(c, "get_info")]
     except (ssl.SSLError, ValueError, AttributeError):
         return []
+
+
+def _not_after(info: dict[str, Any]) -> float | None:
+    import ssl
+
+    try:
+        return float(ssl.cert_time_to_seconds(info["notAfter"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _rfc4514(name: Any) -> str:
+    """A decoded subject or issuer (RDNs, each of (type, value) pairs) as RFC 4514 writes it:
+    the last RDN first, as cryptography's rfc4514_string() and Go's pkix.Name.String() do."""
+    return ",".join("+".join(f"{_RDN_KEYS.get(k, k)}={_escape_rdn(v)}" for k, v in rdn)
+                    for rdn in reversed(name or ()))
+
+
+def _escape_rdn(value: str) -> str:
+    out = "".join("\\" + c if c in ',+"\\<>;' else c for c in value)
+    if out[:1] in ("#", " "):
+        out = "\\" + out
+    if out.endswith(" ") and not out.endswith("\\ "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def _chain_expiry(infos: list[dict[str, Any]]) -> float | None:
+    stamps = [t for t in map(_not_after, infos) if t is not None]
+    return min(stamps) if stamps else None
+
+
+def earliest_expiry(ssl_object: Any) -> float | None:
+    """Earliest notAfter of the chain the server presented (the verified leaf if the chain
+    is hidden)."""
+    presented = _certificates(ssl_object, "get_unverified_chain")
+    return _chain_expiry(presented or [ssl_object.getpeercert() or {}])
 
 
 def tls_facts(ssl_object: Any) -> dict[str, Any]:
@@ -199,28 +215,20 @@ def tls_facts(ssl_object: Any) -> dict[str, Any]:
     """
     import hashlib
 
-    from cryptography import x509
-
+    presented = _certificates(ssl_object, "get_unverified_chain")
     facts: dict[str, Any] = {"version": ssl_object.version() or ""}
-    facts["earliest_expiry"] = earliest_expiry(ssl_object)
-    verified = []
-    for der in _chain(ssl_object, "get_verified_chain"):
-        try:
-            verified.append(x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp())
-        except ValueError:
-            continue
-    facts["verified_chain_expiry"] = min(verified) if verified else None
+    facts["earliest_expiry"] = _chain_expiry(presented or [ssl_object.getpeercert() or {}])
+    facts["verified_chain_expiry"] = _chain_expiry(
+        _certificates(ssl_object, "get_verified_chain"))
     leaf = ssl_object.getpeercert(binary_form=True)
     if leaf:
-        cert = x509.load_der_x509_certificate(leaf)
-        try:
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-            names = san.value.get_values_for_type(x509.DNSName)
-        except x509.ExtensionNotFound:
-            names = []
+        # getpeercert() decodes the leaf only when it was verified; the presented chain
+        # starts with it either way
+        info = ssl_object.getpeercert() or (presented[0] if presented else {})
+        names = [v for k, v in info.get("subjectAltName", ()) if k == "DNS"]
         facts.update(fingerprint_sha256=hashlib.sha256(leaf).hexdigest(),
-                     subject=cert.subject.rfc4514_string(),
-                     issuer=cert.issuer.rfc4514_string(),
+                     subject=_rfc4514(info.get("subject")),
+                     issuer=_rfc4514(info.get("issuer")),
                      dns_names=",".join(names))
     return facts
 
